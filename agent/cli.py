@@ -1,0 +1,145 @@
+"""The `omnivox` command line.
+
+Every failure a user can cause (a bad config, a missing file, a busy port) ends in one
+clear line and exit status 2; `--debug` shows the traceback for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from omnivox.agent.config import AgentConfig, ConfigError, load_config
+
+log = logging.getLogger("omnivox")
+
+
+def _config(args: argparse.Namespace) -> AgentConfig:
+    return load_config(args.config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from omnivox.agent.server import create_app
+    from omnivox.agent.stack import build_stack
+
+    config = _config(args)
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    print("omnivox: loading models ...", file=sys.stderr)
+    stack = build_stack(config)
+    print(f"omnivox: open http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
+          file=sys.stderr)
+    web.run_app(create_app(config, stack), host=host, port=port, print=None)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from omnivox.agent.simulate import simulate
+    from omnivox.agent.stack import build_stack
+    from omnivox.media.wavfile import read_audio
+
+    config = _config(args)
+    pcm = read_audio(args.user_wav)
+    stack = build_stack(config)
+    result = asyncio.run(simulate(pcm, stack, config, greet=args.greet))
+    result.write(args.out, args.events)
+    finals = [e["text"] for e in result.of_type("transcript_final")]
+    replies = [e["text"] for e in result.of_type("reply_text")]
+    print(f"simulated {result.media_s:.1f} s of media in {result.wall_s:.1f} s "
+          f"({result.media_s / max(result.wall_s, 1e-6):.1f}x real time)", file=sys.stderr)
+    for text in finals:
+        print(f"user:  {text}", file=sys.stderr)
+    if replies:
+        print(f"agent: {' '.join(replies)}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "latency":
+        from omnivox.agent.bench_latency import format_latency_table, run_latency_bench
+
+        result = run_latency_bench(_config(args), quick=args.quick)
+        print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
+    elif args.what == "asr":
+        from omnivox.agent.bench_asr import format_asr_table, run_asr_bench
+
+        result = run_asr_bench(args.backends, limit=args.limit)
+        print(json.dumps(result, indent=2) if args.json else format_asr_table(result))
+    return 0
+
+
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        main: Callable[[list[str]], int] = importlib.import_module(module).main
+        return main(args.rest)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="omnivox", description="Real-time, full-duplex voice agent.")
+    p.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the web server (WebRTC) with the configured stack")
+    s.add_argument("--config", type=Path, help="agent YAML (default: embedded offline stack)")
+    s.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
+    s.add_argument("--port", type=int, help="listen port (default from config: 8080)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("simulate", help="run a session on a recorded user track, faster than real time")
+    s.add_argument("user_wav", type=Path)
+    s.add_argument("--out", type=Path, help="stereo WAV: channel 0 user, channel 1 agent")
+    s.add_argument("--events", type=Path, help="JSON lines, one event per line")
+    s.add_argument("--config", type=Path)
+    s.add_argument("--greet", action="store_true", help="speak the configured greeting first")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
+    s.add_argument("what", choices=["latency", "asr"])
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--config", type=Path)
+    s.add_argument("--quick", action="store_true", help="fewer cases")
+    s.add_argument("--limit", type=int, help="asr: clips per corpus")
+    s.add_argument("--backends", nargs="+", default=["pocketsphinx", "moonshine", "hybrid"])
+    s.set_defaults(func=cmd_bench)
+
+    for name, module, helptext in (
+        ("train", "omnivox.agent.train_turns", "train the turn-taking classifier (needs the train extra)"),
+        ("eval", "omnivox.agent.eval_turns", "evaluate the turn-taking classifier on labelled clips"),
+    ):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("what", choices=["turns"])
+        s.add_argument("rest", nargs=argparse.REMAINDER)
+        s.set_defaults(func=_delegate(module))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ValueError, OSError) as err:
+        if args.debug:
+            raise
+        print(f"omnivox: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

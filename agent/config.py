@@ -1,0 +1,123 @@
+"""Agent configuration: one YAML file, validated by pydantic.
+
+Unknown keys are errors, and every error names the offending key path, so a typo in
+agent.yaml is caught at start-up rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the key and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VadConfig(_Section):
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    """Speech probability above which a 32 ms window counts as speech."""
+    start_ms: int = Field(64, ge=0)
+    """Speech needed before `vad_start` (filters clicks)."""
+    stop_ms: int = Field(160, ge=0)
+    """Silence needed before `vad_stop`."""
+
+
+class TurnsConfig(_Section):
+    end_of_turn_silence_ms: int = Field(400, ge=0)
+    """Silence after the user's last speech before the turn is taken (the hangover)."""
+    barge_in_min_speech_ms: int = Field(200, ge=0)
+    """User speech while the agent talks must last this long to cancel the reply."""
+
+
+class RecognizerConfig(_Section):
+    backend: Literal["hybrid", "moonshine", "pocketsphinx"] = "hybrid"
+    partial_interval_ms: int = Field(300, ge=20)
+
+
+class ThinkerConfig(_Section):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    backend: str = "knowledge_base"
+    knowledge_base: str | None = None
+    """Path of the knowledge-base YAML; the shipped front-desk example when empty."""
+    timeout_s: float = Field(8.0, gt=0)
+    fallback_text: str = "Sorry, I lost my train of thought. Could you say that again?"
+
+
+class TalkerConfig(_Section):
+    backend: Literal["espeak"] = "espeak"
+    voice: str = "en-us"
+    rate_wpm: int = Field(175, ge=80, le=450)
+    pitch: int = Field(50, ge=0, le=99)
+
+
+class PlayoutConfig(_Section):
+    max_ahead_frames: int = Field(3, ge=1, le=50)
+    """Frames the talker may queue ahead of the transport; bounds audio after a cancel."""
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_sessions: int = Field(32, ge=1)
+    max_sdp_bytes: int = Field(64_000, ge=1_000)
+    ice_gather_timeout_s: float = Field(5.0, gt=0)
+
+
+class AgentConfig(_Section):
+    greeting: str = "Hi! I'm the front desk assistant. How can I help?"
+    system_prompt: str = "You are a friendly, concise voice assistant. Answer in one or two short sentences."
+    vad: VadConfig = VadConfig()
+    turns: TurnsConfig = TurnsConfig()
+    recognizer: RecognizerConfig = RecognizerConfig()
+    thinker: ThinkerConfig = ThinkerConfig()
+    talker: TalkerConfig = TalkerConfig()
+    playout: PlayoutConfig = PlayoutConfig()
+    server: ServerConfig = ServerConfig()
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{key}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, source: str = "config") -> AgentConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(data).__name__}")
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_describe(err)}") from None
+
+
+def load_config(path: str | Path | None) -> AgentConfig:
+    """Load and validate a YAML config; None gives the embedded defaults."""
+    if path is None:
+        return AgentConfig()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}") from None
+    return parse_config(data, str(p))

@@ -1,0 +1,117 @@
+"""The bounded playout queue between a Reply's Talker and the transport.
+
+The Talker may run at most `max_ahead` frames ahead of the transport; the transport pulls
+one 20 ms frame at a time. Because the transport pulls from here (nothing is pushed into
+a transport buffer), `clear()` on cancel means no queued agent audio is sent afterwards:
+only the frame already handed out before the decision, at most 20 ms, can still be heard.
+
+It also keeps the text/sample marks of the reply so the words actually played can be
+recovered when playback is cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class TextMark:
+    """By reply sample `sample`, all text before character `char` has been spoken."""
+
+    sample: int
+    char: int
+
+
+class PlayoutQueue:
+    def __init__(self, max_ahead: int = 3) -> None:
+        if max_ahead < 1:
+            raise ValueError("max_ahead must be at least 1 frame")
+        self.max_ahead = max_ahead
+        self._frames: deque[np.ndarray] = deque()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._space = asyncio.Event()
+        self._space.set()
+        self._closed = False
+        self.produced_samples = 0
+        """Samples accepted from the Talker (framed or pending)."""
+        self.played_samples = 0
+        """Samples handed to the transport."""
+        self.marks: list[TextMark] = []
+        self.text = ""
+
+    # ---- producer side (the Reply's talker task) ------------------------------------
+
+    def add_text(self, chunk: str) -> int:
+        """Append a chunk of reply text; returns the char offset where it starts."""
+        if self.text:
+            self.text += " "
+        start = len(self.text)
+        self.text += chunk
+        return start
+
+    def mark(self, sample_in_chunk_stream: int, char: int) -> None:
+        self.marks.append(TextMark(sample_in_chunk_stream, char))
+
+    async def put(self, pcm: np.ndarray) -> None:
+        """Queue 16 kHz int16 audio, waiting while the queue is `max_ahead` frames full."""
+        if self._closed:
+            return
+        self.produced_samples += len(pcm)
+        buf = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
+        n = len(buf) // FRAME_SAMPLES
+        self._pending = buf[n * FRAME_SAMPLES :].copy()
+        for i in range(n):
+            while len(self._frames) >= self.max_ahead and not self._closed:
+                self._space.clear()
+                await self._space.wait()
+            if self._closed:
+                return
+            self._frames.append(buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+
+    def finish(self) -> None:
+        """No more audio: pad and release the last partial frame."""
+        if len(self._pending):
+            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            frame[: len(self._pending)] = self._pending
+            self._frames.append(frame)
+            self._pending = np.zeros(0, dtype=np.int16)
+
+    # ---- consumer side (the transport, via the session) -----------------------------
+
+    def pop(self) -> np.ndarray | None:
+        if not self._frames:
+            return None
+        frame = self._frames.popleft()
+        self.played_samples += len(frame)
+        self._space.set()
+        return frame
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def clear(self) -> int:
+        """Drop everything queued and refuse more; returns frames dropped."""
+        dropped = len(self._frames)
+        self._frames.clear()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._closed = True
+        self._space.set()
+        return dropped
+
+    @property
+    def played_ms(self) -> float:
+        return 1000.0 * self.played_samples / SAMPLE_RATE
+
+    def heard_text(self) -> str:
+        """The reply text whose audio was fully played: up to the last boundary passed."""
+        char = 0
+        for m in self.marks:
+            if m.sample <= self.played_samples:
+                char = max(char, m.char)
+        return self.text[:char].strip()

@@ -1,0 +1,278 @@
+"""One conversation: audio in, decisions, replies, audio out, events.
+
+The session is transport-agnostic. A transport (WebRTC, SIP, WebSocket, local audio, or
+the simulator) calls `push_audio` for every 20 ms input frame and `pull_audio` every
+20 ms for the next output frame. Both are synchronous and cheap: model work runs in
+tasks on the shared executor, so a slow model never stalls the media clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import deque
+
+import numpy as np
+
+from omnivox.agent.clock import Clock
+from omnivox.agent.config import AgentConfig
+from omnivox.agent.events import Event, EventSink
+from omnivox.agent.history import History
+from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings
+from omnivox.agent.stack import ModelStack
+from omnivox.agent.transcription import TranscriptionWorker
+from omnivox.agent.turns import (
+    AgentAudioStarted,
+    AgentReplyFinished,
+    CancelReply,
+    SpeechStarted,
+    SpeechStopped,
+    StartReply,
+    StateChanged,
+    Tick,
+    TurnAction,
+    TurnEvent,
+    TurnPolicy,
+    TurnPolicyConfig,
+    TurnState,
+    UserPaused,
+)
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame
+
+log = logging.getLogger(__name__)
+
+PREROLL_MS = 300
+"""Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
+
+
+class Session:
+    def __init__(
+        self,
+        session_id: str,
+        config: AgentConfig,
+        stack: ModelStack,
+        clock: Clock,
+        emit: EventSink,
+    ) -> None:
+        self.id = session_id
+        self.config = config
+        self.clock = clock
+        self._emit_sink = emit
+        self.policy = TurnPolicy(
+            TurnPolicyConfig(
+                end_of_turn_silence_ms=config.turns.end_of_turn_silence_ms,
+                barge_in_min_speech_ms=config.turns.barge_in_min_speech_ms,
+            )
+        )
+        self.vad = stack.new_vad()
+        self.history = History()
+        self.reply: Reply | None = None
+        self._deps = ReplyDeps(
+            thinker=stack.thinker,
+            talker=stack.talker,
+            clock=clock,
+            emit=self._emit_event,
+            tools=stack.tools,
+            system_prompt=config.system_prompt,
+            first_token_timeout_s=config.thinker.timeout_s,
+            fallback_text=config.thinker.fallback_text,
+            playout_max_ahead=config.playout.max_ahead_frames,
+        )
+        self._asr = TranscriptionWorker(
+            stack.recognizer,
+            on_partial=lambda text: self._emit("transcript_partial", text=text),
+            on_error=lambda msg: self._emit("error", message=msg, source="recognizer"),
+        )
+        self._preroll: deque[AudioFrame] = deque(maxlen=PREROLL_MS // FRAME_MS)
+        self._has_stream = False
+        self._feeding = False
+        self._held: list[np.ndarray] = []
+        self._speculative: asyncio.Future[str] | None = None
+        self._reply_ids = itertools.count(1)
+        self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self.closed = False
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, greet: bool = True) -> None:
+        self._asr.start()
+        self._emit("session_started", session_id=self.id)
+        self._emit("turn_state", state=self.policy.state.value)
+        if greet and self.config.greeting:
+            self._start_reply(text=self.config.greeting)
+
+    async def close(self, reason: str = "closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.reply is not None:
+            self.reply.cancel()
+            task = self.reply.task
+            self.reply = None
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._asr.close()
+        self._emit("session_ended", reason=reason)
+
+    @property
+    def busy(self) -> bool:
+        """Model work in flight (the simulator paces to real time while this is true, so
+        compute latency lands on the media clock)."""
+        if self._asr.busy:
+            return True
+        r = self.reply
+        return r is not None and not r.finished and len(r.playout) < r.playout.max_ahead
+
+    # ---- media in ----------------------------------------------------------------------
+
+    def push_audio(self, frame: AudioFrame) -> None:
+        if self.closed:
+            return
+        self._preroll.append(frame)
+        vad_events = self.vad.process(frame.pcm, frame.t_ms)
+        if self._feeding:
+            self._asr.feed(frame.pcm)
+        elif self._has_stream:
+            self._held.append(frame.pcm)
+        for ve in vad_events:
+            if ve.kind == "start":
+                self._emit("vad_start", onset_ms=round(ve.speech_t_ms, 1))
+                self._on_speech_start(ve.speech_t_ms)
+                self._handle(SpeechStarted(self.clock.now_ms(), ve.speech_t_ms))
+            else:
+                self._emit("vad_stop", speech_end_ms=round(ve.speech_t_ms, 1))
+                self._feeding = False
+                self._handle(SpeechStopped(self.clock.now_ms(), ve.speech_t_ms))
+        self._handle(Tick(self.clock.now_ms()))
+
+    def _on_speech_start(self, onset_ms: float) -> None:
+        new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
+        if new_turn or not self._has_stream:
+            self._asr.open_stream()
+            self._has_stream = True
+            start = onset_ms - PREROLL_MS / 2
+            for f in self._preroll:
+                if f.t_ms + f.duration_ms > start:
+                    self._asr.feed(f.pcm)
+        else:
+            for pcm in self._held:  # the pause was part of the turn after all
+                self._asr.feed(pcm)
+        self._held.clear()
+        self._speculative = None
+        self._feeding = True
+
+    # ---- media out ---------------------------------------------------------------------
+
+    def pull_audio(self) -> np.ndarray:
+        """The next 20 ms of agent audio (silence when there is none)."""
+        reply = self.reply
+        if reply is None or self.closed:
+            return self._silence
+        frame = reply.pop_frame()
+        if frame is not None and reply.playout.played_samples == len(frame):
+            self._on_playout_start(reply)
+        if reply.finished:
+            self._on_reply_finished(reply)
+        return frame if frame is not None else self._silence
+
+    def _on_playout_start(self, reply: Reply) -> None:
+        self._emit("reply_audio_start", reply_id=reply.id)
+        if reply.user_text is not None:
+            self._emit("turn_metrics", reply_id=reply.id, **reply.timings.metrics())
+        self._handle(AgentAudioStarted(self.clock.now_ms()))
+
+    def _on_reply_finished(self, reply: Reply) -> None:
+        self.reply = None
+        if reply.playout.played_samples:
+            self._emit("reply_audio_end", reply_id=reply.id, played_ms=reply.playout.played_ms)
+        self._emit("reply_done", reply_id=reply.id)
+        self._commit(reply, interrupted=False)
+        self._handle(AgentReplyFinished(self.clock.now_ms()))
+
+    def _commit(self, reply: Reply, *, interrupted: bool) -> None:
+        if reply.user_text:
+            self.history.add_user(reply.user_text)
+        self.history.add_assistant(reply.playout.heard_text(), interrupted=interrupted)
+
+    # ---- decisions ---------------------------------------------------------------------
+
+    def _handle(self, event: TurnEvent) -> None:
+        for action in self.policy.handle(event):
+            self._execute(action)
+
+    def _execute(self, action: TurnAction) -> None:
+        match action:
+            case StateChanged():
+                self._emit("turn_state", state=action.state.value)
+            case UserPaused():
+                self._speculative = self._asr.request_final()
+            case StartReply():
+                self._emit("user_turn_end", speech_end_ms=round(action.speech_end_ms, 1))
+                transcript = self._speculative or self._asr.request_final()
+                self._speculative = None
+                timings = ReplyTimings(speech_end_ms=action.speech_end_ms, turn_end_ms=action.t_ms)
+                self._start_reply(transcript=transcript, timings=timings)
+            case CancelReply():
+                self._cancel_reply(action)
+
+    def _start_reply(
+        self,
+        *,
+        text: str | None = None,
+        transcript: asyncio.Future[str] | None = None,
+        timings: ReplyTimings | None = None,
+    ) -> None:
+        if self.reply is not None:
+            self.reply.cancel()
+        reply = Reply(
+            f"r{next(self._reply_ids)}",
+            self._deps,
+            self.history.for_thinker(self.config.system_prompt),
+            transcript=self._announced(transcript) if transcript is not None else None,
+            text=text,
+            timings=timings,
+        )
+        self.reply = reply
+        self._emit("reply_start", reply_id=reply.id)
+        reply.start()
+
+    def _cancel_reply(self, action: CancelReply) -> None:
+        reply = self.reply
+        if reply is None:
+            return
+        self.reply = None
+        reply.cancel()
+        played_ms = reply.playout.played_ms
+        heard = reply.playout.heard_text()
+        self._emit(
+            "reply_cancelled",
+            reply_id=reply.id,
+            reason=action.reason,
+            played_ms=played_ms,
+            heard_text=heard,
+            onset_ms=round(action.onset_ms, 1),
+            stop_ms=round(action.t_ms - action.onset_ms, 1),
+        )
+        if action.reason != "user_resumed":
+            self._commit(reply, interrupted=bool(played_ms))
+
+    async def _announced(self, transcript: asyncio.Future[str]) -> str:
+        """Await the final transcript and announce it as an event."""
+        text = await asyncio.shield(transcript)
+        self._emit("transcript_final", text=text)
+        return text
+
+    # ---- events ------------------------------------------------------------------------
+
+    def _emit_event(self, event: Event) -> None:
+        try:
+            self._emit_sink(event)
+        except Exception:  # a broken listener must not break the conversation
+            log.exception("event sink failed for %s", event.type)
+
+    def _emit(self, type_: str, **data: object) -> None:
+        self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
+

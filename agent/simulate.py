@@ -1,0 +1,114 @@
+"""`omnivox simulate`: a whole session on a recorded user track, on a virtual clock.
+
+The driver feeds 20 ms frames and pulls one agent frame per input frame, as a full-duplex
+transport would. While no model work is in flight it runs as fast as the CPU allows;
+while work is in flight it paces the virtual clock to real time, so model latency lands
+on the media clock exactly as it would live. Decisions are the live session's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnivox.agent.clock import VirtualClock
+from omnivox.agent.config import AgentConfig
+from omnivox.agent.events import Event
+from omnivox.agent.session import Session
+from omnivox.agent.stack import ModelStack
+from omnivox.agent.turns import TurnState
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame, split_frames
+from omnivox.media.wavfile import write_wav
+
+
+@dataclass
+class SimulationResult:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    agent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    media_s: float = 0.0
+    wall_s: float = 0.0
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]
+
+    def stereo(self) -> np.ndarray:
+        return np.stack([self.user, self.agent], axis=1)
+
+    def write(self, wav_path: Path | None, events_path: Path | None) -> None:
+        if wav_path is not None:
+            write_wav(wav_path, self.stereo())
+        if events_path is not None:
+            with events_path.open("w", encoding="utf-8") as f:
+                for e in self.events:
+                    f.write(json.dumps(e, ensure_ascii=False) + "\n")
+
+
+async def simulate(
+    user_pcm: np.ndarray,
+    stack: ModelStack,
+    config: AgentConfig | None = None,
+    *,
+    greet: bool = False,
+    settle_ms: float = 1500.0,
+    max_tail_ms: float = 30_000.0,
+) -> SimulationResult:
+    """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
+    the agent has finished (or `max_tail_ms`)."""
+    config = config or stack.config
+    clock = VirtualClock()
+    result = SimulationResult()
+
+    def sink(event: Event) -> None:
+        result.events.append(event.to_dict())
+
+    session = Session("sim", config, stack, clock, sink)
+    user_frames = split_frames(user_pcm)
+    n_user = len(user_frames)
+    user_out: list[np.ndarray] = []
+    agent_out: list[np.ndarray] = []
+    wall_start = time.perf_counter()
+    anchor_wall, anchor_media = wall_start, 0.0
+    idle_since: float | None = None
+    await session.start(greet=greet)
+    i = 0
+    try:
+        while True:
+            if i < n_user:
+                frame = user_frames[i]
+            else:
+                frame = AudioFrame.silence(timestamp=i * FRAME_SAMPLES)
+            media_ms = (i + 1) * FRAME_MS
+            clock.set(media_ms)
+            session.push_audio(frame)
+            user_out.append(frame.pcm)
+            agent_out.append(session.pull_audio().copy())
+            await asyncio.sleep(0)
+            if session.busy:
+                # Keep media time from running ahead of the real time the work takes.
+                ahead = (media_ms - anchor_media) / 1000.0 - (time.perf_counter() - anchor_wall)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            else:
+                anchor_wall, anchor_media = time.perf_counter(), media_ms
+            i += 1
+            if i >= n_user:
+                idle = session.reply is None and session.policy.state is TurnState.LISTENING
+                idle_since = (idle_since if idle_since is not None else media_ms) if idle else None
+                if idle_since is not None and media_ms - idle_since >= settle_ms:
+                    break
+                if media_ms - n_user * FRAME_MS >= max_tail_ms:
+                    break
+    finally:
+        await session.close("end_of_input")
+    result.user = np.concatenate(user_out) if user_out else result.user
+    result.agent = np.concatenate(agent_out) if agent_out else result.agent
+    result.media_s = len(user_out) * FRAME_MS / 1000.0
+    result.wall_s = time.perf_counter() - wall_start
+    return result

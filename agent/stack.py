@@ -1,0 +1,62 @@
+"""The model stack: every backend a session needs, loaded once per process from config.
+
+Sessions share the loaded models (recognizer weights, Thinker client, Talker); each
+session gets its own streaming state (VAD, recognizer stream, history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omnivox.agent.config import AgentConfig, ConfigError
+from omnivox.agent.reply import ToolRunner
+from omnivox.models.recognizer.base import Recognizer
+from omnivox.models.recognizer.factory import create_recognizer
+from omnivox.models.talker.base import Talker
+from omnivox.models.talker.espeak import EspeakTalker
+from omnivox.models.thinker.base import Thinker
+from omnivox.models.vad import StreamingVad
+
+
+@dataclass
+class ModelStack:
+    config: AgentConfig
+    recognizer: Recognizer
+    thinker: Thinker
+    talker: Talker
+    tools: ToolRunner | None
+
+    def new_vad(self) -> StreamingVad:
+        v = self.config.vad
+        return StreamingVad(threshold=v.threshold, start_ms=v.start_ms, stop_ms=v.stop_ms)
+
+
+def _thinker_options(config: AgentConfig) -> dict[str, Any]:
+    return {k: v for k, v in config.thinker.model_dump().items() if k not in ("backend",)}
+
+
+def build_thinker(config: AgentConfig) -> tuple[Thinker, ToolRunner | None]:
+    backend = config.thinker.backend
+    if backend == "knowledge_base":
+        from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker
+
+        kb = KnowledgeBaseThinker(config.thinker.knowledge_base)
+        return kb, kb.tools
+    if backend == "openai":
+        from omnivox.models.thinker.openai_compat import OpenAIThinker
+
+        return OpenAIThinker.from_config(_thinker_options(config)), None
+    raise ConfigError(f"thinker.backend: unknown backend {backend!r} (use knowledge_base or openai)")
+
+
+def build_stack(config: AgentConfig) -> ModelStack:
+    """Load every model named in config. Slow (model loading): call once at start-up."""
+    thinker, tools = build_thinker(config)
+    t = config.talker
+    try:
+        talker = EspeakTalker(voice=t.voice, rate_wpm=t.rate_wpm, pitch=t.pitch)
+    except ValueError as err:
+        raise ConfigError(f"talker.voice: {err}") from None
+    recognizer = create_recognizer(config.recognizer.backend)
+    return ModelStack(config, recognizer, thinker, talker, tools)

@@ -1,0 +1,112 @@
+"""Per-session transcription worker: feeds the recognizer off the event loop, in order.
+
+The recognizer blocks, so audio, stream changes and final requests go through one queue
+to one task that calls the recognizer on the shared executor. Ordering is what makes a
+final "everything accepted so far": it is answered only after the audio queued before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from omnivox.models.blocking import run_blocking
+from omnivox.models.recognizer.base import Recognizer, RecognizerStream
+
+log = logging.getLogger(__name__)
+
+_OPEN = "open"
+
+
+class TranscriptionWorker:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        on_partial: Callable[[str], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        self._recognizer = recognizer
+        self._on_partial = on_partial
+        self._on_error = on_error
+        self._items: deque[np.ndarray | asyncio.Future[str] | str] = deque()
+        self._wake = asyncio.Event()
+        self._stream: RecognizerStream | None = None
+        self._in_flight = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="transcription")
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight or bool(self._items)
+
+    def _put(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
+        self._items.append(item)
+        self._wake.set()
+
+    def open_stream(self) -> None:
+        """Start a new utterance; audio fed after this goes to a fresh stream."""
+        self._put(_OPEN)
+
+    def feed(self, pcm: np.ndarray) -> None:
+        self._put(pcm)
+
+    def request_final(self) -> asyncio.Future[str]:
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._put(fut)
+        return fut
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, asyncio.Future) and not item.done():
+                item.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._items:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._items.popleft()
+            self._in_flight = True
+            try:
+                await self._handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # keep the session alive; report, don't crash
+                log.exception("recognizer failed")
+                self._on_error(f"recognizer failed: {err}")
+                if isinstance(item, asyncio.Future) and not item.done():
+                    item.set_result("")
+            finally:
+                self._in_flight = False
+
+    async def _handle(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
+        if isinstance(item, str):
+            self._stream = self._recognizer.new_stream()
+        elif isinstance(item, np.ndarray):
+            # Coalesce queued audio into one call: fewer thread hops when we fall behind.
+            parts = [item]
+            while self._items and isinstance(self._items[0], np.ndarray):
+                parts.append(self._items.popleft())  # type: ignore[arg-type]
+            if self._stream is None:
+                self._stream = self._recognizer.new_stream()
+            pcm = np.concatenate(parts) if len(parts) > 1 else item
+            partial = await run_blocking(self._stream.accept, pcm)
+            if partial:
+                self._on_partial(partial)
+        else:
+            text = await run_blocking(self._stream.final) if self._stream is not None else ""
+            if not item.done():
+                item.set_result(text)

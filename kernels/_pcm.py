@@ -1,0 +1,36 @@
+"""Input checks and int16 conversions shared by the kernels.
+
+Every kernel takes 1-D PCM and must reject anything else with a message that names the
+problem, rather than silently broadcasting a 2-D array or wrapping a float array around.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Scale between int16 PCM and float PCM in [-1, 1): full scale is 2**15.
+FULL_SCALE = 32768.0
+
+INT16_MIN = -32768
+INT16_MAX = 32767
+
+
+def require_pcm(x: object, name: str, *dtypes: type[np.generic]) -> np.ndarray:
+    """Return ``x`` unchanged if it is a 1-D array of one of ``dtypes``, else raise."""
+    allowed = " or ".join(np.dtype(d).name for d in dtypes)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of {allowed}, got {type(x).__name__}")
+    if x.dtype not in tuple(np.dtype(d) for d in dtypes):
+        raise TypeError(f"{name} must have dtype {allowed}, got {x.dtype}")
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
+    return x
+
+
+def saturate_int16(y: np.ndarray) -> np.ndarray:
+    """Round float samples on the int16 scale half-to-even and clip them to int16.
+
+    Clipping before the cast matters: numpy's float->int16 cast wraps out-of-range
+    values around, which turns an overload into a full-scale click of the wrong sign.
+    """
+    return np.clip(np.rint(y), INT16_MIN, INT16_MAX).astype(np.int16)

@@ -1,0 +1,55 @@
+"""Reading and writing audio files at the edge (simulator, benchmarks, evaluation).
+
+Reading goes through PyAV, so any container/codec/rate FFmpeg knows (WAV of any sample
+format, FLAC, MP3, ...) arrives as 16 kHz mono int16, the internal format.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+
+from omnivox.media.frames import SAMPLE_RATE
+
+
+class AudioFileError(ValueError):
+    """An audio file that cannot be read; the message names the file and the problem."""
+
+
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode a whole file to mono int16 at `sample_rate`."""
+    p = Path(path)
+    if not p.is_file():
+        raise AudioFileError(f"{p}: no such file")
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.audio:
+                raise AudioFileError(f"{p}: no audio stream")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except AudioFileError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as err:
+        raise AudioFileError(f"{p}: not a readable audio file ({err})") from None
+    if not chunks:
+        return np.zeros(0, dtype=np.int16)
+    return np.concatenate(chunks).astype(np.int16, copy=False)
+
+
+def write_wav(path: str | Path, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write int16 PCM; a 2-D array (samples, channels) gives a multi-channel file."""
+    data = np.asarray(pcm, dtype=np.int16)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(data.astype("<i2").tobytes())

@@ -1,0 +1,117 @@
+"""WebRTC media edges on aiortc: the agent's outgoing track and the inbound consumers.
+
+The outgoing track is pull-based and just-in-time: it sleeps until a frame is due, then
+asks the session for it. Nothing sits in a transport-side buffer, so when a reply is
+cancelled the very next frame sent is already silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+
+log = logging.getLogger(__name__)
+
+_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+
+
+class AgentAudioTrack(MediaStreamTrack):
+    """Outgoing agent audio: 20 ms, 16 kHz mono frames pulled from `source` when due."""
+
+    kind = "audio"
+
+    def __init__(self, source: Callable[[], np.ndarray], monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._source = source
+        self._monotonic = monotonic
+        self._start: float | None = None
+        self._pts = 0
+        self.frames_sent = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = self._monotonic()
+        if self._start is None:
+            self._start = now
+        else:
+            self._pts += FRAME_SAMPLES
+            due = self._start + self._pts / SAMPLE_RATE
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif now - due > 0.2:
+                # We fell far behind (a stalled loop): resynchronise instead of bursting.
+                self._start = now - self._pts / SAMPLE_RATE
+        pcm = self._source()
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._pts
+        frame.time_base = _TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+
+class InboundAudio:
+    """Turns a remote audio track into 16 kHz mono 20 ms `AudioFrame`s on a media clock
+    that counts received samples."""
+
+    def __init__(self, on_frame: Callable[[AudioFrame], None]) -> None:
+        self._on_frame = on_frame
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._pending = np.zeros(0, dtype=np.int16)
+        self.samples = 0
+
+    def feed(self, frame: av.AudioFrame) -> None:
+        for out in self._resampler.resample(frame):
+            pcm = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
+            buf = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
+            n = len(buf) // FRAME_SAMPLES
+            for i in range(n):
+                chunk = buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+                self._on_frame(AudioFrame(chunk.copy(), SAMPLE_RATE, self.samples))
+                self.samples += FRAME_SAMPLES
+            self._pending = buf[n * FRAME_SAMPLES :].copy()
+
+    async def consume(self, track: MediaStreamTrack) -> None:
+        """Read the track until it ends."""
+        try:
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, av.AudioFrame):
+                    self.feed(frame)
+        except MediaStreamError:
+            return
+
+
+class InboundVideo:
+    """Samples a remote video track at most `max_fps`, handing on the frames it keeps.
+
+    Every frame must be read (aiortc queues undecoded frames without bound otherwise);
+    only the sampled ones are converted, which keeps an idle camera cheap.
+    """
+
+    def __init__(self, on_frame: Callable[[av.VideoFrame], None], max_fps: float = 2.0) -> None:
+        self._on_frame = on_frame
+        self._min_gap = 1.0 / max_fps if max_fps > 0 else float("inf")
+        self._last: float | None = None
+
+    async def consume(self, track: MediaStreamTrack, monotonic: Callable[[], float] = time.monotonic) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                now = monotonic()
+                if isinstance(frame, av.VideoFrame) and (self._last is None or now - self._last >= self._min_gap):
+                    self._last = now
+                    self._on_frame(frame)
+        except MediaStreamError:
+            return
+

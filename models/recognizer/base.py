@@ -1,0 +1,28 @@
+"""The recognizer role (AuT): streaming partials while the user speaks, then a final."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class RecognizerStream(Protocol):
+    """One user turn's audio. All methods block; the session calls them on the executor."""
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        """Feed 16 kHz int16 mono PCM. Return the new partial text, or None if unchanged."""
+        ...
+
+    def final(self) -> str:
+        """Best transcript of everything accepted so far. The stream stays usable: more
+        audio may be accepted afterwards (the session asks speculatively at a pause)."""
+        ...
+
+
+class Recognizer(Protocol):
+    """A loaded model; cheap to open many streams from."""
+
+    name: str
+
+    def new_stream(self) -> RecognizerStream: ...

@@ -1,0 +1,341 @@
+"""The embedded Talker: eSpeak NG, streamed by callback, resampled to 16 kHz.
+
+Licensing: eSpeak NG is GPL-3.0. omnivox does not vendor or link it at build time; the
+library and its voice data come from their own wheel (`espeakng-loader`) and are loaded
+with ctypes at run time, so omnivox itself stays permissively licensed.
+
+eSpeak NG keeps all of its state (voice, rate, the synth callback) in process globals and
+is not thread-safe, so every synthesis in the process runs under one lock and sets its
+own voice and parameters first. It runs in SYNCHRONOUS mode on the shared blocking
+executor: `espeak_Synth` calls our callback with each 60 ms buffer as it is made, and the
+callback resamples it and hands it to the event loop at once.
+
+Back-pressure: none on purpose. eSpeak makes speech a few hundred times faster than real
+time, while playout consumes it at real time; if the producer waited for a slow consumer
+it would hold the process-wide lock for the whole utterance and stall every other
+session's speech. So the producer runs ahead into an unbounded queue (about 32 KB per
+second of speech) and the lock is held only for the compute, milliseconds per sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+import espeakng_loader
+import numpy as np
+import soxr
+
+from omnivox.media.frames import SAMPLE_RATE
+from omnivox.models.blocking import BLOCKING_EXECUTOR
+from omnivox.models.talker.base import SpeechChunk
+
+# Values from eSpeak NG's speak_lib.h (API revision 12).
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_DONT_EXIT = 0x8000  # report a missing data folder instead of exit()ing the process
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_ENDPAUSE = 0x1000  # a sentence pause after the text, so sentence-by-sentence replies breathe
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+_RATE, _VOLUME, _PITCH = 1, 2, 3
+_EE_OK = 0
+# eSpeak NG raises any buffer below 60 ms to 60 ms (measured); one buffer takes ~0.2 ms to
+# compute, so the first chunk is ready long before it could be played anyway.
+_BUFFER_MS = 60
+_CONTINUE, _ABORT = 0, 1
+
+RATE_RANGE = (80, 450)
+PITCH_RANGE = (0, 99)
+
+
+class _EventId(ctypes.Union):
+    _fields_ = (("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8))
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT. text_position is 1-based, in characters (code points) of the input."""
+
+    _fields_ = (
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms from the start of this message's audio
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    )
+
+
+class _Voice(ctypes.Structure):
+    """espeak_VOICE, as returned by espeak_ListVoices."""
+
+    _fields_ = (
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.POINTER(ctypes.c_char)),  # (priority byte, name, NUL)*, NUL
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    )
+
+
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+
+
+class _Synthesis:
+    """One espeak_Synth call: resamples buffers and places word starts on 16 kHz chunks."""
+
+    def __init__(self, text: str, native_rate: int, emit: Callable[[SpeechChunk], None],
+                 stop: threading.Event) -> None:
+        self._text = text
+        self._emit = emit
+        self._stop = stop
+        self._ratio = SAMPLE_RATE / native_rate
+        self._resampler = soxr.ResampleStream(native_rate, SAMPLE_RATE, 1, dtype="int16")
+        self._pending: deque[tuple[int, int]] = deque()  # (16 kHz sample from start, char)
+        self._emitted = 0  # 16 kHz samples handed out so far
+        self._last_char = -1
+        self.error: BaseException | None = None
+
+    def on_buffer(self, wav: ctypes._Pointer[ctypes.c_short], n: int,
+                  events: ctypes._Pointer[_Event]) -> int:
+        if self._stop.is_set():
+            return _ABORT
+        i = 0
+        while events[i].type != _EVENT_LIST_TERMINATED:
+            ev = events[i]
+            if ev.type == _EVENT_WORD:
+                self._word(ev.text_position - 1, ev.audio_position)
+            i += 1
+        if wav and n > 0:
+            native = np.ctypeslib.as_array(wav, shape=(n,))
+            self._push(self._resampler.resample_chunk(native))  # copies out of eSpeak's buffer
+        return _CONTINUE
+
+    def finish(self) -> None:
+        """Flush the resampler; words still pending go on the last chunk."""
+        self._push(self._resampler.resample_chunk(np.zeros(0, np.int16), last=True), final=True)
+
+    def _word(self, char: int, audio_ms: int) -> None:
+        # eSpeak reports one event per spoken word, so expansions (digits, emoji, CJK
+        # runs) repeat a position or point at spaces; keep the first event per word so
+        # word_starts are strictly increasing and always on a visible character.
+        if char <= self._last_char or char >= len(self._text) or self._text[char].isspace():
+            return
+        self._last_char = char
+        self._pending.append((round(audio_ms * SAMPLE_RATE / 1000), char))
+
+    def _push(self, pcm: np.ndarray, final: bool = False) -> None:
+        end = self._emitted + len(pcm)
+        starts: list[tuple[int, int]] = []
+        # The resampler holds back ~25 ms, so a word may start in a later chunk than the
+        # buffer whose events announced it; it waits in _pending until its sample arrives.
+        while self._pending and (final or self._pending[0][0] < end):
+            sample, char = self._pending.popleft()
+            starts.append((min(max(sample - self._emitted, 0), max(len(pcm) - 1, 0)), char))
+        if len(pcm) or starts:
+            self._emit(SpeechChunk(pcm, starts))
+        self._emitted = end
+
+
+class _Engine:
+    """The process-wide eSpeak NG library; every method must be called with _LOCK held."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = (_SynthCallback,)
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = (ctypes.c_void_p,)
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        lib.espeak_Synth.argtypes = (
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        )
+        lib.espeak_Synth.restype = ctypes.c_int
+        data = espeakng_loader.get_data_path().encode()
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data, _INITIALIZE_DONT_EXIT)
+        if rate <= 0:
+            raise RuntimeError(f"eSpeak NG failed to initialise with data folder {data.decode()}")
+        self._lib = lib
+        self.native_rate = rate
+        self._current: _Synthesis | None = None
+        # Kept on the instance: ctypes must not free the callback while eSpeak holds it.
+        self._callback = _SynthCallback(self._on_buffer)
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_buffer(self, wav: ctypes._Pointer[ctypes.c_short], n: int,
+                   events: ctypes._Pointer[_Event]) -> int:
+        synthesis = self._current
+        if synthesis is None:
+            return _ABORT
+        try:
+            return synthesis.on_buffer(wav, n, events)
+        except BaseException as err:  # ctypes would print and swallow it; re-raised by synth
+            synthesis.error = err
+            return _ABORT
+
+    def set_voice(self, voice: str) -> bool:
+        return bool(voice) and self._lib.espeak_SetVoiceByName(voice.encode()) == _EE_OK
+
+    def configure(self, voice: str, rate_wpm: int, pitch: int) -> None:
+        if not self.set_voice(voice):
+            raise RuntimeError(f"eSpeak NG could not select voice {voice!r}")
+        for param, value in ((_RATE, rate_wpm), (_PITCH, pitch), (_VOLUME, 100)):
+            self._lib.espeak_SetParameter(param, value, 0)
+
+    def synth(self, synthesis: _Synthesis, data: bytes) -> None:
+        self._current = synthesis
+        try:
+            # No espeakSSML / espeakPHONEMES: user text such as "<break/>" or "[[h@loU]]"
+            # is read as text, never obeyed as markup.
+            rc = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0,
+                                        _CHARS_UTF8 | _ENDPAUSE, None, None)
+        finally:
+            self._current = None
+        if synthesis.error is not None:
+            raise synthesis.error
+        if rc != _EE_OK:
+            raise RuntimeError(f"eSpeak NG synthesis failed (espeak_Synth returned {rc})")
+
+    def languages(self) -> list[str]:
+        voices = self._lib.espeak_ListVoices(None)
+        found: set[str] = set()
+        i = 0
+        while voices[i]:
+            raw = voices[i].contents.languages
+            pos = 0
+            while raw[pos] != b"\x00":  # each entry: priority byte, name, NUL
+                name = ctypes.string_at(ctypes.addressof(raw.contents) + pos + 1)
+                found.add(name.decode())
+                pos += len(name) + 2
+            i += 1
+        return sorted(found)
+
+
+_LOCK = threading.Lock()
+_engine: _Engine | None = None
+
+
+def _get_engine() -> _Engine:
+    """The shared engine, initialised on first use; call with _LOCK held."""
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    return _engine
+
+
+def list_voices() -> list[str]:
+    """Language codes usable as `voice` (e.g. "en-us", "en-gb", "fr-fr").
+
+    A variant may be appended with "+", e.g. "en-us+f3" (the variants are the files in
+    espeak-ng-data/voices/!v of the espeakng-loader package).
+    """
+    with _LOCK:
+        return _get_engine().languages()
+
+
+def _to_espeak_text(text: str) -> bytes:
+    # One character in, one character out, so eSpeak's character positions stay indices
+    # into the caller's string: NUL would end the C string early, and lone surrogates
+    # cannot be UTF-8 ('replace' gives one '?' each).
+    return text.replace("\x00", " ").encode("utf-8", errors="replace")
+
+
+class EspeakTalker:
+    """Talker backed by eSpeak NG: streaming 16 kHz speech with word positions."""
+
+    name = "espeak"
+
+    def __init__(self, voice: str = "en-us", rate_wpm: int = 175, pitch: int = 50) -> None:
+        if not RATE_RANGE[0] <= rate_wpm <= RATE_RANGE[1]:
+            raise ValueError(f"eSpeak rate_wpm must be in {RATE_RANGE[0]}..{RATE_RANGE[1]}, "
+                             f"got {rate_wpm}")
+        if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
+            raise ValueError(f"eSpeak pitch must be in {PITCH_RANGE[0]}..{PITCH_RANGE[1]}, "
+                             f"got {pitch}")
+        with _LOCK:
+            known = _get_engine().set_voice(voice)
+        if not known:
+            raise ValueError(
+                f"unknown eSpeak NG voice {voice!r}; use a language code such as 'en-us' or "
+                "'en-gb', optionally with a variant ('en-us+f3'); "
+                "omnivox.models.talker.espeak.list_voices() lists the languages"
+            )
+        self.voice = voice
+        self.rate_wpm = rate_wpm
+        self.pitch = pitch
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        """Stream speech for `text` as eSpeak produces it.
+
+        Close the iterator (aclose, or `contextlib.aclosing`) to stop early: synthesis
+        aborts at its next buffer and this returns once eSpeak has let go of the lock.
+        """
+        if not text.strip():
+            return
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[SpeechChunk | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(chunk: SpeechChunk | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the loop is closed: nobody is left to listen
+                stop.set()
+
+        def work() -> None:
+            try:
+                self._run(text, emit, stop)
+            finally:
+                emit(None)
+
+        done = loop.run_in_executor(BLOCKING_EXECUTOR, work)
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+            await done  # raises what synthesis raised
+        finally:
+            stop.set()
+            # Returns within one eSpeak buffer (well under a millisecond of compute);
+            # errors after the consumer stopped listening are of no use to it.
+            with contextlib.suppress(Exception):
+                await done
+
+    def synthesize_pcm(self, text: str) -> np.ndarray:
+        """Blocking: the whole utterance as 16 kHz int16 (tests, benchmarks, data)."""
+        chunks: list[SpeechChunk] = []
+        if text.strip():
+            self._run(text, chunks.append, threading.Event())
+        if not chunks:
+            return np.zeros(0, np.int16)
+        return np.concatenate([c.pcm for c in chunks])
+
+    def _run(self, text: str, emit: Callable[[SpeechChunk], None], stop: threading.Event) -> None:
+        """The one synthesis path: blocking, process-wide serialised, emits each chunk."""
+        data = _to_espeak_text(text)
+        with _LOCK:
+            if stop.is_set():  # cancelled while waiting for another session's synthesis
+                return
+            engine = _get_engine()
+            engine.configure(self.voice, self.rate_wpm, self.pitch)
+            synthesis = _Synthesis(text, engine.native_rate, emit, stop)
+            engine.synth(synthesis, data)
+        if not stop.is_set():
+            synthesis.finish()

@@ -1,0 +1,67 @@
+"""The Thinker role: a conversation in, a stream of text deltas and tool calls out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat message, shaped like the OpenAI chat format so backends map it 1:1."""
+
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A tool the Thinker may call: name, description and JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ThinkRequest:
+    messages: list[Message]
+    tools: list[ToolSpec] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+    """Passages added by before_think interventions (RAG, memory, presence)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The Thinker stops and asks for these tools; the Reply runs them and asks again."""
+
+    calls: list[ToolCall]
+
+
+ThinkerEvent = TextDelta | ToolCallsRequested
+
+
+class Thinker(Protocol):
+    name: str
+
+    def stream(self, request: ThinkRequest) -> AsyncIterator[ThinkerEvent]:
+        """Stream the answer. Closing the iterator early (aclose) must stop all work."""
+        ...

@@ -1,0 +1,111 @@
+"""Turn policy in virtual time: scripted events in, actions out."""
+
+from omnivox.agent.turns import (
+    AgentAudioStarted,
+    AgentReplyFinished,
+    CancelReply,
+    SpeechStarted,
+    SpeechStopped,
+    StartReply,
+    StateChanged,
+    Tick,
+    TurnAction,
+    TurnPolicy,
+    TurnPolicyConfig,
+    TurnState,
+    UserPaused,
+)
+
+
+def ticks(policy: TurnPolicy, start: float, end: float, step: float = 20.0) -> list[TurnAction]:
+    out: list[TurnAction] = []
+    t = start
+    while t <= end:
+        out += policy.handle(Tick(t))
+        t += step
+    return out
+
+
+def of(actions: list[TurnAction], kind: type) -> list:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def make(eot: float = 400, barge: float = 200) -> TurnPolicy:
+    return TurnPolicy(TurnPolicyConfig(end_of_turn_silence_ms=eot, barge_in_min_speech_ms=barge))
+
+
+def test_user_turn_ends_after_the_configured_silence() -> None:
+    p = make(eot=400)
+    assert of(p.handle(SpeechStarted(100, 40)), StateChanged)[0].state is TurnState.USER_SPEAKING
+    acts = p.handle(SpeechStopped(1300, 1140))
+    assert of(acts, UserPaused) == [UserPaused(1300, 1140)]
+    assert not of(ticks(p, 1320, 1520), StartReply)  # 1520 - 1140 = 380 < 400
+    acts = p.handle(Tick(1540))
+    assert of(acts, StartReply) == [StartReply(1540, 1140)]
+    assert p.state is TurnState.THINKING
+
+
+def test_a_pause_shorter_than_the_hangover_keeps_the_turn() -> None:
+    p = make(eot=400)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(800, 700))
+    ticks(p, 820, 1000)
+    p.handle(SpeechStarted(1040, 1000))
+    assert not of(ticks(p, 1060, 2000), StartReply)
+    assert p.state is TurnState.USER_SPEAKING
+
+
+def test_speech_while_thinking_drops_the_pending_reply() -> None:
+    p = make(eot=300)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(600, 500))
+    assert of(ticks(p, 620, 820), StartReply)
+    acts = p.handle(SpeechStarted(900, 860))
+    assert of(acts, CancelReply) == [CancelReply(900, "user_resumed", 860)]
+    assert p.state is TurnState.USER_SPEAKING
+
+
+def test_barge_in_cancels_after_min_speech() -> None:
+    p = make(barge=200)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(600, 500))
+    ticks(p, 620, 1000)
+    p.handle(AgentAudioStarted(1100))
+    assert p.state is TurnState.AGENT_SPEAKING
+    p.handle(SpeechStarted(2060, 2000))
+    assert p.state is TurnState.OVERLAP
+    assert not of(ticks(p, 2080, 2180), CancelReply)
+    acts = p.handle(Tick(2200))
+    assert of(acts, CancelReply) == [CancelReply(2200, "barge_in", 2000)]
+    assert p.state is TurnState.USER_SPEAKING
+
+
+def test_short_overlap_is_ignored_and_the_agent_keeps_talking() -> None:
+    p = make(barge=200)
+    p.handle(AgentAudioStarted(0))  # a greeting, from listening
+    assert p.state is TurnState.AGENT_SPEAKING
+    p.handle(SpeechStarted(500, 450))
+    acts = ticks(p, 520, 600) + p.handle(SpeechStopped(620, 600))
+    assert not of(acts, CancelReply)
+    assert p.state is TurnState.AGENT_SPEAKING
+    assert not of(ticks(p, 640, 1200), CancelReply)
+
+
+def test_reply_finishing_returns_to_listening_or_hands_over() -> None:
+    p = make()
+    p.handle(AgentAudioStarted(0))
+    p.handle(AgentReplyFinished(900))
+    assert p.state is TurnState.LISTENING
+    p.handle(AgentAudioStarted(1000))
+    p.handle(SpeechStarted(1500, 1450))
+    p.handle(AgentReplyFinished(1550))
+    assert p.state is TurnState.USER_SPEAKING
+    # and that turn ends normally
+    p.handle(SpeechStopped(2000, 1900))
+    assert of(ticks(p, 2020, 2400), StartReply)
+
+
+def test_state_changes_are_reported_once() -> None:
+    p = make()
+    acts = p.handle(SpeechStarted(100, 40)) + p.handle(SpeechStarted(200, 150))
+    assert len(of(acts, StateChanged)) == 1

@@ -1,0 +1,206 @@
+// omnivox page: wires the call (rtc.js) to the views, and exposes `window.omnivox`
+// for end-to-end tests (harmless in production: it only reads state or does what the
+// buttons do).
+
+import { AgentCapture } from './capture.js';
+import { Captions } from './captions.js';
+import { EventLog } from './eventlog.js';
+import { ErrorBanner, showConnection, showPresence } from './indicators.js';
+import { LevelMeter } from './meters.js';
+import { RtcSession } from './rtc.js';
+import { TurnState } from './turnstate.js';
+import { Waterfall } from './waterfall.js';
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+const ui = {
+  connect: $('connect'),
+  speaker: $('speaker-toggle'),
+  camera: $('camera-toggle'),
+  selfView: $('self-view'),
+  audio: $('agent-audio'),
+  status: $('connection-status'),
+  presence: $('presence'),
+  vad: $('vad-indicator'),
+};
+const captions = new Captions($('captions'));
+const waterfall = new Waterfall($('waterfall'));
+const turn = new TurnState($('turn-state'), $('turn-badges'));
+const log = new EventLog($('event-log'));
+const errors = new ErrorBanner($('error-banner'));
+const micMeter = new LevelMeter($('mic-meter'));
+const agentMeter = new LevelMeter($('agent-meter'));
+const capture = new AgentCapture(60);
+
+const events = [];
+let state = 'idle';
+let endReason = '';
+let audioCtx = null;
+
+/** One AudioContext for meters and capture, made on the Connect gesture (autoplay rules). */
+function audioContext() {
+  if (!audioCtx) audioCtx = new AudioContext();
+  if (audioCtx.state === 'suspended') audioCtx.resume();
+  return audioCtx;
+}
+
+const rtc = new RtcSession({
+  onEvent: dispatch,
+  onState: setState,
+  onError: (message) => errors.show(message),
+  onLocalStream: (stream) => {
+    const ctx = audioContext();
+    micMeter.attach(ctx, ctx.createMediaStreamSource(stream));
+  },
+  onRemoteStream: (stream) => {
+    // Chromium only decodes remote WebRTC audio that a media element plays, so the
+    // element always plays it (muted or not); Web Audio taps the same stream.
+    ui.audio.srcObject = stream;
+    ui.audio.play().catch(() => {}); // autoplay refusal: the Connect click normally allows it
+    const ctx = audioContext();
+    const source = ctx.createMediaStreamSource(stream);
+    agentMeter.attach(ctx, source);
+    capture.start(ctx, source).catch((err) => console.warn('omnivox: agent audio capture off:', err));
+  },
+}, () => (capture.sampleRate ? (1000 * capture.totalSamples) / capture.sampleRate : null));
+
+// ---- connection state ---------------------------------------------------------------
+
+const LIVE = new Set(['connecting', 'new', 'connected', 'disconnected']);
+
+function setState(next) {
+  state = next;
+  showConnection(ui.status, next, next === 'closed' ? endReason : '');
+  const live = LIVE.has(next);
+  ui.connect.textContent = live ? 'Hang up' : 'Connect';
+  ui.connect.classList.toggle('danger', live);
+  ui.camera.disabled = next !== 'connected';
+  if (!live) teardownMedia();
+}
+
+function teardownMedia() {
+  micMeter.detach();
+  agentMeter.detach();
+  capture.stop(); // keeps what was recorded, for agentAudio() after hang-up
+  ui.audio.srcObject = null;
+  showCamera(null);
+  ui.vad.classList.remove('on');
+  turn.set('idle');
+}
+
+async function connect() {
+  endReason = '';
+  events.length = 0;
+  for (const view of [captions, waterfall, log, turn]) view.clear();
+  capture.stop();
+  capture.reset();
+  errors.dismiss();
+  audioContext();
+  try {
+    await rtc.connect();
+  } catch (err) {
+    errors.show(err.message);
+    throw err;
+  }
+}
+
+function hangup() {
+  rtc.hangup();
+}
+
+// ---- speaker and camera -------------------------------------------------------------
+
+function setSpeakerMuted(muted) {
+  ui.audio.muted = muted;
+  ui.speaker.setAttribute('aria-pressed', String(muted));
+  ui.speaker.textContent = muted ? 'Unmute speaker' : 'Mute speaker';
+}
+
+function showCamera(stream) {
+  ui.selfView.srcObject = stream;
+  ui.selfView.hidden = !stream;
+  ui.camera.setAttribute('aria-pressed', String(Boolean(stream)));
+  ui.camera.textContent = stream ? 'Camera off' : 'Camera on';
+}
+
+async function setCamera(on) {
+  ui.camera.disabled = true; // no double clicks while the camera starts
+  try {
+    showCamera(await rtc.setCamera(on));
+  } catch (err) {
+    errors.show(err.message);
+    throw err;
+  } finally {
+    ui.camera.disabled = state !== 'connected';
+  }
+}
+
+// ---- events from the server ---------------------------------------------------------
+
+const text = (v) => (v == null ? '' : String(v));
+
+const HANDLERS = {
+  session_started: () => {},
+  session_ended: (ev) => {
+    endReason = text(ev.reason);
+    rtc.hangup({ notifyServer: false });
+  },
+  vad_start: () => ui.vad.classList.add('on'),
+  vad_stop: () => ui.vad.classList.remove('on'),
+  transcript_partial: (ev) => captions.partial(text(ev.text)),
+  transcript_final: (ev) => captions.final(text(ev.text)),
+  user_turn_end: () => captions.endUserTurn(),
+  turn_state: (ev) => turn.set(text(ev.state)),
+  reply_start: (ev) => captions.replyStart(ev.reply_id),
+  reply_text: (ev) => captions.replyText(ev.reply_id, text(ev.text)),
+  reply_audio_start: (ev) => captions.replyAudioStart(ev.reply_id),
+  reply_audio_end: (ev) => captions.replyAudioEnd(ev.reply_id),
+  reply_done: (ev) => captions.replyDone(ev.reply_id),
+  reply_cancelled: (ev) => captions.replyCancelled(ev.reply_id, text(ev.heard_text), text(ev.reason)),
+  turn_metrics: (ev) => waterfall.add(ev),
+  turn_decision: (ev) => turn.decision(ev),
+  backchannel: (ev) => turn.badge('backchannel', ev.text ? `backchannel “${ev.text}”` : 'backchannel'),
+  interruption: () => turn.badge('interruption', 'interruption'),
+  false_interruption_resumed: () => turn.badge('resumed', 'false alarm · resumed'),
+  presence: (ev) => showPresence(ui.presence, Boolean(ev.present), Boolean(ev.facing)),
+  sources: (ev) => captions.sources(ev.items, ev.reply_id ?? null),
+  error: (ev) => errors.show(text(ev.message) || 'The server reported an error'),
+};
+
+/** Handle one server event: record it, log it, render it if its type is known. */
+function dispatch(ev) {
+  events.push(ev);
+  log.add(ev);
+  const handler = HANDLERS[ev.type];
+  if (!handler) return; // unknown types live in the event log only
+  try {
+    handler(ev);
+  } catch (err) {
+    errors.show(`Could not show a ${ev.type} event: ${err.message}`);
+  }
+}
+
+// ---- controls and test hooks ---------------------------------------------------------
+
+ui.connect.addEventListener('click', () => {
+  if (LIVE.has(state)) hangup();
+  else connect().catch(() => {}); // already shown in the banner
+});
+ui.speaker.addEventListener('click', () => setSpeakerMuted(!ui.audio.muted));
+ui.camera.addEventListener('click', () => {
+  setCamera(ui.camera.getAttribute('aria-pressed') !== 'true').catch(() => {});
+});
+window.addEventListener('pagehide', () => rtc.hangup());
+
+window.omnivox = {
+  events,
+  get state() { return state; },
+  connect,
+  hangup,
+  setCamera,
+  /** Promise of {sampleRate, samples: base64 LE Float32 mono} played by the agent track. */
+  agentAudio: () => capture.export(),
+  /** Promise of the RMS of the captured agent audio (of the last `lastMs` if given). */
+  agentAudioRms: (lastMs = null) => capture.rms(lastMs),
+  _dispatch: dispatch,
+};

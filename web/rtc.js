@@ -1,0 +1,177 @@
+// One call: the RTCPeerConnection, its mic/camera tracks, the `events` data channel and
+// the playout reports. UI-free; app.js wires it to the page through callbacks.
+
+import { deleteSession, exchangeOffer } from './signaling.js';
+
+const MIC_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+const CAMERA_CONSTRAINTS = { width: { ideal: 640, max: 640 }, height: { ideal: 480, max: 480 } };
+const PLAYOUT_REPORT_MS = 200;
+
+/**
+ * Milliseconds of the agent's outgoing stream this browser has actually played.
+ *
+ * From the audio receiver's inbound-rtp stats: samples the jitter buffer put out that
+ * came from real packets (totalSamplesReceived - concealedSamples), so the figure is a
+ * position on the server's send timeline (minus lost packets), not wall time.
+ * `totalSamplesDuration / totalSamplesReceived` gives the sample period without
+ * guessing the decoder's output rate. Returns null when the browser lacks these stats.
+ */
+async function receiverPlayedMs(receiver) {
+  const report = await receiver.getStats();
+  for (const s of report.values()) {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'audio') continue;
+    const { totalSamplesReceived: received, concealedSamples: concealed = 0, totalSamplesDuration: dur } = s;
+    if (!received || !dur) return null;
+    return ((received - concealed) * dur * 1000) / received;
+  }
+  return null;
+}
+
+export class RtcSession {
+  /**
+   * callbacks: onEvent(event), onState(state), onRemoteStream(stream),
+   * onLocalStream(stream), onError(message). `fallbackPlayedMs()` is used for playout
+   * reports where the browser has no usable receiver stats.
+   */
+  constructor(callbacks, fallbackPlayedMs = () => null) {
+    this.cb = callbacks;
+    this.fallbackPlayedMs = fallbackPlayedMs;
+    this.pc = null;
+    this.dc = null;
+    this.mic = null;
+    this.camera = null;
+    this.videoSender = null;
+    this.sessionId = null;
+    this.abort = null;
+    this.playoutTimer = 0;
+  }
+
+  async connect() {
+    if (this.pc || this.abort) throw new Error('Already connected');
+    const abort = new AbortController();
+    this.abort = abort;
+    this.cb.onState('connecting');
+    try {
+      this.mic = await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS });
+    } catch (err) {
+      this.abort = null;
+      this.cb.onState('idle');
+      throw new Error(`Microphone unavailable: ${err.message || err.name}`);
+    }
+    if (abort.signal.aborted) { // hung up while the permission prompt was open
+      this.mic.getTracks().forEach((t) => t.stop());
+      this.mic = null;
+      return;
+    }
+    this.cb.onLocalStream(this.mic);
+
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addTransceiver(this.mic.getAudioTracks()[0], { direction: 'sendrecv', streams: [this.mic] });
+    // Always offer a video m-line so the camera can come and go by replaceTrack(),
+    // without renegotiation (which would need a second offer/answer round trip).
+    this.videoSender = pc.addTransceiver('video', { direction: 'sendonly' }).sender;
+    pc.ontrack = (e) => {
+      if (e.track.kind === 'audio') this.cb.onRemoteStream(e.streams[0] || new MediaStream([e.track]));
+    };
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      this.cb.onState(pc.connectionState);
+      if (pc.connectionState === 'failed') this.hangup({ state: 'failed' });
+    };
+    this.dc = pc.createDataChannel('events');
+    this.dc.onmessage = (e) => this.receive(e.data);
+    this.dc.onopen = () => this.startPlayoutReports();
+
+    try {
+      const { answer, sessionId } = await exchangeOffer(pc, { signal: abort.signal });
+      if (this.pc !== pc) return; // hung up while the offer was in flight
+      this.sessionId = sessionId;
+      await pc.setRemoteDescription(answer);
+    } catch (err) {
+      if (this.pc === pc) this.hangup({ notifyServer: false, state: 'failed' });
+      if (abort.signal.aborted) return; // the user hung up: not an error
+      throw err;
+    }
+  }
+
+  receive(data) {
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      this.cb.onError(`Unreadable event from the server: ${String(data).slice(0, 80)}`);
+      return;
+    }
+    if (!event || typeof event.type !== 'string') {
+      this.cb.onError('Event from the server without a type');
+      return;
+    }
+    this.cb.onEvent(event);
+  }
+
+  send(message) {
+    if (this.dc && this.dc.readyState === 'open') this.dc.send(JSON.stringify(message));
+  }
+
+  startPlayoutReports() {
+    const receiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio').receiver;
+    let busy = false;
+    this.playoutTimer = setInterval(async () => {
+      if (busy) return; // getStats can be slow under load; never queue them up
+      busy = true;
+      try {
+        let played = await receiverPlayedMs(receiver);
+        if (played == null) played = this.fallbackPlayedMs();
+        if (played != null) this.send({ type: 'playout', played_ms: Math.round(played * 10) / 10 });
+      } finally {
+        busy = false;
+      }
+    }, PLAYOUT_REPORT_MS);
+  }
+
+  /** Camera on: capture and attach to the pre-negotiated video sender. Off: detach. */
+  async setCamera(on) {
+    if (!this.videoSender) throw new Error('Connect before turning the camera on');
+    if (on && !this.camera) {
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA_CONSTRAINTS });
+      } catch (err) {
+        throw new Error(`Camera unavailable: ${err.message || err.name}`);
+      }
+      if (!this.videoSender) { // hung up meanwhile
+        stream.getTracks().forEach((t) => t.stop());
+        return null;
+      }
+      this.camera = stream;
+      await this.videoSender.replaceTrack(stream.getVideoTracks()[0]);
+    } else if (!on && this.camera) {
+      await this.videoSender.replaceTrack(null);
+      this.camera.getTracks().forEach((t) => t.stop());
+      this.camera = null;
+    }
+    return this.camera;
+  }
+
+  /** Tear the call down. `notifyServer` sends DELETE (skip it when the server ended it). */
+  hangup({ notifyServer = true, state = 'closed' } = {}) {
+    const active = Boolean(this.pc || this.abort);
+    if (this.abort) this.abort.abort();
+    this.abort = null;
+    clearInterval(this.playoutTimer);
+    if (notifyServer) deleteSession(this.sessionId);
+    this.sessionId = null;
+    for (const stream of [this.mic, this.camera]) {
+      if (stream) stream.getTracks().forEach((t) => t.stop());
+    }
+    this.mic = null;
+    this.camera = null;
+    this.videoSender = null;
+    if (this.dc) this.dc.close();
+    this.dc = null;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (active) this.cb.onState(state);
+  }
+}
