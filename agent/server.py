@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcdatachannel import RTCDataChannel
 
 from omnivox.agent.clock import MediaClock
 from omnivox.agent.config import AgentConfig

@@ -16,15 +16,18 @@ INT16_MAX = 32767
 
 
 def require_pcm(x: object, name: str, *dtypes: type[np.generic]) -> np.ndarray:
-    """Return ``x`` unchanged if it is a 1-D array of one of ``dtypes``, else raise."""
+    """Return ``x`` unchanged if it is a 1-D array of one of ``dtypes``, else raise.
+
+    Kernels call this on every 20 ms frame, so the passing path does no string work.
+    """
+    if isinstance(x, np.ndarray) and x.dtype.type in dtypes and x.ndim == 1:
+        return x
     allowed = " or ".join(np.dtype(d).name for d in dtypes)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array of {allowed}, got {type(x).__name__}")
-    if x.dtype not in tuple(np.dtype(d) for d in dtypes):
+    if x.dtype.type not in dtypes:
         raise TypeError(f"{name} must have dtype {allowed}, got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
-    return x
+    raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
 
 
 def saturate_int16(y: np.ndarray) -> np.ndarray:
@@ -33,4 +36,13 @@ def saturate_int16(y: np.ndarray) -> np.ndarray:
     Clipping before the cast matters: numpy's float->int16 cast wraps out-of-range
     values around, which turns an overload into a full-scale click of the wrong sign.
     """
-    return np.clip(np.rint(y), INT16_MIN, INT16_MAX).astype(np.int16)
+    out = np.rint(y)
+    clip_int16_in_place(out)
+    return out.astype(np.int16)
+
+
+def clip_int16_in_place(x: np.ndarray) -> None:
+    """Clip a wider-than-int16 array to the int16 range, in place."""
+    # Two in-place ufuncs: about twice as fast as np.clip on a 20 ms frame.
+    np.minimum(x, INT16_MAX, out=x)
+    np.maximum(x, INT16_MIN, out=x)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from omnivox.kernels._pcm import FULL_SCALE, require_pcm
 
 #: Floor for every level this module returns: silence and anything quieter read this.
@@ -31,9 +30,10 @@ def _check_frame(frame: int) -> None:
         raise ValueError(f"frame must be a positive number of samples, got {frame!r}")
 
 
-def _power_db(mean_square: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):  # log10(0) is -inf, which the floor then replaces
-        return np.maximum(10.0 * np.log10(mean_square / FULL_SCALE**2), SILENCE_DBFS)
+def _power_db(mean_square: float) -> float:
+    if mean_square == 0:
+        return SILENCE_DBFS
+    return max(10.0 * math.log10(mean_square / FULL_SCALE**2), SILENCE_DBFS)
 
 
 def rms_dbfs(pcm: np.ndarray) -> float:
@@ -41,14 +41,14 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     x = _nonempty_pcm(pcm).astype(np.float64)
     # Sums of int16 squares are exact in float64 up to 2**23 samples, so this matches the
     # integer reference exactly; BLAS dot is the fastest exact-enough sum numpy has.
-    return float(_power_db(np.asarray(np.dot(x, x) / len(x))))
+    return _power_db(float(np.dot(x, x)) / len(x))
 
 
 def peak_dbfs(pcm: np.ndarray) -> float:
     """Peak level of int16 PCM in dBFS (-32768 reads 0 dBFS), floored at ``SILENCE_DBFS``."""
     x = _nonempty_pcm(pcm)
     peak = max(int(x.max()), -int(x.min()))  # np.abs(-32768) overflows int16
-    return float(_power_db(np.asarray(float(peak) ** 2)))
+    return _power_db(float(peak) ** 2)
 
 
 def frame_levels(pcm: np.ndarray, frame: int) -> np.ndarray:
@@ -58,27 +58,23 @@ def frame_levels(pcm: np.ndarray, frame: int) -> np.ndarray:
     _check_frame(frame)
     n = len(pcm) // frame
     x = pcm[: n * frame].reshape(n, frame).astype(np.float64)
-    return _power_db(np.einsum("ij,ij->i", x, x) / frame)
+    mean_square = np.einsum("ij,ij->i", x, x) / frame
+    with np.errstate(divide="ignore"):  # log10(0) is -inf, which the floor then replaces
+        return np.maximum(10.0 * np.log10(mean_square / FULL_SCALE**2), SILENCE_DBFS)
 
 
 # --- reference: plain loops over Python ints -----------------------------------------
 
 
-def _db_reference(mean_square: float) -> float:
-    if mean_square == 0:
-        return SILENCE_DBFS
-    return max(10.0 * math.log10(mean_square / FULL_SCALE**2), SILENCE_DBFS)
-
-
 def rms_dbfs_reference(pcm: np.ndarray) -> float:
     """Loop version of :func:`rms_dbfs`, for tests and benchmarks."""
     samples = _nonempty_pcm(pcm).tolist()
-    return _db_reference(sum(s * s for s in samples) / len(samples))
+    return _power_db(sum(s * s for s in samples) / len(samples))
 
 
 def peak_dbfs_reference(pcm: np.ndarray) -> float:
     """Loop version of :func:`peak_dbfs`, for tests and benchmarks."""
-    return _db_reference(float(max(abs(s) for s in _nonempty_pcm(pcm).tolist())) ** 2)
+    return _power_db(float(max(abs(s) for s in _nonempty_pcm(pcm).tolist())) ** 2)
 
 
 def frame_levels_reference(pcm: np.ndarray, frame: int) -> np.ndarray:
@@ -89,5 +85,5 @@ def frame_levels_reference(pcm: np.ndarray, frame: int) -> np.ndarray:
     levels = []
     for start in range(0, len(samples) - frame + 1, frame):
         chunk = samples[start : start + frame]
-        levels.append(_db_reference(sum(s * s for s in chunk) / frame))
+        levels.append(_power_db(sum(s * s for s in chunk) / frame))
     return np.array(levels, dtype=np.float64)

@@ -10,8 +10,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from omnivox.kernels._pcm import INT16_MAX, INT16_MIN, require_pcm, saturate_int16
+from omnivox.kernels._pcm import (
+    INT16_MAX,
+    INT16_MIN,
+    clip_int16_in_place,
+    require_pcm,
+    saturate_int16,
+)
 
 
 def _db_to_gain(gain_db: float) -> float:
@@ -34,7 +39,8 @@ def mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = b, a
     out = a.astype(np.int32)
     out[: len(b)] += b
-    return np.clip(out, INT16_MIN, INT16_MAX).astype(np.int16)
+    clip_int16_in_place(out)
+    return out.astype(np.int16)
 
 
 def apply_gain(pcm: np.ndarray, gain_db: float) -> np.ndarray:

@@ -89,6 +89,7 @@ function teardownMedia() {
 }
 
 async function connect() {
+  if (LIVE.has(state)) throw new Error('Already connected: hang up first');
   endReason = '';
   events.length = 0;
   for (const view of [captions, waterfall, log, turn]) view.clear();
@@ -112,15 +113,14 @@ function hangup() {
 
 function setSpeakerMuted(muted) {
   ui.audio.muted = muted;
+  // Toggle buttons keep one label; aria-pressed (and its style) carries the state.
   ui.speaker.setAttribute('aria-pressed', String(muted));
-  ui.speaker.textContent = muted ? 'Unmute speaker' : 'Mute speaker';
 }
 
 function showCamera(stream) {
   ui.selfView.srcObject = stream;
   ui.selfView.hidden = !stream;
   ui.camera.setAttribute('aria-pressed', String(Boolean(stream)));
-  ui.camera.textContent = stream ? 'Camera off' : 'Camera on';
 }
 
 async function setCamera(on) {
@@ -140,7 +140,6 @@ async function setCamera(on) {
 const text = (v) => (v == null ? '' : String(v));
 
 const HANDLERS = {
-  session_started: () => {},
   session_ended: (ev) => {
     endReason = text(ev.reason);
     rtc.hangup({ notifyServer: false });

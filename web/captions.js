@@ -43,7 +43,8 @@ export class Captions {
   openUser() {
     if (this.user) return this.user;
     const final = el('span', { class: 'final' });
-    const partial = el('span', { class: 'partial' });
+    // Partials change several times a second: screen readers announce the final only.
+    const partial = el('span', { class: 'partial', 'aria-hidden': 'true' });
     const li = el('li', { class: 'entry user', 'data-testid': 'caption-user' },
       el('span', { class: 'who' }, 'You'), el('p', { class: 'text' }, final, partial));
     this.user = { li, final, partial };

@@ -10,6 +10,7 @@ export class AgentCapture {
     this.maxSeconds = maxSeconds;
     this.node = null;
     this.sink = null;
+    this.starting = null;
     this.sampleRate = 0;
     this.reset();
   }
@@ -27,7 +28,10 @@ export class AgentCapture {
     this.stop();
     this.reset();
     this.sampleRate = ctx.sampleRate;
+    const token = {};
+    this.starting = token;
     await ctx.audioWorklet.addModule(WORKLET_URL);
+    if (this.starting !== token) return; // stopped (hung up) while the module loaded
     this.node = new AudioWorkletNode(ctx, 'omnivox-capture', { numberOfOutputs: 1 });
     this.node.port.onmessage = (e) => { if (e.data.samples) this.push(e.data.samples); };
     // A silent path to the destination keeps the node pulled in every browser.
@@ -36,6 +40,7 @@ export class AgentCapture {
   }
 
   stop() {
+    this.starting = null;
     if (!this.node) return;
     this.node.port.postMessage('flush');
     this.node.disconnect();

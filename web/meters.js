@@ -47,7 +47,8 @@ export class LevelMeter {
     const rounded = Math.round(pct);
     if (rounded === this.lastShown) return;
     this.lastShown = rounded;
-    this.fill.style.transform = `scaleX(${rounded / 100})`;
+    // Clip rather than scale, so the colour scale stays put (green is always quiet).
+    this.fill.style.clipPath = `inset(0 ${100 - rounded}% 0 0)`;
     this.element.setAttribute('aria-valuenow', String(rounded));
   }
 }

@@ -79,9 +79,13 @@ export class RtcSession {
       this.cb.onState(pc.connectionState);
       if (pc.connectionState === 'failed') this.hangup({ state: 'failed' });
     };
-    this.dc = pc.createDataChannel('events');
-    this.dc.onmessage = (e) => this.receive(e.data);
-    this.dc.onopen = () => this.startPlayoutReports();
+    const dc = pc.createDataChannel('events');
+    this.dc = dc;
+    dc.onmessage = (e) => this.receive(e.data);
+    dc.onopen = () => this.startPlayoutReports();
+    // The server closing the session closes the channel at once; ICE would take ~30 s
+    // to notice. (Our own hangup clears this.dc first, so it does not come back here.)
+    dc.onclose = () => { if (this.dc === dc) this.hangup({ notifyServer: false }); };
 
     try {
       const { answer, sessionId } = await exchangeOffer(pc, { signal: abort.signal });
@@ -89,8 +93,8 @@ export class RtcSession {
       this.sessionId = sessionId;
       await pc.setRemoteDescription(answer);
     } catch (err) {
-      if (this.pc === pc) this.hangup({ notifyServer: false, state: 'failed' });
       if (abort.signal.aborted) return; // the user hung up: not an error
+      this.hangup({ notifyServer: false, state: 'failed' });
       throw err;
     }
   }

@@ -41,6 +41,7 @@ export async function exchangeOffer(pc, { iceTimeoutMs = 3000, requestTimeoutMs 
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   await waitForIceGathering(pc, iceTimeoutMs);
+  signal?.throwIfAborted();
   const local = pc.localDescription;
 
   const timeout = AbortSignal.timeout(requestTimeoutMs);

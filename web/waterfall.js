@@ -1,8 +1,9 @@
 // Per-turn latency waterfall from `turn_metrics` events, newest turn first.
 //
-// The stage figures are durations of consecutive steps (the architecture defines
-// voice-to-voice as their sum on the media clock), so each bar starts where the previous
-// stage ended; the total bar spans from zero. All turns share one scale so they compare
+// The stage figures are durations of consecutive steps (speech end -> endpoint ->
+// recognizer final -> first token ... -> first audio), so each bar starts where the
+// previous stage ended; what the stages leave of the voice-to-voice total shows as
+// "Other"; the total bar spans from zero. All turns share one scale so they compare
 // at a glance. A stage reported as null gets no bar and does not move the offset.
 
 import { el, fmtMs } from './dom.js';
@@ -31,7 +32,11 @@ export function turnRows(metrics) {
     rows.push({ label, kind, start: offset, ms });
     if (ms != null) offset += ms;
   }
-  rows.push({ label: 'Voice to voice', kind: 'total', start: 0, ms: num(metrics.voice_to_voice_ms) });
+  const total = num(metrics.voice_to_voice_ms);
+  // Time no stage claims (sentence chunking, the playout queue) closes the gap to the
+  // total, so the stacked bars end where the total does.
+  if (total != null && total - offset >= 1) rows.push({ label: 'Other', kind: 'other', start: offset, ms: total - offset });
+  rows.push({ label: 'Voice to voice', kind: 'total', start: 0, ms: total });
   return rows;
 }
 
@@ -63,20 +68,21 @@ export class Waterfall {
 
   renderTurn(turn, scale) {
     const total = turn.rows[turn.rows.length - 1].ms;
-    const caption = el('caption', {},
+    const caption = el('caption', {}, el('div', { class: 'wf-head' },
       el('span', { class: 'wf-turn' }, `Turn ${turn.n}`),
       turn.replyId != null ? el('span', { class: 'muted' }, ` · ${turn.replyId}`) : '',
-      el('span', { class: 'wf-total' }, fmtMs(total)));
+      el('span', { class: 'wf-total' }, fmtMs(total))));
+    const cols = el('colgroup', {}, el('col', { class: 'wf-label' }), el('col'), el('col', { class: 'wf-num' }));
     const rows = turn.rows.map((r) => {
       const bar = r.ms == null ? '' : el('span', {
         class: `bar ${r.kind}`,
         style: { left: `${(100 * r.start) / scale}%`, width: `${Math.max(0.5, (100 * r.ms) / scale)}%` },
       });
       return el('tr', { class: r.kind === 'total' ? 'total' : '' },
-        el('th', { scope: 'row' }, r.label),
+        el('th', { scope: 'row', title: r.kind === 'other' ? 'Not in any measured stage: sentence chunking, playout queue' : null }, r.label),
         el('td', { class: 'track', 'aria-hidden': 'true' }, bar),
         el('td', { class: 'num' }, fmtMs(r.ms)));
     });
-    return el('table', { class: 'wf-table', 'data-testid': 'waterfall-turn' }, caption, el('tbody', {}, ...rows));
+    return el('table', { class: 'wf-table', 'data-testid': 'waterfall-turn' }, caption, cols, el('tbody', {}, ...rows));
   }
 }

@@ -28,9 +28,8 @@ from collections.abc import AsyncIterator, Callable
 
 import espeakng_loader
 import numpy as np
-import soxr
 
-from omnivox.media.frames import SAMPLE_RATE
+from omnivox.kernels.resample import StreamResampler
 from omnivox.models.blocking import BLOCKING_EXECUTOR
 from omnivox.models.talker.base import SpeechChunk
 
@@ -49,6 +48,7 @@ _EE_OK = 0
 _BUFFER_MS = 60
 _CONTINUE, _ABORT = 0, 1
 
+SAMPLE_RATE = 16_000  # SpeechChunk's rate
 RATE_RANGE = (80, 450)
 PITCH_RANGE = (0, 99)
 
@@ -93,6 +93,13 @@ _SynthCallback = ctypes.CFUNCTYPE(
 )
 
 
+def _is_word_start(text: str, i: int) -> bool:
+    """A visible character after a space, or where letters/digits meet punctuation."""
+    if not 0 <= i < len(text) or text[i].isspace():
+        return False
+    return i == 0 or text[i - 1].isspace() or text[i - 1].isalnum() != text[i].isalnum()
+
+
 class _Synthesis:
     """One espeak_Synth call: resamples buffers and places word starts on 16 kHz chunks."""
 
@@ -101,8 +108,7 @@ class _Synthesis:
         self._text = text
         self._emit = emit
         self._stop = stop
-        self._ratio = SAMPLE_RATE / native_rate
-        self._resampler = soxr.ResampleStream(native_rate, SAMPLE_RATE, 1, dtype="int16")
+        self._resampler = StreamResampler(native_rate, SAMPLE_RATE)
         self._pending: deque[tuple[int, int]] = deque()  # (16 kHz sample from start, char)
         self._emitted = 0  # 16 kHz samples handed out so far
         self._last_char = -1
@@ -120,18 +126,18 @@ class _Synthesis:
             i += 1
         if wav and n > 0:
             native = np.ctypeslib.as_array(wav, shape=(n,))
-            self._push(self._resampler.resample_chunk(native))  # copies out of eSpeak's buffer
+            self._push(self._resampler.process(native))  # copies out of eSpeak's buffer
         return _CONTINUE
 
     def finish(self) -> None:
         """Flush the resampler; words still pending go on the last chunk."""
-        self._push(self._resampler.resample_chunk(np.zeros(0, np.int16), last=True), final=True)
+        self._push(self._resampler.flush(), final=True)
 
     def _word(self, char: int, audio_ms: int) -> None:
-        # eSpeak reports one event per spoken word, so expansions (digits, emoji, CJK
-        # runs) repeat a position or point at spaces; keep the first event per word so
-        # word_starts are strictly increasing and always on a visible character.
-        if char <= self._last_char or char >= len(self._text) or self._text[char].isspace():
+        # eSpeak reports one event per spoken word, so expansions ("1234", emoji, CJK
+        # runs, "5s") repeat a position or point inside a token or at a space; keep only
+        # the first event at a word beginning, so word_starts strictly increase.
+        if char <= self._last_char or not _is_word_start(self._text, char):
             return
         self._last_char = char
         self._pending.append((round(audio_ms * SAMPLE_RATE / 1000), char))
@@ -170,12 +176,14 @@ class _Engine:
         )
         lib.espeak_Synth.restype = ctypes.c_int
         data = espeakng_loader.get_data_path().encode()
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data, _INITIALIZE_DONT_EXIT)
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data,
+                                     _INITIALIZE_DONT_EXIT)
         if rate <= 0:
             raise RuntimeError(f"eSpeak NG failed to initialise with data folder {data.decode()}")
         self._lib = lib
         self.native_rate = rate
         self._current: _Synthesis | None = None
+        self._files: dict[str, str] | None = None
         # Kept on the instance: ctypes must not free the callback while eSpeak holds it.
         self._callback = _SynthCallback(self._on_buffer)
         lib.espeak_SetSynthCallback(self._callback)
@@ -191,12 +199,23 @@ class _Engine:
             synthesis.error = err
             return _ABORT
 
-    def set_voice(self, voice: str) -> bool:
-        return bool(voice) and self._lib.espeak_SetVoiceByName(voice.encode()) == _EE_OK
+    def resolve_voice(self, voice: str) -> str | None:
+        """The eSpeak voice spec for a language code (+variant), or None if unknown.
 
-    def configure(self, voice: str, rate_wpm: int, pitch: int) -> None:
-        if not self.set_voice(voice):
-            raise RuntimeError(f"eSpeak NG could not select voice {voice!r}")
+        espeak_SetVoiceByName matches file names, so "en-us" works but "en-gb" does not
+        (its file is gmw/en); mapping language codes to voice files ourselves makes every
+        code from list_voices() work and the choice deterministic.
+        """
+        language, plus, variant = voice.partition("+")
+        # eSpeak silently ignores an unknown variant, so check it ourselves.
+        if not language or (plus and variant not in self.variants()):
+            return None
+        spec = self._voice_files().get(language.lower(), language) + plus + variant
+        return spec if self._lib.espeak_SetVoiceByName(spec.encode()) == _EE_OK else None
+
+    def configure(self, spec: str, rate_wpm: int, pitch: int) -> None:
+        if self._lib.espeak_SetVoiceByName(spec.encode()) != _EE_OK:
+            raise RuntimeError(f"eSpeak NG could not select voice {spec!r}")
         for param, value in ((_RATE, rate_wpm), (_PITCH, pitch), (_VOLUME, 100)):
             self._lib.espeak_SetParameter(param, value, 0)
 
@@ -215,18 +234,39 @@ class _Engine:
             raise RuntimeError(f"eSpeak NG synthesis failed (espeak_Synth returned {rc})")
 
     def languages(self) -> list[str]:
-        voices = self._lib.espeak_ListVoices(None)
-        found: set[str] = set()
+        return sorted(self._voice_files())
+
+    def _voice_files(self) -> dict[str, str]:
+        """Lower-case language code -> the voice file with the best priority for it."""
+        if self._files is None:
+            best: dict[str, tuple[int, str]] = {}
+            for voice in self._list(None):
+                raw, pos = voice.languages, 0
+                while raw[pos] != b"\x00":  # each entry: priority byte, name, NUL
+                    name = ctypes.string_at(ctypes.addressof(raw.contents) + pos + 1)
+                    priority, language = raw[pos][0], name.decode().lower()
+                    if language not in best or priority < best[language][0]:
+                        best[language] = (priority, (voice.identifier or b"").decode())
+                    pos += len(name) + 2
+            self._files = {language: file for language, (_, file) in best.items()}
+        return self._files
+
+    def variants(self) -> list[str]:
+        language = ctypes.create_string_buffer(b"variant")  # alive until the call returns
+        spec = _Voice()
+        spec.languages = ctypes.cast(language, ctypes.POINTER(ctypes.c_char))
+        # Identifiers are "!v/<file>"; the file name is what goes after "+" in a voice.
+        return sorted((v.identifier or b"").decode().rpartition("/")[2]
+                      for v in self._list(ctypes.byref(spec)))
+
+    def _list(self, spec: object) -> list[_Voice]:
+        voices = self._lib.espeak_ListVoices(spec)
+        found = []
         i = 0
         while voices[i]:
-            raw = voices[i].contents.languages
-            pos = 0
-            while raw[pos] != b"\x00":  # each entry: priority byte, name, NUL
-                name = ctypes.string_at(ctypes.addressof(raw.contents) + pos + 1)
-                found.add(name.decode())
-                pos += len(name) + 2
+            found.append(voices[i].contents)
             i += 1
-        return sorted(found)
+        return found
 
 
 _LOCK = threading.Lock()
@@ -244,11 +284,16 @@ def _get_engine() -> _Engine:
 def list_voices() -> list[str]:
     """Language codes usable as `voice` (e.g. "en-us", "en-gb", "fr-fr").
 
-    A variant may be appended with "+", e.g. "en-us+f3" (the variants are the files in
-    espeak-ng-data/voices/!v of the espeakng-loader package).
+    A variant from `list_variants()` may be appended with "+", e.g. "en-us+f3".
     """
     with _LOCK:
         return _get_engine().languages()
+
+
+def list_variants() -> list[str]:
+    """Voice variants (e.g. "f3", "m1", "Alex"), used as "<language>+<variant>"."""
+    with _LOCK:
+        return _get_engine().variants()
 
 
 def _to_espeak_text(text: str) -> bytes:
@@ -271,14 +316,15 @@ class EspeakTalker:
             raise ValueError(f"eSpeak pitch must be in {PITCH_RANGE[0]}..{PITCH_RANGE[1]}, "
                              f"got {pitch}")
         with _LOCK:
-            known = _get_engine().set_voice(voice)
-        if not known:
+            spec = _get_engine().resolve_voice(voice)
+        if spec is None:
             raise ValueError(
                 f"unknown eSpeak NG voice {voice!r}; use a language code such as 'en-us' or "
                 "'en-gb', optionally with a variant ('en-us+f3'); "
-                "omnivox.models.talker.espeak.list_voices() lists the languages"
+                "omnivox.models.talker.espeak.list_voices() and list_variants() list them"
             )
         self.voice = voice
+        self._spec = spec
         self.rate_wpm = rate_wpm
         self.pitch = pitch
 
@@ -334,7 +380,7 @@ class EspeakTalker:
             if stop.is_set():  # cancelled while waiting for another session's synthesis
                 return
             engine = _get_engine()
-            engine.configure(self.voice, self.rate_wpm, self.pitch)
+            engine.configure(self._spec, self.rate_wpm, self.pitch)
             synthesis = _Synthesis(text, engine.native_rate, emit, stop)
             engine.synth(synthesis, data)
         if not stop.is_set():

@@ -1,0 +1,471 @@
+"""``omnivox train turns``: make data, train and export the turn classifier.
+
+The recipe (also in models/turn/RECIPE.md):
+1. Speech: every phrase list in agent/data/turn_phrases.yaml is spoken by several
+   espeak-ng and flite voices at random rates and pitches, plus real human speech
+   (Asterisk prompts, LibriVox). A fifth of the phrases (by hash) and four voices are
+   held out for the synthetic evaluation set; a fifth of the Asterisk prompts for the
+   real-human set.
+2. Labels: backchannels and take-overs for overlap; finished turns, unfinished phrases
+   (dangling "and", "um"...) and real or synthetic sentences cut at a pause, for pauses.
+3. Channel: level, room, microphone tilt, noise, a G.711 phone leg on some clips, and,
+   for overlap, the agent's own voice echoed under the user's.
+4. Queries: each clip is cut at several query times (overlap: 100 ms steps from onset;
+   pause: 100-1000 ms into the pause) with the partial transcript a streaming
+   recognizer would show by then, mangled as recognizers do.
+5. Model: three 1-D convolutions over 2 s of log-mel frames, pooled, joined with the
+   text and context features; two sigmoid heads. Trained with torch on CPU, exported
+   to ONNX (opset 17), checked against onnxruntime, thresholds tuned on validation
+   clips replayed exactly as ``omnivox eval turns`` replays them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnivox.agent.eval_turns import (
+    LabelledClip,
+    build_human_set,
+    decide,
+    run_eval,
+    trace_all,
+)
+from omnivox.agent.turn_data import (
+    AGENT_VOICE,
+    HUMAN_BACKCHANNELS,
+    OVERLAP_LABELS,
+    SAMPLE_RATE,
+    VOICES,
+    LabelledAudio,
+    asterisk_prompts,
+    augment,
+    cut_at_pause,
+    held_out,
+    librivox,
+    load_16k,
+    load_phrases,
+    overlay_agent,
+    progress,
+    recognizer_noise,
+    reveal,
+    synthesize,
+    trim,
+    write_labelled_dir,
+)
+from omnivox.models.turn.classifier import MODEL_FILE, TurnClassifier
+from omnivox.models.turn.features import (
+    EXTRA_DIM,
+    FEATURE_VERSION,
+    FRAME_DIM,
+    WINDOW_FRAMES,
+    TurnContext,
+    compute_track,
+    model_inputs,
+)
+
+PACKAGE_MODEL = Path(__file__).resolve().parent.parent / "models" / "turn" / MODEL_FILE
+_MS = SAMPLE_RATE // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much of everything: renditions per phrase and kind, training length."""
+
+    backchannel: int
+    takeover: int
+    finished: int
+    unfinished: int
+    evaluation: int  # renditions per held-out phrase in the synthetic evaluation set
+    phrase_stride: int  # use every n-th phrase (quick runs)
+    real_stride: int
+    epochs: int
+    max_train_s: float
+
+
+PLANS = {
+    "full": Plan(5, 3, 2, 3, 2, 1, 1, 30, 420.0),
+    "quick": Plan(1, 1, 1, 1, 1, 3, 6, 3, 60.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    audio: np.ndarray  # 16 kHz int16, from (just before) onset to a silent tail
+    speech_end: int  # sample where the speech ends
+    text: str
+    label: str
+    source: str
+
+
+# ---- 1-3: speech, labels, channel ------------------------------------------------------
+
+
+def _finish(audio: np.ndarray, text: str, label: str, source: str,
+            rng: np.random.Generator) -> Clip:
+    tail_ms = 600.0 if label in OVERLAP_LABELS else 1100.0
+    trimmed, end = trim(audio, rng, tail_ms)
+    return Clip(augment(trimmed, rng), end, text, label, source)
+
+
+def _tts_jobs(phrases: dict[str, list[str]], evaluation: bool, plan: Plan,
+              rng: np.random.Generator) -> list[tuple[str, str]]:
+    """(kind, text) for every rendition; kinds are the phrase lists plus "answer"
+    (a backchannel word said as a whole turn, e.g. "okay." after a question)."""
+    counts = {"backchannel": plan.backchannel, "takeover": plan.takeover,
+              "finished": plan.finished, "unfinished": plan.unfinished}
+    jobs = []
+    for kind, n in counts.items():
+        chosen = [p for p in phrases[kind] if held_out(p) == evaluation][:: plan.phrase_stride]
+        for text in chosen:
+            reps = plan.evaluation if evaluation else n
+            jobs += [(kind, text)] * reps
+            if kind == "backchannel" and rng.random() < 0.5:
+                jobs.append(("answer", text))
+    return jobs
+
+
+def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> list[Clip]:
+    """Spoken phrase lists; held-out phrases and voices when ``evaluation``."""
+    voices = [v for v in VOICES if v.held_out == evaluation]
+    jobs = _tts_jobs(load_phrases(), evaluation, plan, rng)
+    clips = []
+    label_of = {"backchannel": "backchannel", "takeover": "interruption",
+                "finished": "end_of_turn", "unfinished": "hold", "answer": "end_of_turn"}
+    title = "speaking held-out phrases" if evaluation else "speaking training phrases"
+    for kind, text in progress(jobs, len(jobs), title):
+        voice = voices[int(rng.integers(len(voices)))]
+        source = f"{voice.engine}:{voice.name}"
+        spoken = text + ("," if kind == "unfinished" and rng.random() < 0.5 else "")
+        audio = synthesize(voice, spoken, rng)
+        clips.append(_finish(audio, text, label_of[kind], source, rng))
+        if kind != "finished":
+            continue
+        # Holds from finished sentences: cut at a real pause, or a prefix spoken on its
+        # own with a continuation comma (the intonation of a mid-sentence pause).
+        cut = cut_at_pause(audio, text, rng, min_ms=60)
+        if cut is not None and rng.random() < 0.6:
+            clips.append(_finish(cut[0], cut[1], "hold", source, rng))
+        words = text.split()
+        if len(words) >= 4 and rng.random() < 0.5:
+            prefix = " ".join(words[: int(rng.integers(2, len(words) - 1))])
+            audio = synthesize(voice, prefix + ",", rng)
+            clips.append(_finish(audio, prefix, "hold", source, rng))
+    return clips
+
+
+def real_clips(plan: Plan, rng: np.random.Generator) -> list[Clip]:
+    """Human speech for training: Asterisk prompts outside the held-out fifth, LibriVox."""
+    recordings = [r for r in asterisk_prompts()
+                  if not held_out(r.text) and r.name not in HUMAN_BACKCHANNELS]
+    recordings = recordings[:: plan.real_stride] + librivox()
+    clips = []
+    for rec in progress(recordings, len(recordings), "cutting real speech"):
+        audio = load_16k(rec.path, rec.sample_rate)
+        source = "librivox" if rec.path.parent.name == "librivox" else "asterisk"
+        clips.append(_finish(audio, rec.text, "end_of_turn", source, rng))
+        if len(rec.text.split()) >= 2:
+            clips.append(_finish(audio, rec.text, "interruption", source, rng))
+        cut = cut_at_pause(audio, rec.text, rng)
+        if cut is not None:
+            clips.append(_finish(cut[0], cut[1], "hold", source, rng))
+    return clips
+
+
+# ---- 4: queries -> model inputs -----------------------------------------------------------
+
+
+@dataclass
+class Examples:
+    frames: np.ndarray  # (n, WINDOW_FRAMES, FRAME_DIM) float16 to halve memory
+    mask: np.ndarray
+    extra: np.ndarray
+    task: np.ndarray  # 0 overlap (p_takeover), 1 pause (p_finished)
+    target: np.ndarray  # 1 take-over / finished
+
+
+def _queries(clip: Clip, rng: np.random.Generator) -> list[int]:
+    step = 100 * _MS
+    if clip.label in OVERLAP_LABELS:
+        grid = list(range(step, clip.speech_end + 400 * _MS + 1, step))
+        k = min(len(grid), 6)
+    else:
+        grid = [clip.speech_end + d * step for d in range(1, 11)]
+        k = 4
+    grid = [t for t in grid if t <= len(clip.audio)]
+    return sorted(int(t) for t in rng.choice(grid, size=min(k, len(grid)), replace=False))
+
+
+def make_examples(clips: Sequence[Clip], agent: Sequence[np.ndarray],
+                  rng: np.random.Generator) -> Examples:
+    frames, masks, extras, tasks, targets = [], [], [], [], []
+    for clip in progress(clips, len(clips), "computing features"):
+        overlap = clip.label in OVERLAP_LABELS
+        audio, since = clip.audio, float(rng.uniform(0.0, 6000.0))
+        if overlap and rng.random() < 0.75:
+            mixed = overlay_agent(audio, agent[int(rng.integers(len(agent)))], rng)
+            audio, since = mixed.audio, mixed.ms_since_agent_pause
+        track = compute_track(audio, keep=None)
+        asked = bool(rng.random() < 0.3)
+        lag = int(rng.uniform(150.0, 500.0) * _MS)
+        for t in _queries(clip, rng):
+            text = recognizer_noise(reveal(clip.text, 0, clip.speech_end, t, lag), rng)
+            context = TurnContext(overlap, since + t / _MS, asked)
+            inputs = model_inputs(track, t, text, context)
+            frames.append(inputs.frames.astype(np.float16))
+            masks.append(inputs.mask)
+            extras.append(inputs.extra)
+            tasks.append(0 if overlap else 1)
+            targets.append(float(clip.label in ("interruption", "end_of_turn")))
+    return Examples(np.stack(frames), np.stack(masks), np.stack(extras),
+                    np.array(tasks, np.int64), np.array(targets, np.float32))
+
+
+# ---- 5: model, training, export ----------------------------------------------------------
+
+
+def _build_model(stats: dict[str, np.ndarray]) -> Any:
+    import torch
+    from torch import nn
+
+    class TurnNet(nn.Module):
+        """Convolutions over frames, masked mean/max and newest-frames pooling, plus an
+        MLP over text and context; outputs (p_takeover, p_finished)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            for name, value in stats.items():
+                self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
+            self.conv = nn.Sequential(
+                nn.Conv1d(FRAME_DIM, 48, 5, padding=2), nn.ReLU(),
+                nn.Conv1d(48, 48, 5, stride=2, padding=2), nn.ReLU(),
+                nn.Conv1d(48, 64, 5, stride=2, padding=2), nn.ReLU())
+            self.side = nn.Sequential(nn.Linear(EXTRA_DIM, 64), nn.ReLU())
+            self.head = nn.Sequential(nn.Linear(3 * 64 + 64, 64), nn.ReLU(),
+                                      nn.Dropout(0.1), nn.Linear(64, 2))
+
+        def logits(self, frames: Any, mask: Any, extra: Any) -> Any:
+            x = (frames - self.frame_mean) / self.frame_std * mask.unsqueeze(-1)
+            h = self.conv(x.transpose(1, 2))  # (batch, 64, WINDOW_FRAMES / 4)
+            m = mask[:, 3::4].unsqueeze(1)  # a pooled step exists if its last frame does
+            count = m.sum(dim=2)
+            mean = (h * m).sum(dim=2) / count.clamp(min=1.0)
+            peak = (h * m - (1.0 - m) * 1e4).max(dim=2).values * (count > 0.5).float()
+            newest = h[:, :, -5:].mean(dim=2)
+            side = self.side((extra - self.extra_mean) / self.extra_std)
+            return self.head(torch.cat([mean, peak, newest, side], dim=1))
+
+        def forward(self, frames: Any, mask: Any, extra: Any) -> Any:
+            return torch.sigmoid(self.logits(frames, mask, extra))
+
+    return TurnNet()
+
+
+def _stats(data: Examples) -> dict[str, np.ndarray]:
+    valid = data.mask.astype(bool)
+    frames = data.frames[valid].astype(np.float32)
+    return {"frame_mean": frames.mean(axis=0), "frame_std": frames.std(axis=0) + 1e-3,
+            "extra_mean": data.extra.mean(axis=0), "extra_std": data.extra.std(axis=0) + 1e-3}
+
+
+def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
+    """Fit on ``data``; keep the weights with the lowest validation loss."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    model = _build_model(_stats(data))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    # Each task's two classes weigh the same, whatever their counts.
+    weight = np.ones(len(data.target), np.float32)
+    for task in (0, 1):
+        for cls in (0.0, 1.0):
+            pick = (data.task == task) & (data.target == cls)
+            weight[pick] = 0.5 * (data.task == task).sum() / max(pick.sum(), 1)
+
+    def tensors(d: Examples, rows: Any) -> tuple[Any, ...]:
+        return (torch.from_numpy(d.frames[rows].astype(np.float32)),
+                torch.from_numpy(d.mask[rows]), torch.from_numpy(d.extra[rows]))
+
+    def loss_of(out: Any, d: Examples, rows: Any, w: Any) -> Any:
+        logit = out.gather(1, torch.from_numpy(d.task[rows]).unsqueeze(1)).squeeze(1)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logit, torch.from_numpy(d.target[rows]), reduction="none")
+        return (bce * w).sum() / w.sum()
+
+    rng = np.random.default_rng(seed)
+    started, best, best_state = time.monotonic(), float("inf"), None
+    for epoch in range(plan.epochs):
+        model.train()
+        order = rng.permutation(len(data.target))
+        for i in range(0, len(order), 128):
+            rows = order[i : i + 128]
+            loss = loss_of(model.logits(*tensors(data, rows)), data, rows,
+                           torch.from_numpy(weight[rows]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            rows = np.arange(len(val.target))
+            val_loss = float(loss_of(model.logits(*tensors(val, rows)), val, rows,
+                                     torch.ones(len(rows))))
+        if val_loss < best:
+            best = val_loss
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        print(f"epoch {epoch + 1}/{plan.epochs}: train loss {float(loss.detach()):.3f}, "
+              f"validation loss {val_loss:.3f}", file=sys.stderr)
+        if time.monotonic() - started > plan.max_train_s:
+            print("training time budget spent; stopping", file=sys.stderr)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model
+
+
+def export(model: Any, path: Path, check: Examples, metadata: dict[str, str]) -> None:
+    """Write the ONNX graph, prove onnxruntime agrees with torch, add the metadata."""
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    rows = np.arange(min(64, len(check.target)))
+    inputs = (torch.from_numpy(check.frames[rows].astype(np.float32)),
+              torch.from_numpy(check.mask[rows]), torch.from_numpy(check.extra[rows]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, inputs, str(path), input_names=["frames", "mask", "extra"],
+                          output_names=["probs"], opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch"} for n in ("frames", "mask", "extra",
+                                                                   "probs")})
+    graph = onnx.load(str(path))
+    for key, value in metadata.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
+    with torch.no_grad():
+        expected = model(*inputs).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["probs"], {"frames": inputs[0].numpy(), "mask": inputs[1].numpy(),
+                                     "extra": inputs[2].numpy()})
+    worst = float(np.abs(got - expected).max())
+    if worst > 1e-4:
+        raise RuntimeError(f"onnxruntime and torch disagree by {worst:.2e} on the check batch")
+
+
+def _set_metadata(path: Path, updates: dict[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    kept = [p for p in graph.metadata_props if p.key not in updates]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    for key, value in updates.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
+
+
+def tune(model_path: Path, val_clips: Sequence[Clip], seed: int) -> dict[str, str]:
+    """Thresholds (and the baseline's word count) with the best balanced accuracy on
+    validation clips, replayed as the evaluation replays them (agent echo included)."""
+    classifier = TurnClassifier.load(model_path)
+    clips = [LabelledClip(f"val{i}", c.label, c.audio, c.text) for i, c in enumerate(val_clips)]
+    traces = trace_all(classifier, clips, overlay=True, seed=seed)
+    grid = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+
+    def balanced(report: dict[str, Any], a: str, b: str) -> float:
+        table = report["per_class"]
+        return sum(table[c]["accuracy"] or 0.0 for c in (a, b)) / 2
+
+    takeover = max(grid, key=lambda th: balanced(decide(traces, th, 0.5),
+                                                 "backchannel", "interruption"))
+    finished = max(grid, key=lambda th: balanced(decide(traces, 0.5, th),
+                                                 "end_of_turn", "hold"))
+    words = max(range(1, 8), key=lambda n: balanced(decide(traces, 0.5, 0.5, n, 0.0),
+                                                    "backchannel", "interruption"))
+    return {"threshold_takeover": str(takeover), "threshold_finished": str(finished),
+            "baseline_takeover_words": str(words)}
+
+
+def _counts(clips: Sequence[Clip]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in clips:
+        out[c.label] = out.get(c.label, 0) + 1
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnivox train turns",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("out/turns"),
+                        help="folder for the model, evaluation sets and report")
+    parser.add_argument("--quick", action="store_true", help="a small run (~1-2 minutes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--install", action="store_true",
+                        help=f"also copy the model to {PACKAGE_MODEL}")
+    args = parser.parse_args(argv)
+    try:
+        import torch  # noqa: F401  (fail early, with the fix, if the extra is missing)
+    except ImportError:
+        print("omnivox train turns: needs torch: pip install 'omnivox[train]'", file=sys.stderr)
+        return 2
+    plan = PLANS["quick" if args.quick else "full"]
+    rng = np.random.default_rng(args.seed)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    clips = synthetic_clips(False, plan, rng) + real_clips(plan, rng)
+    order = rng.permutation(len(clips))
+    n_val = max(len(clips) // 10, 4)
+    val_clips = [clips[i] for i in order[:n_val]]
+    train_clips = [clips[i] for i in order[n_val:]]
+    agent_texts = load_phrases()["agent"]
+    agent = [synthesize(AGENT_VOICE, agent_texts[int(i)], rng)
+             for i in rng.choice(len(agent_texts), size=8, replace=False)]
+    data = make_examples(train_clips, agent, rng)
+    val = make_examples(val_clips, agent, rng)
+    data_s = time.monotonic() - started
+
+    model = train(data, val, plan, args.seed)
+    train_s = time.monotonic() - started - data_s
+    info = {"seed": args.seed, "plan": "quick" if args.quick else "full",
+            "train_clips": _counts(train_clips), "val_clips": _counts(val_clips),
+            "train_examples": len(data.target), "data_s": round(data_s),
+            "train_s": round(train_s),
+            "voices": [f"{v.engine}:{v.name}" for v in VOICES if not v.held_out]}
+    model_path = out / MODEL_FILE
+    export(model, model_path, val, {"feature_version": str(FEATURE_VERSION),
+                                    "window_frames": str(WINDOW_FRAMES),
+                                    "training": json.dumps(info)})
+    _set_metadata(model_path, tune(model_path, val_clips, args.seed))
+
+    eval_synth = out / "eval_synthetic"
+    shutil.rmtree(eval_synth, ignore_errors=True)
+    held = synthetic_clips(True, plan, rng)
+    write_labelled_dir(eval_synth, (LabelledAudio(f"clip{i:04d}", c.audio, c.label, c.text)
+                                    for i, c in enumerate(held)))
+    eval_human = out / "eval_human"
+    shutil.rmtree(eval_human, ignore_errors=True)
+    build_human_set(eval_human, args.seed)
+    report: dict[str, Any] = {"training": info, "model_bytes": model_path.stat().st_size}
+    for name, folder in (("synthetic", eval_synth), ("human", eval_human)):
+        for overlay in (False, True):
+            key = f"{name}{'_overlay_agent' if overlay else ''}"
+            report[key] = run_eval(folder, overlay, model_path, args.seed)
+    report["total_s"] = round(time.monotonic() - started)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    if args.install:
+        shutil.copyfile(model_path, PACKAGE_MODEL)
+    print(f"model: {model_path} ({report['model_bytes']} bytes); report: {out / 'report.json'}")
+    return 0

@@ -1,0 +1,477 @@
+"""Speech for the turn classifier: voices, real recordings, channel simulation, WAV I/O.
+
+Shared by training (agent/train_turns) and evaluation (agent/eval_turns), so both see
+the same channel: the same noise, room, phone codec and agent echo.
+
+Sources:
+- synthetic: the Debian ``espeak-ng`` and ``flite`` command-line engines, many voices,
+  rates and pitches; voices are split into a training and a held-out set;
+- real human speech shipped in Debian packages: Asterisk's prompts (one professional
+  speaker, 8 kHz, transcripts in core-sounds-en.txt.gz), LibriVox sentences and a few
+  other speakers in pocketsphinx's test data.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import yaml
+
+from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
+from omnivox.kernels.level import frame_levels
+from omnivox.kernels.resample import resample
+
+SAMPLE_RATE = 16_000
+PHRASES_FILE = Path(__file__).parent / "data" / "turn_phrases.yaml"
+ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en")
+ASTERISK_TEXT = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
+OVERLAP_LABELS = ("backchannel", "interruption")
+PAUSE_LABELS = ("end_of_turn", "hold")
+LABELS = OVERLAP_LABELS + PAUSE_LABELS
+_LEVEL_FRAME = 160  # 10 ms at 16 kHz
+T = TypeVar("T")
+
+
+class AudioFileError(ValueError):
+    """A WAV or raw file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    engine: str  # "espeak" or "flite"
+    name: str
+    held_out: bool
+
+
+VOICES = (
+    Voice("espeak", "en-us", False), Voice("espeak", "en-gb", False),
+    Voice("espeak", "en-us+m3", False), Voice("espeak", "en-us+f2", False),
+    Voice("espeak", "en+f4", False), Voice("espeak", "en-gb-x-rp+m5", False),
+    Voice("espeak", "en-029+m2", False), Voice("espeak", "en-gb-x-gbclan+f5", False),
+    Voice("espeak", "en-us+klatt3", False), Voice("espeak", "en+steph", False),
+    Voice("espeak", "en-us+max", False),
+    Voice("flite", "kal16", False), Voice("flite", "awb", False), Voice("flite", "rms", False),
+    Voice("flite", "kal", False),
+    # Held out: never trained on, only in the synthetic evaluation set.
+    Voice("espeak", "en-gb-scotland+f3", True), Voice("espeak", "en-us-nyc+m6", True),
+    Voice("espeak", "en-gb-x-gbcwmd+annie", True), Voice("flite", "slt", True),
+)
+AGENT_VOICE = Voice("espeak", "en-us", False)  # the embedded Talker's default voice
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A real human utterance on disk with its transcript."""
+
+    name: str
+    path: Path
+    text: str
+    sample_rate: int | None = None  # set for headerless .raw files
+
+
+def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
+    """A plain progress bar on stderr (no dependency), redrawn at most ~50 times."""
+    step = max(1, total // 50)
+    for i, item in enumerate(items):
+        if i % step == 0:
+            done = int(30 * i / max(total, 1))
+            print(f"\r{label:<28} [{'#' * done}{'.' * (30 - done)}] {i}/{total}",
+                  end="", file=sys.stderr, flush=True)
+        yield item
+    print(f"\r{label:<28} [{'#' * 30}] {total}/{total}", file=sys.stderr, flush=True)
+
+
+def held_out(key: str, fifths: int = 1) -> bool:
+    """Deterministic held-out split by a stable hash: ``fifths``/5 of keys are held out."""
+    normal = re.sub(r"[^a-z0-9 ]", "", key.lower()).strip()
+    return zlib.crc32(normal.encode()) % 5 < fifths
+
+
+def load_phrases() -> dict[str, list[str]]:
+    with PHRASES_FILE.open(encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    return {k: [str(p) for p in v] for k, v in data.items()}
+
+
+# ---- audio files ---------------------------------------------------------------------
+
+
+def read_audio(path: Path, raw_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Mono int16 PCM and its rate from a PCM WAV (8/16/24/32-bit, any channels) or,
+    with ``raw_rate``, a headerless 16-bit little-endian file."""
+    try:
+        if raw_rate is not None:
+            return np.fromfile(path, dtype="<i2").astype(np.int16), raw_rate
+        with wave.open(str(path), "rb") as w:
+            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+            data = w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error) as err:
+        raise AudioFileError(f"{path}: not a readable PCM WAV file ({err})") from None
+    if width not in (1, 2, 3, 4) or channels < 1 or rate <= 0:
+        raise AudioFileError(f"{path}: unsupported WAV ({width * 8}-bit, {channels} ch)")
+    frames = len(data) // (width * channels)
+    raw = np.frombuffer(data[: frames * width * channels], dtype=np.uint8)
+    if width == 1:
+        x = (raw.astype(np.int32) - 128) << 8  # 8-bit WAV is unsigned
+    elif width == 3:
+        b = raw.reshape(-1, 3).astype(np.int32)
+        x = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)) >> 16
+    else:
+        x = raw.view("<i2" if width == 2 else "<i4").astype(np.int32)
+        x = x if width == 2 else x >> 16
+    mono = x.reshape(frames, channels).mean(axis=1)
+    return np.clip(np.rint(mono), -32768, 32767).astype(np.int16), rate
+
+
+def load_16k(path: Path, raw_rate: int | None = None) -> np.ndarray:
+    pcm, rate = read_audio(path, raw_rate)
+    return resample(pcm, rate, SAMPLE_RATE)
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledAudio:
+    name: str  # file stem, unique in its folder
+    audio: np.ndarray  # 16 kHz int16
+    label: str
+    transcript: str
+
+
+def write_labelled_dir(folder: Path, items: Iterable[LabelledAudio]) -> int:
+    """Write WAVs and the labels.csv that ``omnivox eval turns --data`` reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as f:
+        table = csv.writer(f)
+        table.writerow(["path", "label", "transcript"])
+        for item in items:
+            write_wav(folder / f"{item.name}.wav", item.audio)
+            table.writerow([f"{item.name}.wav", item.label, item.transcript])
+            count += 1
+    return count
+
+
+# ---- speech activity and text timing ---------------------------------------------------
+
+
+def speech_frames(pcm: np.ndarray) -> np.ndarray:
+    """Per 10 ms: is it speech? Louder than the peak frame - 35 dB and than -55 dBFS."""
+    if len(pcm) < _LEVEL_FRAME:
+        return np.zeros(0, bool)
+    levels = frame_levels(pcm, _LEVEL_FRAME)
+    return levels > max(float(levels.max()) - 35.0, -55.0)
+
+
+def speech_bounds(pcm: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last sample of speech; (0, 0) when there is none."""
+    speech = np.flatnonzero(speech_frames(pcm))
+    if len(speech) == 0:
+        return 0, 0
+    return int(speech[0]) * _LEVEL_FRAME, (int(speech[-1]) + 1) * _LEVEL_FRAME
+
+
+def pauses(pcm: np.ndarray, min_ms: int = 80) -> list[tuple[int, int]]:
+    """Silent gaps of at least ``min_ms`` strictly inside the speech, in samples."""
+    speech = speech_frames(pcm)
+    found, run_start = [], None
+    active = np.flatnonzero(speech)
+    if len(active) == 0:
+        return []
+    for k in range(int(active[0]), int(active[-1]) + 1):
+        if not speech[k] and run_start is None:
+            run_start = k
+        elif speech[k] and run_start is not None:
+            if (k - run_start) * 10 >= min_ms:
+                found.append((run_start * _LEVEL_FRAME, k * _LEVEL_FRAME))
+            run_start = None
+    return found
+
+
+def word_ends(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    """Each word with an estimated end sample, spread over the speech by length."""
+    words = text.split()
+    weights = np.cumsum([len(w) + 1 for w in words], dtype=np.float64)
+    if not words:
+        return []
+    return [(w, int(start + (end - start) * c / weights[-1])) for w, c in zip(
+        words, weights, strict=True)]
+
+
+def reveal(text: str, start: int, end: int, t: int, lag: int) -> str:
+    """The partial transcript a streaming recognizer would show at sample ``t``: the
+    words whose (estimated) end is at least ``lag`` samples old."""
+    return " ".join(w for w, e in word_ends(text, start, end) if e + lag <= t)
+
+
+_CONFUSIONS = ("a", "the", "and", "i", "uh", "oh", "huh", "no", "yeah", "to", "you", "it",
+               "in", "on", "hm", "so", "is", "that", "what", "hello", "okay", "but")
+
+
+def recognizer_noise(text: str, rng: np.random.Generator) -> str:
+    """Mangle a partial the way recognizers do: words lost, misheard, or nothing yet."""
+    if rng.random() < 0.12:
+        return ""
+    out = []
+    for word in re.sub(r"[^\w\s']", " ", text.lower()).split():
+        roll = rng.random()
+        if roll < 0.08:
+            continue
+        out.append(str(rng.choice(_CONFUSIONS)) if roll < 0.16 else word)
+        if rng.random() < 0.03:
+            out.append(str(rng.choice(_CONFUSIONS)))
+    return " ".join(out)
+
+
+# ---- synthesis ---------------------------------------------------------------------------
+
+
+# Each flite voice's own mean F0 (measured): its pitch is set in Hz, so vary around it.
+_FLITE_F0 = {"kal": 95.0, "kal16": 95.0, "awb": 134.0, "rms": 98.0, "slt": 168.0}
+
+
+def synthesize(voice: Voice, text: str, rng: np.random.Generator) -> np.ndarray:
+    """Speak ``text`` with a CLI engine at a random rate and pitch; 16 kHz int16."""
+    exe = "espeak-ng" if voice.engine == "espeak" else "flite"
+    if shutil.which(exe) is None:
+        hint = "apt-get install -y espeak-ng" if exe == "espeak-ng" else "apt-get install -y flite"
+        raise RuntimeError(f"{exe} is not installed; it makes the training speech ({hint})")
+    with tempfile.TemporaryDirectory(prefix="omnivox-tts-") as tmp:
+        out = Path(tmp) / "x.wav"
+        if voice.engine == "espeak":
+            cmd = [exe, "-v", voice.name, "-s", str(int(rng.integers(130, 215))),
+                   "-p", str(int(rng.integers(25, 76))), "-w", str(out), "--", text]
+        else:
+            stretch = f"duration_stretch={rng.uniform(0.8, 1.3):.2f}"
+            f0 = _FLITE_F0.get(voice.name, 120.0) * rng.uniform(0.85, 1.3)
+            cmd = [exe, "-voice", voice.name, "--setf", stretch, "--setf",
+                   f"int_f0_target_mean={f0:.0f}", "-o", str(out), "-t", text]
+        done = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{exe} failed for voice {voice.name!r}: "
+                               f"{done.stderr.decode(errors='replace').strip()[:200]}")
+        return load_16k(out)
+
+
+# ---- channel: room, noise, phone codec, agent echo ------------------------------------------
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
+
+
+def _room(x: np.ndarray, rng: np.random.Generator, rt60: float) -> np.ndarray:
+    """Convolve with a synthetic room: exponentially decaying noise, direct path first."""
+    n = int(rt60 * SAMPLE_RATE)
+    tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60
+    tail[0] = 1.0 / rng.uniform(0.05, 0.3)  # direct-to-reverberant ratio
+    wet = np.fft.irfft(np.fft.rfft(x, len(x) + n) * np.fft.rfft(tail, len(x) + n))
+    wet = wet[: len(x)]
+    return wet * (_rms(x) / max(_rms(wet), 1e-9))
+
+
+def _tilt(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random smooth spectral tilt and band limit: cheap mics, speakers, handsets."""
+    spectrum = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1.0 / SAMPLE_RATE)
+    low = rng.uniform(50.0, 300.0)
+    high = rng.uniform(3000.0, 7500.0)
+    slope = rng.uniform(-6.0, 3.0)  # dB per octave above 1 kHz
+    gain = (1.0 / (1.0 + (low / np.maximum(f, 1.0)) ** 4)) / (1.0 + (f / high) ** 6)
+    gain *= 10.0 ** (slope * np.log2(np.maximum(f, 1.0) / 1000.0).clip(0.0) / 20.0)
+    return np.fft.irfft(spectrum * gain, len(x))
+
+
+def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """White, pink or brown noise, unit RMS, sometimes with mains hum."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE), 20.0)
+    spectrum /= f ** (float(rng.choice([0.0, 0.5, 1.0])))
+    x = np.fft.irfft(spectrum, n)
+    if rng.random() < 0.2:
+        hum = rng.choice([50.0, 60.0])
+        x += 3 * _rms(x) * np.sin(2 * np.pi * hum * np.arange(n) / SAMPLE_RATE)
+    return x / max(_rms(x), 1e-12)
+
+
+def phone_codec(pcm: np.ndarray) -> np.ndarray:
+    """A G.711 µ-law telephone leg: 16 kHz -> 8 kHz -> µ-law -> 8 kHz -> 16 kHz."""
+    narrow = resample(pcm, SAMPLE_RATE, 8000)
+    back = resample(ulaw_decode(ulaw_encode(narrow)), 8000, SAMPLE_RATE)
+    return back[: len(pcm)]
+
+
+def _to_pcm(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def _speech_rms(x: np.ndarray) -> float:
+    speech = speech_frames(_to_pcm(x))
+    frames = x[: len(speech) * _LEVEL_FRAME].reshape(-1, _LEVEL_FRAME)[speech]
+    return _rms(frames.ravel()) if len(frames) else _rms(x)
+
+
+def augment(pcm: np.ndarray, rng: np.random.Generator, phone_prob: float = 0.3) -> np.ndarray:
+    """Level, room, microphone, noise and (sometimes) a phone line; int16 in and out."""
+    x = pcm.astype(np.float64) / 32768.0
+    if rng.random() < 0.3:
+        x = _room(x, rng, rng.uniform(0.1, 0.5))
+    if rng.random() < 0.5:
+        x = _tilt(x, rng)
+    level = _speech_rms(x)
+    x *= 10.0 ** (rng.uniform(-38.0, -14.0) / 20.0) / max(level, 1e-9)
+    if rng.random() < 0.8:
+        snr_db = rng.uniform(5.0, 45.0)
+        x += _noise(len(x), rng) * _speech_rms(x) * 10.0 ** (-snr_db / 20.0)
+    out = _to_pcm(x)
+    return phone_codec(out) if rng.random() < phone_prob else out
+
+
+def extend_floor(pcm: np.ndarray, n: int) -> np.ndarray:
+    """``pcm`` followed by ``n`` samples of its own background (its quietest 200 ms,
+    tiled): a pause that sounds like the rest of the recording, not digital silence."""
+    if n <= 0:
+        return pcm
+    block = 3200
+    if len(pcm) < block:
+        return np.concatenate([pcm, np.zeros(n, np.int16)])
+    levels = frame_levels(pcm[: len(pcm) // block * block], block)
+    k = int(np.argmin(levels))
+    floor = pcm[k * block : (k + 1) * block]
+    return np.concatenate([pcm, np.tile(floor, n // block + 1)[:n]])
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOverlay:
+    audio: np.ndarray  # user audio with the agent's echo under it, int16
+    ms_since_agent_pause: float
+
+
+def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator
+                  ) -> AgentOverlay:
+    """Mix the agent's voice as it reaches the server (the echo of the user's speaker:
+    delayed, filtered, reverberant, quieter than the user) under ``user``, starting
+    mid-reply. The agent's reply is looped if it is shorter than needed."""
+    delay = int(rng.uniform(0.02, 0.25) * SAMPLE_RATE)
+    need = len(user) + delay
+    start = int(rng.integers(SAMPLE_RATE // 2, max(SAMPLE_RATE // 2 + 1, len(agent) // 2)))
+    reply = np.tile(agent, need // max(len(agent), 1) + 2)
+    segment = reply[start : start + need].astype(np.float64) / 32768.0
+    echo = _tilt(_room(segment, rng, rng.uniform(0.1, 0.6)), rng)[: len(user)]
+    x = user.astype(np.float64) / 32768.0
+    user_level = _speech_rms(x) if np.any(user) else 10 ** (-30 / 20)
+    echo *= user_level * 10.0 ** (rng.uniform(-30.0, -3.0) / 20.0) / max(_rms(echo), 1e-9)
+    mixed = np.zeros(len(user))
+    mixed[delay:] = echo[: len(user) - delay] if delay < len(user) else 0.0
+    gaps = [end for _, end in pauses(reply[: start + 1], 150) if end <= start]
+    since = (start - (gaps[-1] if gaps else 0)) * 1000.0 / SAMPLE_RATE
+    return AgentOverlay(_to_pcm(x + mixed), since)
+
+
+# ---- real human speech -----------------------------------------------------------------
+
+
+#: The only Asterisk prompts that sound like backchannels; kept out of training so the
+#: real-human evaluation set has a few.
+HUMAN_BACKCHANNELS = ("digits/oh", "auth-thankyou", "privacy-thankyou")
+
+
+def asterisk_prompts() -> list[Recording]:
+    """Asterisk's English prompts that are speech (not tones), with their transcripts."""
+    if not ASTERISK_TEXT.exists():
+        return []
+    out = []
+    with gzip.open(ASTERISK_TEXT, "rt", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            name, sep, text = line.partition(":")
+            text = text.strip()
+            path = ASTERISK_DIR / f"{name.strip()}.wav"
+            if not sep or line.startswith(";") or "[" in text or not text:
+                continue
+            if name.split("/")[0] in ("digits", "letters", "phonetic", "silence") \
+                    and name != "digits/oh":
+                continue
+            if path.exists():
+                out.append(Recording(name.strip(), path, text))
+    return out
+
+
+def librivox() -> list[Recording]:
+    """Five LibriVox sentences (one reader) from pocketsphinx's test data."""
+    folder = POCKETSPHINX_DATA / "librivox"
+    listing = folder / "transcription"
+    if not listing.exists():
+        return []
+    out = []
+    for line in listing.read_text().splitlines():
+        m = re.match(r"<s>(.*)</s>\s*\((.+)\)", line)
+        if m and (folder / f"{m.group(2)}.wav").exists():
+            out.append(Recording(m.group(2), folder / f"{m.group(2)}.wav", m.group(1).strip()))
+    return out
+
+
+def other_speakers() -> list[Recording]:
+    """pocketsphinx test recordings of other people: never trained on."""
+    out = []
+    cards = POCKETSPHINX_DATA / "cards" / "cards.transcription"
+    if cards.exists():
+        for line in cards.read_text().splitlines():
+            m = re.match(r"<s>(.*)</s>\s*\((.+)\)", line)
+            if m and (cards.parent / f"{m.group(2)}.wav").exists():
+                out.append(Recording(f"cards-{m.group(2)}", cards.parent / f"{m.group(2)}.wav",
+                                     m.group(1).strip()))
+    for stem, text in (("goforward", "go forward ten meters"),
+                       ("something", "go somewhere and do something")):
+        if (POCKETSPHINX_DATA / f"{stem}.raw").exists():
+            out.append(Recording(stem, POCKETSPHINX_DATA / f"{stem}.raw", text, 16_000))
+    return out
+
+
+def cut_at_pause(pcm: np.ndarray, text: str, rng: np.random.Generator,
+                 min_ms: int = 80) -> tuple[np.ndarray, str] | None:
+    """A prefix of ``pcm`` ending at an internal pause that is not a sentence end, and
+    the words it (probably) holds; None when there is no such pause."""
+    start, end = speech_bounds(pcm)
+    ends = word_ends(text, start, end)
+    options = []
+    for gap_start, gap_end in pauses(pcm, min_ms):
+        said = [(w, e) for w, e in ends if e <= (gap_start + gap_end) // 2]
+        if said and len(said) < len(ends) and not re.search(r"[.?!]$", said[-1][0]):
+            options.append((gap_start, " ".join(w for w, _ in said)))
+    if not options:
+        return None
+    cut, words = options[int(rng.integers(len(options)))]
+    return pcm[:cut], words
+
+
+def trim(pcm: np.ndarray, rng: np.random.Generator, tail_ms: float) -> tuple[np.ndarray, int]:
+    """Trim to the speech with a short random pre-roll (the VAD fires a little after
+    onset, and the policy's onset is back-dated) and ``tail_ms`` of silence after it;
+    returns the audio and where the speech ends in it."""
+    start, end = speech_bounds(pcm)
+    pre = int(rng.uniform(0.0, 0.12) * SAMPLE_RATE)
+    speech = pcm[max(0, start - pre) : end]
+    tail = int(tail_ms * SAMPLE_RATE / 1000)
+    silence = np.zeros(tail, np.int16)
+    return np.concatenate([speech, silence]), len(speech)
+

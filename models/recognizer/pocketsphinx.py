@@ -1,0 +1,145 @@
+"""pocketsphinx (CMU Sphinx) with the en-US model bundled in its wheel: truly streaming.
+
+A pocketsphinx `Decoder` holds one utterance's search state, so each stream needs its
+own. Creating one loads the acoustic model, dictionary and language model (~0.4 s,
+~90 MB), far too slow per turn, so decoders are pooled per recognizer: a stream takes
+one on its first `accept` (which runs on the executor; `new_stream` is called on the
+event loop and must stay cheap) and gives it back when the stream is garbage collected.
+
+`final()` ends the utterance (running pocketsphinx's second, more accurate pass) and
+keeps the text; audio accepted afterwards starts a new utterance whose text is appended.
+The session asks for a final at a pause, so this split falls where a pause is anyway,
+and no audio is decoded twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+
+import numpy as np
+from pocketsphinx import Decoder
+
+from omnivox.models.recognizer.segmenter import SAMPLE_RATE, check_pcm
+
+
+class _Lease:
+    """A pooled decoder and whether an utterance is open on it. Shared between a stream
+    and its finalizer, so the finalizer never holds the stream itself."""
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+        self.in_utterance = False
+
+
+class DecoderPool:
+    """Idle pocketsphinx decoders of one configuration, reused across streams."""
+
+    def __init__(self, final_pass: bool = True) -> None:
+        self.final_pass = final_pass
+        self._idle: deque[_Lease] = deque()  # append/pop are atomic: finalizers may run anywhere
+        self._create_lock = threading.Lock()
+
+    def _create(self) -> Decoder:
+        # fwdflat + bestpath are the second pass at end_utt: better text, slower end.
+        with self._create_lock:
+            return Decoder(
+                samprate=SAMPLE_RATE,
+                loglevel="FATAL",
+                fwdflat=self.final_pass,
+                bestpath=self.final_pass,
+            )
+
+    def take(self) -> _Lease:
+        """An idle decoder with no open utterance (blocks: may load a new one)."""
+        try:
+            lease = self._idle.pop()
+        except IndexError:
+            return _Lease(self._create())
+        if lease.in_utterance:  # its last stream was dropped mid-utterance
+            lease.decoder.end_utt()
+            lease.in_utterance = False
+        return lease
+
+    def give_back(self, lease: _Lease) -> None:
+        self._idle.append(lease)
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+
+class PocketsphinxStream:
+    """One turn on a pooled decoder. Partials at most every `partial_interval_ms` of audio
+    (reading the hypothesis costs a search back-trace)."""
+
+    def __init__(self, pool: DecoderPool, partial_interval_ms: int = 300) -> None:
+        self._pool = pool
+        self._lease: _Lease | None = None
+        self._interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
+        self._since_partial = 0
+        self._texts: list[str] = []  # finished utterances (ended by final())
+        self._last = ""
+
+    def _decoder(self) -> Decoder:
+        if self._lease is None:
+            self._lease = self._pool.take()
+            weakref.finalize(self, self._pool.give_back, self._lease)
+        if not self._lease.in_utterance:
+            self._lease.decoder.start_utt()
+            self._lease.in_utterance = True
+        return self._lease.decoder
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        pcm = check_pcm(pcm)
+        if len(pcm) == 0:
+            return None
+        decoder = self._decoder()
+        decoder.process_raw(pcm.tobytes(), False, False)
+        self._since_partial += len(pcm)
+        if self._since_partial < self._interval:
+            return None
+        self._since_partial = 0
+        text = self._join(self.current())
+        if not text or text == self._last:
+            return None
+        self._last = text
+        return text
+
+    def current(self) -> str:
+        """First-pass hypothesis of the open utterance ("" if none)."""
+        if self._lease is None or not self._lease.in_utterance:
+            return ""
+        hyp = self._lease.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+    def reset(self) -> None:
+        """Drop the open utterance (the hybrid does this when Moonshine took a segment)."""
+        if self._lease is not None and self._lease.in_utterance:
+            self._lease.decoder.end_utt()
+            self._lease.in_utterance = False
+
+    def final(self) -> str:
+        if self._lease is not None and self._lease.in_utterance:
+            self._lease.decoder.end_utt()
+            self._lease.in_utterance = False
+            hyp = self._lease.decoder.hyp()
+            if hyp is not None and hyp.hypstr:
+                self._texts.append(hyp.hypstr)
+        return " ".join(self._texts)
+
+    def _join(self, open_text: str) -> str:
+        return " ".join(t for t in [*self._texts, open_text] if t)
+
+
+class PocketsphinxRecognizer:
+    """The `pocketsphinx` backend."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, partial_interval_ms: int = 300, final_pass: bool = True) -> None:
+        self.pool = DecoderPool(final_pass=final_pass)
+        self.partial_interval_ms = partial_interval_ms
+
+    def new_stream(self) -> PocketsphinxStream:
+        return PocketsphinxStream(self.pool, self.partial_interval_ms)

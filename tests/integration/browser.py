@@ -1,0 +1,123 @@
+"""Headless Chromium driving the omnivox page, for end-to-end tests.
+
+Debian's /usr/bin/chromium through Playwright (never `playwright install`: no downloaded
+browsers). Chromium's fake media devices replace the mic and camera with files, so a
+test can "speak" a WAV into the page and read back what the agent said through the
+page's `window.omnivox` hooks (see web/app.js).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from playwright.async_api import Page, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+BASE_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+)
+
+
+def chromium_args(
+    fake_audio_wav: Path | None = None,
+    fake_video_y4m: Path | None = None,
+    loop_audio: bool = False,
+) -> list[str]:
+    """Command-line flags for Chromium; checks the browser and the media files exist
+    (Chromium would otherwise silently fall back to its beep and test pattern)."""
+    if not CHROMIUM.exists():
+        raise FileNotFoundError(f"{CHROMIUM} is missing: apt-get install chromium")
+    args = list(BASE_ARGS)
+    if fake_audio_wav is not None:
+        wav = Path(fake_audio_wav).resolve()
+        if not wav.is_file():
+            raise FileNotFoundError(f"fake audio capture file not found: {wav}")
+        args.append(f"--use-file-for-fake-audio-capture={wav}{'' if loop_audio else '%noloop'}")
+    if fake_video_y4m is not None:
+        y4m = Path(fake_video_y4m).resolve()
+        if not y4m.is_file():
+            raise FileNotFoundError(f"fake video capture file not found: {y4m}")
+        args.append(f"--use-file-for-fake-video-capture={y4m}")
+    return args
+
+
+@asynccontextmanager
+async def launch_chromium(
+    fake_audio_wav: Path | None = None,
+    fake_video_y4m: Path | None = None,
+    loop_audio: bool = False,
+) -> AsyncIterator[Page]:
+    """Yield a fresh Page in headless Chromium with fake mic/camera devices.
+
+    `fake_audio_wav` plays as the microphone (16-bit PCM WAV), once unless `loop_audio`;
+    without it Chromium's fake mic beeps. `fake_video_y4m` is the camera.
+    """
+    args = chromium_args(fake_audio_wav, fake_video_y4m, loop_audio)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            context = await browser.new_context()
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
+def collect_console_errors(page: Page) -> list[str]:
+    """Start recording console errors and uncaught exceptions; returns the live list."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    return errors
+
+
+async def wait_for_event(
+    page: Page,
+    type: str,
+    timeout_s: float,
+    predicate: Callable[[dict[str, Any]], bool] | None = None,
+    *,
+    since: int = 0,
+) -> dict[str, Any]:
+    """The first event of `type` (matching `predicate`) in `window.omnivox.events[since:]`,
+    polled until `timeout_s`; raises TimeoutError naming the types that did arrive."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    seen: list[str] = []
+    index = since
+    while True:
+        new: list[dict[str, Any]] = await page.evaluate(
+            "(i) => window.omnivox.events.slice(i)", index
+        )
+        index += len(new)
+        for event in new:
+            seen.append(event.get("type", "?"))
+            if event.get("type") == type and (predicate is None or predicate(event)):
+                return event
+        if loop.time() >= deadline:
+            tail = ", ".join(seen[-20:]) or "none"
+            raise TimeoutError(f"no {type!r} event within {timeout_s} s; last events seen: {tail}")
+        await asyncio.sleep(0.05)
+
+
+async def fetch_agent_audio(page: Page) -> tuple[np.ndarray, int]:
+    """What the agent's track played since connect: (mono float32 samples, sample rate)."""
+    result = await page.evaluate("() => window.omnivox.agentAudio()")
+    raw = base64.b64decode(result["samples"])
+    samples = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return samples, int(result["sampleRate"])

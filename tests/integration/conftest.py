@@ -1,0 +1,68 @@
+"""Shared fixtures for integration tests: a real omnivox server on an ephemeral port."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiohttp import web
+
+from omnivox.agent.config import AgentConfig, parse_config
+from omnivox.agent.server import SessionRegistry, create_app
+from omnivox.agent.stack import ModelStack, build_stack
+from omnivox.media.frames import SAMPLE_RATE
+from omnivox.media.wavfile import write_wav
+from omnivox.models.talker.espeak import EspeakTalker
+
+# No greeting: the tests control exactly what the agent hears and says.
+TEST_CONFIG = {"greeting": ""}
+
+
+@functools.cache
+def test_config() -> AgentConfig:
+    return parse_config(TEST_CONFIG, "test config")
+
+
+@functools.cache
+def shared_stack() -> ModelStack:
+    """Models load once for the whole test run (loading is the slow part)."""
+    return build_stack(test_config())
+
+
+@dataclass
+class RunningServer:
+    url: str
+    registry: SessionRegistry
+    app: web.Application
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    app = create_app(test_config(), shared_stack())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", app["registry"], app)
+    finally:
+        await runner.cleanup()
+
+
+def speech(text: str, voice: str = "en-us+m3", rate_wpm: int = 160) -> np.ndarray:
+    """A spoken user utterance (eSpeak NG, a voice unlike the agent's)."""
+    return EspeakTalker(voice=voice, rate_wpm=rate_wpm).synthesize_pcm(text)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(SAMPLE_RATE * seconds), dtype=np.int16)
+
+
+def write_user_wav(path: Path, *parts: np.ndarray) -> Path:
+    write_wav(path, np.concatenate(parts))
+    return path

@@ -1,0 +1,89 @@
+"""`omnivox simulate`: the real session on recorded audio, on a virtual clock."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from omnivox.agent.cli import main
+from omnivox.agent.simulate import simulate
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
+
+from .conftest import shared_stack, silence, speech, test_config, write_user_wav
+
+REQUIRED_METRICS = {"endpoint_ms", "recognizer_final_ms", "thinker_first_token_ms",
+                    "talker_first_audio_ms", "voice_to_voice_ms"}
+
+
+async def test_a_question_gets_an_answer_with_every_event() -> None:
+    pcm = np.concatenate([silence(0.5), speech("Do you have wifi?"), silence(0.5)])
+    res = await simulate(pcm, shared_stack(), test_config())
+    types = [e["type"] for e in res.events]
+    for t in ("vad_start", "vad_stop", "transcript_partial", "transcript_final", "user_turn_end",
+              "reply_start", "reply_text", "reply_audio_start", "reply_audio_end", "turn_metrics"):
+        assert t in types, (t, types)
+    assert all("t_ms" in e and "type" in e for e in res.events)
+    assert [e["t_ms"] for e in res.events] == sorted(e["t_ms"] for e in res.events)
+    assert "wi" in res.of_type("transcript_final")[0]["text"].lower()
+    metrics = res.of_type("turn_metrics")[0]
+    assert REQUIRED_METRICS <= metrics.keys()
+    assert all(metrics[k] is not None and metrics[k] >= 0 for k in REQUIRED_METRICS)
+    # The agent speaks after the user stopped, on the shared timeline.
+    start = res.of_type("reply_audio_start")[0]["t_ms"]
+    agent_loud = np.flatnonzero(np.abs(res.agent) > 0)
+    assert agent_loud.size and agent_loud[0] / 16 >= start - FRAME_MS
+    assert len(res.user) == len(res.agent)
+
+
+async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
+    pcm = np.concatenate([
+        silence(0.5), speech("What are your opening hours?"), silence(2.5),
+        speech("Wait, stop.", voice="en-gb+f2"), silence(0.5),
+    ])
+    res = await simulate(pcm, shared_stack(), test_config())
+    cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
+    assert len(cancels) == 1, [e["type"] for e in res.events]
+    c = cancels[0]
+    spoken = " ".join(e["text"] for e in res.of_type("reply_text") if e["reply_id"] == c["reply_id"])
+    assert c["heard_text"] and spoken.startswith(c["heard_text"]) and len(c["heard_text"]) < len(spoken)
+    # Structural bound: the frame pulled at the decision is the last one of that reply.
+    decision_frame = int(round(c["t_ms"] / FRAME_MS))
+    after = res.agent[decision_frame * FRAME_SAMPLES : (decision_frame + 10) * FRAME_SAMPLES]
+    assert not np.any(after), "agent audio continued after the cancel decision"
+
+
+async def test_greeting_is_spoken_first() -> None:
+    res = await simulate(silence(1.0), shared_stack(), test_config().model_copy(
+        update={"greeting": "Hello there."}), greet=True)
+    texts = [e["text"] for e in res.of_type("reply_text")]
+    assert texts == ["Hello there."]
+    assert np.any(res.agent)
+
+
+def test_cli_writes_stereo_wav_and_jsonl(tmp_path: Path) -> None:
+    user = write_user_wav(tmp_path / "user.wav", silence(0.3), speech("Is there parking?"), silence(0.3))
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("greeting: ''\n")
+    out, events = tmp_path / "out.wav", tmp_path / "events.jsonl"
+    assert main(["simulate", str(user), "--out", str(out), "--events", str(events),
+                 "--config", str(cfg)]) == 0
+    with wave.open(str(out)) as w:
+        assert w.getnchannels() == 2 and w.getframerate() == 16000
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert lines and all({"type", "t_ms"} <= e.keys() for e in lines)
+    assert any(e["type"] == "transcript_final" for e in lines)
+
+
+def test_cli_reports_bad_input_without_a_traceback(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    assert main(["simulate", str(bad), "--out", str(tmp_path / "o.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.wav" in err and "Traceback" not in err
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("turns:\n  nonsense: 1\n")
+    assert main(["simulate", str(bad), "--config", str(cfg)]) == 2
+    assert "turns.nonsense: unknown key" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""End to end in a real browser: headless Debian Chromium, a WAV as the microphone, a real
+aiortc peer connection to a real omnivox server with the embedded offline stack."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivox.agent.wer import word_error_rate
+from omnivox.kernels.resample import resample
+from omnivox.models.recognizer.factory import create_recognizer
+
+from .browser import CHROMIUM, fetch_agent_audio, launch_chromium, wait_for_event
+from .conftest import RunningServer, silence, speech, write_user_wav
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium (./dev test installs it)"),
+]
+
+
+def transcribe(samples: np.ndarray, rate: int) -> str:
+    pcm16 = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    stream = create_recognizer("moonshine").new_stream()
+    stream.accept(resample(pcm16, rate, 16000))
+    return stream.final()
+
+
+async def open_page(page, server: RunningServer) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(server.url + "/")
+    await page.evaluate("() => window.omnivox.connect()")
+    await wait_for_event(page, "session_started", 20)
+
+
+async def test_spoken_question_gets_a_spoken_answer_from_the_knowledge_base(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    wav = write_user_wav(tmp_path / "q.wav", silence(2.0), speech("What are your opening hours?"),
+                         silence(12.0))
+    async with launch_chromium(fake_audio_wav=wav) as page:
+        await open_page(page, server)
+        final = await wait_for_event(page, "transcript_final", 40)
+        assert "hour" in final["text"].lower() or "open" in final["text"].lower(), final
+        await wait_for_event(page, "reply_audio_start", 20)
+        done = await wait_for_event(page, "reply_done", 40)
+        events = await page.evaluate("() => window.omnivox.events")
+        answer = " ".join(e["text"] for e in events
+                          if e["type"] == "reply_text" and e["reply_id"] == done["reply_id"])
+        assert "open" in answer.lower(), answer  # the KB's opening-hours entry
+        metrics = [e for e in events if e["type"] == "turn_metrics"]
+        assert metrics and metrics[0]["voice_to_voice_ms"] > 0
+        await asyncio.sleep(0.5)  # the tail of the answer through the jitter buffer
+        samples, rate = await fetch_agent_audio(page)
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+    assert rms > 0.005, "agent audio at the page is silent"
+    heard = transcribe(samples, rate)
+    assert word_error_rate(answer, heard) < 0.5, (answer, heard)
+
+
+async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    wav = write_user_wav(
+        tmp_path / "barge.wav",
+        silence(2.0), speech("How do I get there by bus?"), silence(3.0),
+        speech("Wait, stop. Where can I park?", voice="en-gb+f2"), silence(10.0),
+    )
+    async with launch_chromium(fake_audio_wav=wav) as page:
+        await open_page(page, server)
+        start = await wait_for_event(page, "reply_audio_start", 60)
+        cancel = await wait_for_event(
+            page, "reply_cancelled", 30, lambda e: e["reply_id"] == start["reply_id"]
+        )
+        assert cancel["reason"] == "barge_in"
+        assert cancel["played_ms"] > 0
+        assert cancel["heard_text"], cancel
+        at_cancel, rate = await fetch_agent_audio(page)
+        await asyncio.sleep(0.6)
+        later, _ = await fetch_agent_audio(page)
+        events = await page.evaluate("() => window.omnivox.events")
+    spoken = " ".join(e["text"] for e in events
+                      if e["type"] == "reply_text" and e["reply_id"] == start["reply_id"])
+    assert spoken.startswith(cancel["heard_text"].rstrip(" …"))
+    assert len(cancel["heard_text"]) < len(spoken), "heard text must be truncated"
+    # Agent audio stops: allow the jitter buffer 200 ms, then it must be silent.
+    a, b = len(at_cancel) + int(0.2 * rate), len(at_cancel) + int(0.5 * rate)
+    tail = later[a:b]
+    assert len(tail) > 0
+    assert float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) < 0.003
+
+
+async def test_closing_the_page_mid_reply_leaves_nothing_running(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    wav = write_user_wav(tmp_path / "q.wav", silence(1.5), speech("How much is a day pass?"),
+                         silence(10.0))
+    async with launch_chromium(fake_audio_wav=wav) as page:
+        await open_page(page, server)
+        await wait_for_event(page, "reply_audio_start", 60)
+        assert len(server.registry) == 1
+        await page.close()
+    for _ in range(100):
+        if len(server.registry) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert len(server.registry) == 0
+    assert server.registry.running_tasks() == 0
+    leftovers = [t.get_name() for t in asyncio.all_tasks()
+                 if t.get_name().startswith(("reply-", "think-", "transcription")) and not t.done()]
+    assert leftovers == []

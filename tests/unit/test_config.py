@@ -1,0 +1,51 @@
+"""Config errors name the offending key; defaults need no file."""
+
+from pathlib import Path
+
+import pytest
+
+from omnivox.agent.config import AgentConfig, ConfigError, load_config, parse_config
+
+
+def test_defaults_need_no_file() -> None:
+    cfg = load_config(None)
+    assert isinstance(cfg, AgentConfig)
+    assert cfg.thinker.backend == "knowledge_base"
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"turns\.end_of_turn_silence: unknown key"):
+        parse_config({"turns": {"end_of_turn_silence": 300}})
+
+
+def test_bad_value_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"vad\.threshold"):
+        parse_config({"vad": {"threshold": 3}})
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_config(["a", "b"])
+
+
+def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:
+    p = tmp_path / "agent.yaml"
+    p.write_text("turns:\n  end_of_turn_silence_ms: [1,\n")
+    with pytest.raises(ConfigError, match="line"):
+        load_config(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_thinker_section_keeps_backend_specific_keys(tmp_path: Path) -> None:
+    p = tmp_path / "agent.yaml"
+    p.write_text(
+        "thinker:\n  backend: openai\n  base_url: http://127.0.0.1:8000/v1\n"
+        "  model: Qwen/Qwen3-Omni-30B-A3B-Instruct\n  api_key_env: OPENAI_API_KEY\n"
+    )
+    cfg = load_config(p)
+    assert cfg.thinker.backend == "openai"
+    assert cfg.thinker.model_dump()["base_url"] == "http://127.0.0.1:8000/v1"

@@ -1,0 +1,141 @@
+"""Moonshine base-en on onnxruntime: tokenizer, model loading, real speech, streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivox.agent.speech_corpus import read_wav
+from omnivox.agent.wer import word_error_rate
+from omnivox.models.recognizer.moonshine import (
+    MoonshineModel,
+    MoonshineRecognizer,
+    MoonshineTokenizer,
+    _fields,
+    _message,
+    _name_subgraphs,
+    _payload,
+    load_moonshine,
+    moonshine_model_dir,
+    repeated_tail,
+)
+
+SOUNDS = Path("/usr/share/asterisk/sounds/en")
+PROMPT = SOUNDS / "agent-alreadyon.wav"
+PROMPT_TEXT = "That agent is already logged on. Please enter your agent number followed by the pound key."
+
+
+@pytest.fixture(scope="module")
+def model() -> MoonshineModel:
+    return load_moonshine()
+
+
+def frames(pcm: np.ndarray, n: int = 320) -> list[np.ndarray]:
+    return [pcm[i : i + n] for i in range(0, len(pcm), n)]
+
+
+def test_tokenizer_file_has_the_full_vocabulary() -> None:
+    tok = MoonshineTokenizer.from_file(moonshine_model_dir() / "tokenizer.bin")
+    # 32000 SentencePiece entries; the decoder's logits are padded to 32768.
+    assert len(tok.tokens) == 32000
+    assert tok.tokens[:3] == [b"<unk>", b"<s>", b"</s>"]
+
+
+def test_tokenizer_decodes_known_ids() -> None:
+    tok = MoonshineTokenizer.from_file(moonshine_model_dir() / "tokenizer.bin")
+    assert tok.decode([1, 15043, 29892, 3186, 29889, 2]) == "Hello, world."
+    # byte-fallback tokens (id = byte + 3) join into UTF-8: 0xC3 0xA9 is "é"
+    assert tok.decode([5254, 0xC3 + 3, 0xA9 + 3]) == "Pressé"
+    assert tok.decode([15043, 32500]) == "Hello"  # padded logit ids are ignored
+
+
+def test_tokenizer_two_byte_lengths() -> None:
+    long = b"x" * 200
+    data = bytes([3]) + b"abc" + bytes([200 - 128 + 128, 1]) + long + bytes([0])
+    # 200 = first - 128 + 128 * second with first = 200, second = 1
+    tok = MoonshineTokenizer.parse(data)
+    assert tok.tokens == [b"abc", long, b""]
+
+
+def test_tokenizer_truncated_file_is_an_error() -> None:
+    with pytest.raises(ValueError, match="truncated"):
+        MoonshineTokenizer.parse(bytes([5]) + b"ab")
+
+
+def test_subgraphs_get_names() -> None:
+    empty_name = _message(2, b"")
+    sub = empty_name + _message(1, _message(4, b"Identity"))  # node with op_type
+    attr = _message(1, b"then_branch") + _message(6, sub)
+    node = _message(4, b"If") + _message(5, attr)
+    graph = _message(1, node) + _message(2, b"main")
+    fixed = _name_subgraphs(graph, "g")
+    node_out = _payload(next(f for n, _, f in _fields(fixed) if n == 1))
+    attr_out = _payload(next(f for n, _, f in _fields(node_out) if n == 5))
+    sub_out = _payload(next(f for n, _, f in _fields(attr_out) if n == 6))
+    names = [_payload(f) for n, _, f in _fields(sub_out) if n == 2]
+    assert len(names) == 1 and names[0].startswith(b"g_")
+    main_names = [_payload(f) for n, _, f in _fields(fixed) if n == 2]
+    assert main_names == [b"main"]
+
+
+def test_repeated_tail_detects_loops_only() -> None:
+    assert repeated_tail([9, 5, 5, 5, 5]) == 3
+    assert repeated_tail([9, 1, 2, 1, 2, 1, 2, 1, 2]) == 6
+    assert repeated_tail([9, 1, 2, 1, 2, 1, 2]) == 0  # "no, no, no" is speech
+    assert repeated_tail([1, 2, 3, 4]) == 0
+
+
+def test_transcribes_real_speech(model: MoonshineModel) -> None:
+    text = model.transcribe(read_wav(PROMPT))
+    assert word_error_rate(PROMPT_TEXT, text) < 0.2, text
+
+
+def test_empty_and_tiny_audio(model: MoonshineModel) -> None:
+    assert model.transcribe(np.zeros(0, np.int16)) == ""
+    assert isinstance(model.transcribe(np.zeros(10, np.int16)), str)
+
+
+def test_bad_input_is_a_clear_error(model: MoonshineModel) -> None:
+    with pytest.raises(ValueError, match="int16"):
+        model.transcribe(np.zeros(16000, np.float32))
+
+
+def test_bad_threads() -> None:
+    with pytest.raises(ValueError, match="threads"):
+        MoonshineModel(threads=0)
+
+
+def test_stream_final_and_resume(model: MoonshineModel) -> None:
+    rec = MoonshineRecognizer()
+    assert rec.model is model  # shared per process
+    stream = rec.new_stream()
+    first = read_wav(SOUNDS / "auth-thankyou.wav")  # "Thank you."
+    second = read_wav(SOUNDS / "vm-goodbye.wav")  # "Goodbye"
+    pause = np.zeros(3200, np.int16)
+    for f in frames(np.concatenate([first, pause])):
+        stream.accept(f)
+    text1 = stream.final()
+    assert word_error_rate("thank you", text1) == 0.0, text1
+    assert stream.final() == text1  # repeated final: same answer
+    for f in frames(np.concatenate([second, pause])):
+        stream.accept(f)
+    assert word_error_rate("thank you goodbye", stream.final()) == 0.0
+
+
+def test_stream_partials_while_speaking(model: MoonshineModel) -> None:
+    stream = MoonshineRecognizer(partial_interval_ms=300).new_stream()
+    partials = [p for f in frames(read_wav(PROMPT)) if (p := stream.accept(f))]
+    assert partials, "no partial in 5.5 s of speech"
+    assert word_error_rate(PROMPT_TEXT, stream.final()) < 0.2
+
+
+def test_stream_silence_and_empty_chunks(model: MoonshineModel) -> None:
+    stream = MoonshineRecognizer().new_stream()
+    assert stream.accept(np.zeros(0, np.int16)) is None
+    for f in frames(np.zeros(16000, np.int16)):
+        assert stream.accept(f) is None
+    assert stream.final() == ""
+    with pytest.raises(ValueError, match="dtype"):
+        stream.accept(np.zeros(320, np.float64))

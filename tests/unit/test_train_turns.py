@@ -1,0 +1,69 @@
+"""`omnivox train turns` in miniature: a few clips, one short training, a real export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
+    pytest.skip("needs the espeak-ng and flite CLIs", allow_module_level=True)
+
+from omnivox.agent.train_turns import (  # noqa: E402  (after the skips)
+    Plan,
+    export,
+    make_examples,
+    synthetic_clips,
+    train,
+    tune,
+)
+from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize  # noqa: E402
+from omnivox.models.turn.classifier import TurnClassifier  # noqa: E402
+from omnivox.models.turn.features import EXTRA_DIM, FRAME_DIM, WINDOW_FRAMES  # noqa: E402
+
+TINY = Plan(backchannel=1, takeover=1, finished=1, unfinished=1, evaluation=1,
+            phrase_stride=1000, real_stride=1000, epochs=1, max_train_s=30.0)
+
+
+@pytest.fixture(scope="module")
+def clips() -> list:
+    return synthetic_clips(False, TINY, np.random.default_rng(0))
+
+
+def test_clips_cover_both_tasks_with_a_silent_tail(clips: list) -> None:
+    assert {c.label for c in clips} >= {"backchannel", "interruption", "end_of_turn", "hold"}
+    for clip in clips:
+        assert clip.label in LABELS and clip.audio.dtype == np.int16
+        assert 0 < clip.speech_end < len(clip.audio)  # the pause/tail follows the speech
+        assert not clip.source.endswith(("slt", "scotland+f3"))  # held-out voices unused
+
+
+def test_examples_are_shaped_for_the_graph_and_deterministic(clips: list) -> None:
+    agent = [synthesize(AGENT_VOICE, "Our opening hours are nine to five.",
+                        np.random.default_rng(1))]
+    a = make_examples(clips, agent, np.random.default_rng(2))
+    b = make_examples(clips, agent, np.random.default_rng(2))
+    n = len(a.target)
+    assert n >= len(clips)
+    assert a.frames.shape == (n, WINDOW_FRAMES, FRAME_DIM) and a.extra.shape == (n, EXTRA_DIM)
+    assert set(a.task.tolist()) == {0, 1} and set(a.target.tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.extra, b.extra)
+
+
+def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    agent = [synthesize(AGENT_VOICE, "Sure, I can help.", np.random.default_rng(1))]
+    data = make_examples(clips, agent, np.random.default_rng(3))
+    model = train(data, data, TINY, seed=0)
+    path = tmp_path / "turn.onnx"
+    export(model, path, data, {"feature_version": "1", "training": "{}"})  # checks ORT == torch
+    metadata = tune(path, clips, seed=0)
+    assert 0 < float(metadata["threshold_takeover"]) < 1
+    assert int(metadata["baseline_takeover_words"]) >= 1
+    classifier = TurnClassifier.load(path)
+    probs = classifier.score_inputs([])
+    assert probs.shape == (0, 2)

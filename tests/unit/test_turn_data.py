@@ -1,0 +1,164 @@
+"""Turn-classifier speech tools: audio files, speech timing, channel simulation."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivox.agent.turn_data import (
+    VOICES,
+    AudioFileError,
+    LabelledAudio,
+    augment,
+    cut_at_pause,
+    extend_floor,
+    held_out,
+    load_16k,
+    load_phrases,
+    overlay_agent,
+    pauses,
+    phone_codec,
+    read_audio,
+    reveal,
+    speech_bounds,
+    synthesize,
+    trim,
+    write_labelled_dir,
+)
+
+RNG = np.random.default_rng
+
+
+def _burst(ms: int, f0: float = 150.0) -> np.ndarray:
+    t = np.arange(ms * 16) / 16000
+    return (8000 * np.sin(2 * np.pi * f0 * t)).astype(np.int16)
+
+
+def _gap(ms: int) -> np.ndarray:
+    return np.zeros(ms * 16, np.int16)
+
+
+def _three_words() -> np.ndarray:
+    """Three 'words' with a 200 ms pause after the first and 50 ms after the second."""
+    return np.concatenate([_gap(100), _burst(300), _gap(200), _burst(300), _gap(50),
+                           _burst(300), _gap(300)])
+
+
+def _write(path: Path, data: bytes, width: int, channels: int, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(data)
+
+
+def test_read_audio_handles_widths_and_channels(tmp_path: Path) -> None:
+    pcm = np.array([0, 1000, -1000, 32767, -32768], np.int16)
+    _write(tmp_path / "s16.wav", np.repeat(pcm, 2).tobytes(), 2, 2, 8000)
+    got, rate = read_audio(tmp_path / "s16.wav")
+    assert rate == 8000 and got.tolist() == pcm.tolist()
+    wide = (pcm.astype(np.int32) << 16).astype("<i4").tobytes()
+    _write(tmp_path / "s32.wav", wide, 4, 1, 16000)
+    assert read_audio(tmp_path / "s32.wav")[0].tolist() == pcm.tolist()
+    b24 = b"".join(int(v << 8).to_bytes(3, "little", signed=True) for v in pcm.tolist())
+    _write(tmp_path / "s24.wav", b24, 3, 1, 16000)
+    assert read_audio(tmp_path / "s24.wav")[0].tolist() == pcm.tolist()
+    _write(tmp_path / "u8.wav", bytes([128, 255, 0]), 1, 1, 8000)
+    assert read_audio(tmp_path / "u8.wav")[0].tolist() == [0, 127 << 8, -128 << 8]
+
+
+def test_unreadable_files_are_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.wav").write_bytes(b"hello")
+    with pytest.raises(AudioFileError, match=r"bad\.wav: not a readable PCM WAV"):
+        read_audio(tmp_path / "bad.wav")
+    with pytest.raises(AudioFileError, match="missing"):
+        read_audio(tmp_path / "missing.wav")
+
+
+def test_load_16k_resamples(tmp_path: Path) -> None:
+    _write(tmp_path / "a.wav", _burst(500).tobytes()[::1], 2, 1, 8000)
+    assert len(load_16k(tmp_path / "a.wav")) == 16000  # 500 ms of 16 kHz samples at 8 kHz
+
+
+def test_speech_bounds_and_pauses() -> None:
+    pcm = _three_words()
+    assert speech_bounds(pcm) == (100 * 16, 1250 * 16)
+    assert pauses(pcm, 80) == [(400 * 16, 600 * 16)]
+    assert len(pauses(pcm, 40)) == 2
+    assert speech_bounds(_gap(500)) == (0, 0)
+
+
+def test_reveal_lags_behind_the_words() -> None:
+    text = "aa bb cc dd"
+    assert reveal(text, 0, 1200, 600, 0) == "aa bb"
+    assert reveal(text, 0, 1200, 600, 300) == "aa"
+    assert reveal(text, 0, 1200, 600, 301) == ""
+    assert reveal(text, 0, 1200, 5000, 300) == text
+    assert reveal("", 0, 100, 100, 0) == ""
+
+
+def test_cut_at_pause_keeps_an_unfinished_prefix() -> None:
+    cut = cut_at_pause(_three_words(), "one two three", RNG(0))
+    assert cut is not None
+    audio, words = cut
+    assert len(audio) == 400 * 16 and words == "one"
+    assert cut_at_pause(_three_words(), "Done. Two three", RNG(0)) is None  # sentence end
+    assert cut_at_pause(_burst(500), "one word", RNG(0)) is None
+
+
+def test_trim_and_extend_floor() -> None:
+    audio, end = trim(_three_words(), RNG(1), tail_ms=500)
+    assert len(audio) == end + 500 * 16 and 1150 * 16 <= end <= 1270 * 16
+    noisy = (RNG(2).standard_normal(16000) * 100).astype(np.int16)
+    noisy[4000:8000] = _burst(250)
+    longer = extend_floor(noisy, 8000)
+    assert len(longer) == 24000
+    assert np.abs(longer[16000:]).max() < 1000  # the background, not the burst
+
+
+def test_augment_and_codec_keep_length_and_stay_audible() -> None:
+    pcm = _three_words()
+    for seed in range(5):
+        out = augment(pcm, RNG(seed), phone_prob=0.5)
+        assert out.dtype == np.int16 and len(out) == len(pcm) and np.abs(out).max() > 100
+    coded = phone_codec(pcm)
+    assert len(coded) == len(pcm)
+    assert np.corrcoef(coded.astype(float), pcm.astype(float))[0, 1] > 0.9
+
+
+def test_overlay_agent_puts_quieter_agent_speech_under_the_user() -> None:
+    user = np.concatenate([_gap(300), _burst(800, 200.0)])
+    agent = np.concatenate([_burst(1500, 120.0), _gap(300), _burst(3000, 120.0)])
+    mixed = overlay_agent(user, agent, RNG(3))
+    assert len(mixed.audio) == len(user) and mixed.ms_since_agent_pause >= 0
+    assert np.abs(mixed.audio[300 * 16 :]).max() > 0
+    assert np.any(mixed.audio[: 300 * 16] != 0)  # echo before the user speaks
+
+
+def test_held_out_split_is_stable_and_about_a_fifth() -> None:
+    phrases = [p for v in load_phrases().values() for p in v]
+    share = np.mean([held_out(p) for p in phrases])
+    assert 0.1 < share < 0.3
+    assert held_out("Wait, stop!") == held_out("wait stop")
+    assert any(v.held_out for v in VOICES) and any(not v.held_out for v in VOICES)
+
+
+def test_write_labelled_dir(tmp_path: Path) -> None:
+    n = write_labelled_dir(tmp_path, [LabelledAudio("a", _burst(100), "hold", "so, um")])
+    assert n == 1
+    assert (tmp_path / "labels.csv").read_text().splitlines() == [
+        "path,label,transcript", 'a.wav,hold,"so, um"']
+    assert read_audio(tmp_path / "a.wav")[1] == 16000
+
+
+@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("espeak-ng") is None,
+                    reason="needs the flite and espeak-ng CLIs")
+def test_both_engines_speak() -> None:
+    for voice in (VOICES[0], next(v for v in VOICES if v.engine == "flite")):
+        audio = synthesize(voice, "hold on", RNG(0))
+        start, end = speech_bounds(audio)
+        assert 0.2 < (end - start) / 16000 < 2.0
