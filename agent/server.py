@@ -37,6 +37,9 @@ MAX_BACKLOG = 500
 CONNECT_TIMEOUT_S = 30.0
 
 
+REGISTRY = web.AppKey("registry", "SessionRegistry")
+
+
 def web_root() -> Path:
     return Path(str(resources.files("omnivox.web")))
 
@@ -150,12 +153,12 @@ class Signaling:
         pc = RTCPeerConnection()
         session_id = secrets.token_urlsafe(8)
         live = LiveSession(session_id, pc, self.config, self.stack)
+        self._wire(live)  # before the offer is applied: aiortc fires "track" while applying it
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as err:  # aiortc raises many types for bad SDP
             await pc.close()
             return _error(400, f"malformed SDP offer: {err or type(err).__name__}")
-        self._wire(live)
         pc.addTrack(AgentAudioTrack(live.session.pull_audio))
         try:
             answer = await pc.createAnswer()
@@ -212,7 +215,7 @@ async def _index(_request: web.Request) -> web.FileResponse:
 
 
 async def _health(request: web.Request) -> web.Response:
-    registry: SessionRegistry = request.app["registry"]
+    registry = request.app[REGISTRY]
     return web.json_response({"status": "ok", "sessions": len(registry)})
 
 
@@ -220,7 +223,7 @@ def create_app(config: AgentConfig, stack: ModelStack) -> web.Application:
     app = web.Application(client_max_size=config.server.max_sdp_bytes + 1024)
     registry = SessionRegistry()
     signaling = Signaling(config, stack, registry)
-    app["registry"] = registry
+    app[REGISTRY] = registry
     app.router.add_get("/", _index)
     app.router.add_get("/v1/health", _health)
     app.router.add_post("/v1/sessions", signaling.create)

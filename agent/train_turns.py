@@ -55,6 +55,7 @@ from omnivox.agent.turn_data import (
     load_16k,
     load_phrases,
     overlay_agent,
+    phrase_fold,
     progress,
     recognizer_noise,
     reveal,
@@ -67,12 +68,15 @@ from omnivox.models.turn.features import (
     EXTRA_DIM,
     FEATURE_VERSION,
     FRAME_DIM,
+    N_MELS,
+    TEXT_BUCKETS,
     WINDOW_FRAMES,
     TurnContext,
     compute_track,
     model_inputs,
 )
 
+VALIDATION_FOLD = 1  # phrases (see phrase_fold) that validate rather than train
 PACKAGE_MODEL = Path(__file__).resolve().parent.parent / "models" / "turn" / MODEL_FILE
 _MS = SAMPLE_RATE // 1000
 
@@ -105,16 +109,17 @@ class Clip:
     text: str
     label: str
     source: str
+    phrase: str  # the phrase or recording it came from: train/validation split by it
 
 
 # ---- 1-3: speech, labels, channel ------------------------------------------------------
 
 
-def _finish(audio: np.ndarray, text: str, label: str, source: str,
+def _finish(audio: np.ndarray, text: str, label: str, source: str, phrase: str,
             rng: np.random.Generator) -> Clip:
     tail_ms = 600.0 if label in OVERLAP_LABELS else 1100.0
     trimmed, end = trim(audio, rng, tail_ms)
-    return Clip(augment(trimmed, rng), end, text, label, source)
+    return Clip(augment(trimmed, rng), end, text, label, source, phrase)
 
 
 def _tts_jobs(phrases: dict[str, list[str]], evaluation: bool, plan: Plan,
@@ -147,19 +152,19 @@ def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> l
         source = f"{voice.engine}:{voice.name}"
         spoken = text + ("," if kind == "unfinished" and rng.random() < 0.5 else "")
         audio = synthesize(voice, spoken, rng)
-        clips.append(_finish(audio, text, label_of[kind], source, rng))
+        clips.append(_finish(audio, text, label_of[kind], source, text, rng))
         if kind != "finished":
             continue
         # Holds from finished sentences: cut at a real pause, or a prefix spoken on its
         # own with a continuation comma (the intonation of a mid-sentence pause).
         cut = cut_at_pause(audio, text, rng, min_ms=60)
         if cut is not None and rng.random() < 0.6:
-            clips.append(_finish(cut[0], cut[1], "hold", source, rng))
+            clips.append(_finish(cut[0], cut[1], "hold", source, text, rng))
         words = text.split()
-        if len(words) >= 4 and rng.random() < 0.5:
-            prefix = " ".join(words[: int(rng.integers(2, len(words) - 1))])
+        if len(words) >= 3:
+            prefix = " ".join(words[: int(rng.integers(1, len(words)))])
             audio = synthesize(voice, prefix + ",", rng)
-            clips.append(_finish(audio, prefix, "hold", source, rng))
+            clips.append(_finish(audio, prefix, "hold", source, text, rng))
     return clips
 
 
@@ -172,12 +177,12 @@ def real_clips(plan: Plan, rng: np.random.Generator) -> list[Clip]:
     for rec in progress(recordings, len(recordings), "cutting real speech"):
         audio = load_16k(rec.path, rec.sample_rate)
         source = "librivox" if rec.path.parent.name == "librivox" else "asterisk"
-        clips.append(_finish(audio, rec.text, "end_of_turn", source, rng))
+        clips.append(_finish(audio, rec.text, "end_of_turn", source, rec.text, rng))
         if len(rec.text.split()) >= 2:
-            clips.append(_finish(audio, rec.text, "interruption", source, rng))
+            clips.append(_finish(audio, rec.text, "interruption", source, rec.text, rng))
         cut = cut_at_pause(audio, rec.text, rng)
         if cut is not None:
-            clips.append(_finish(cut[0], cut[1], "hold", source, rng))
+            clips.append(_finish(cut[0], cut[1], "hold", source, rec.text, rng))
     return clips
 
 
@@ -246,17 +251,17 @@ def _build_model(stats: dict[str, np.ndarray]) -> Any:
             for name, value in stats.items():
                 self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
             self.conv = nn.Sequential(
-                nn.Conv1d(FRAME_DIM, 48, 5, padding=2), nn.ReLU(),
-                nn.Conv1d(48, 48, 5, stride=2, padding=2), nn.ReLU(),
-                nn.Conv1d(48, 64, 5, stride=2, padding=2), nn.ReLU())
+                nn.Conv1d(FRAME_DIM, 32, 5, stride=2, padding=2), nn.ReLU(),
+                nn.Conv1d(32, 48, 5, stride=2, padding=2), nn.ReLU(),
+                nn.Conv1d(48, 64, 3, padding=1), nn.ReLU())
             self.side = nn.Sequential(nn.Linear(EXTRA_DIM, 64), nn.ReLU())
-            self.head = nn.Sequential(nn.Linear(3 * 64 + 64, 64), nn.ReLU(),
-                                      nn.Dropout(0.1), nn.Linear(64, 2))
+            self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(3 * 64 + 64, 64), nn.ReLU(),
+                                      nn.Dropout(0.3), nn.Linear(64, 2))
 
         def logits(self, frames: Any, mask: Any, extra: Any) -> Any:
             x = (frames - self.frame_mean) / self.frame_std * mask.unsqueeze(-1)
             h = self.conv(x.transpose(1, 2))  # (batch, 64, WINDOW_FRAMES / 4)
-            m = mask[:, 3::4].unsqueeze(1)  # a pooled step exists if its last frame does
+            m = mask[:, 3::4].unsqueeze(1)  # a strided step exists if its last frame does
             count = m.sum(dim=2)
             mean = (h * m).sum(dim=2) / count.clamp(min=1.0)
             peak = (h * m - (1.0 - m) * 1e4).max(dim=2).values * (count > 0.5).float()
@@ -283,8 +288,9 @@ def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
+    rng = np.random.default_rng(seed)
     model = _build_model(_stats(data))
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
     # Each task's two classes weigh the same, whatever their counts.
     weight = np.ones(len(data.target), np.float32)
     for task in (0, 1):
@@ -296,20 +302,32 @@ def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
         return (torch.from_numpy(d.frames[rows].astype(np.float32)),
                 torch.from_numpy(d.mask[rows]), torch.from_numpy(d.extra[rows]))
 
+    def perturbed(d: Examples, rows: Any) -> tuple[Any, ...]:
+        """SpecAugment-style masks (a band of mel channels, a stretch of time) and, for
+        half the rows, no bag of words: the model may not lean on one phrase's words."""
+        frames, mask, extra = tensors(d, rows)
+        for i in range(len(rows)):
+            band = int(rng.integers(0, N_MELS - 6))
+            frames[i, :, band : band + int(rng.integers(0, 7))] = 0.0
+            start = int(rng.integers(0, WINDOW_FRAMES - 20))
+            frames[i, start : start + int(rng.integers(0, 21)), :N_MELS] = 0.0
+        drop = torch.from_numpy(rng.random(len(rows)) < 0.5)
+        extra[drop, EXTRA_DIM - TEXT_BUCKETS :] = 0.0
+        return frames, mask, extra
+
     def loss_of(out: Any, d: Examples, rows: Any, w: Any) -> Any:
         logit = out.gather(1, torch.from_numpy(d.task[rows]).unsqueeze(1)).squeeze(1)
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
             logit, torch.from_numpy(d.target[rows]), reduction="none")
         return (bce * w).sum() / w.sum()
 
-    rng = np.random.default_rng(seed)
     started, best, best_state = time.monotonic(), float("inf"), None
     for epoch in range(plan.epochs):
         model.train()
         order = rng.permutation(len(data.target))
         for i in range(0, len(order), 128):
             rows = order[i : i + 128]
-            loss = loss_of(model.logits(*tensors(data, rows)), data, rows,
+            loss = loss_of(model.logits(*perturbed(data, rows)), data, rows,
                            torch.from_numpy(weight[rows]))
             opt.zero_grad()
             loss.backward()
@@ -426,10 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
 
     clips = synthetic_clips(False, plan, rng) + real_clips(plan, rng)
-    order = rng.permutation(len(clips))
-    n_val = max(len(clips) // 10, 4)
-    val_clips = [clips[i] for i in order[:n_val]]
-    train_clips = [clips[i] for i in order[n_val:]]
+    val_clips = [c for c in clips if phrase_fold(c.phrase) == VALIDATION_FOLD]
+    train_clips = [c for c in clips if phrase_fold(c.phrase) != VALIDATION_FOLD]
     agent_texts = load_phrases()["agent"]
     agent = [synthesize(AGENT_VOICE, agent_texts[int(i)], rng)
              for i in rng.choice(len(agent_texts), size=8, replace=False)]

@@ -95,10 +95,19 @@ def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
     print(f"\r{label:<28} [{'#' * 30}] {total}/{total}", file=sys.stderr, flush=True)
 
 
-def held_out(key: str, fifths: int = 1) -> bool:
-    """Deterministic held-out split by a stable hash: ``fifths``/5 of keys are held out."""
-    normal = re.sub(r"[^a-z0-9 ]", "", key.lower()).strip()
-    return zlib.crc32(normal.encode()) % 5 < fifths
+def phrase_fold(key: str) -> int:
+    """Which fifth (0-4) a phrase falls in, by a stable hash of its words.
+
+    Fold 0 is held out for evaluation, fold 1 validates training (early stopping and
+    thresholds), so both measure phrases the model has not heard.
+    """
+    normal = " ".join(re.sub(r"[^a-z0-9 ]", " ", key.lower()).split())
+    return zlib.crc32(normal.encode()) % 5
+
+
+def held_out(key: str) -> bool:
+    """Is this phrase (or recording transcript) kept for evaluation only?"""
+    return phrase_fold(key) == 0
 
 
 def load_phrases() -> dict[str, list[str]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+
 from omnivox.kernels._pcm import FULL_SCALE, require_pcm
 
 SAMPLE_RATE = 16_000

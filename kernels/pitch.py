@@ -18,6 +18,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+
 from omnivox.kernels._pcm import FULL_SCALE, require_pcm
 
 SAMPLE_RATE = 16_000

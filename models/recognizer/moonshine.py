@@ -203,8 +203,10 @@ def repeated_tail(ids: Sequence[int], max_period: int = 12, copies: int = 4) -> 
         if len(ids) < span:
             break
         block = list(ids[-period:])
-        if all(list(ids[len(ids) - (k + 1) * period : len(ids) - k * period]) == block
-               for k in range(1, copies)):
+        if all(
+            list(ids[len(ids) - (k + 1) * period : len(ids) - k * period]) == block
+            for k in range(1, copies)
+        ):
             return span - period
     return 0
 
@@ -338,7 +340,8 @@ class SegmentedTranscript:
 class MoonshineStream:
     """Moonshine alone. Partials re-transcribe only the open segment (speech since the
     last pause), at `partial_interval_ms` of new audio or twice the last partial's cost,
-    whichever is longer, so partial work stays under half of one core in real time."""
+    whichever is longer, so partial work stays under half of one core in real time, and
+    only while speech goes on."""
 
     def __init__(self, model: MoonshineModel, partial_interval_ms: int = 300) -> None:
         self._text = SegmentedTranscript(model)
@@ -352,7 +355,14 @@ class MoonshineStream:
         grew = self._text.push(pcm)
         self._since_partial += len(pcm)
         tail = ""
-        if self._since_partial >= self._interval and self._text.segmenter.has_speech:
+        segmenter = self._text.segmenter
+        # No partial once a pause has begun: nothing new was said, and a Moonshine run
+        # started now would still hold the worker when the session asks for the final.
+        if (
+            self._since_partial >= self._interval
+            and segmenter.has_speech
+            and not segmenter.trailing_pause_ms
+        ):
             started = time.perf_counter()
             tail = self._text.tail_text()
             cost = int((time.perf_counter() - started) * 2 * SAMPLE_RATE)

@@ -36,19 +36,22 @@ class _Lease:
 class DecoderPool:
     """Idle pocketsphinx decoders of one configuration, reused across streams."""
 
-    def __init__(self, final_pass: bool = True) -> None:
+    def __init__(self, final_pass: bool = True, max_hmm_per_frame: int = 30000) -> None:
         self.final_pass = final_pass
+        self.max_hmm_per_frame = max_hmm_per_frame
         self._idle: deque[_Lease] = deque()  # append/pop are atomic: finalizers may run anywhere
         self._create_lock = threading.Lock()
 
     def _create(self) -> Decoder:
         # fwdflat + bestpath are the second pass at end_utt: better text, slower end.
+        # maxhmmpf bounds the search per frame (pocketsphinx's default is 30000).
         with self._create_lock:
             return Decoder(
                 samprate=SAMPLE_RATE,
                 loglevel="FATAL",
                 fwdflat=self.final_pass,
                 bestpath=self.final_pass,
+                maxhmmpf=self.max_hmm_per_frame,
             )
 
     def take(self) -> _Lease:
@@ -118,6 +121,7 @@ class PocketsphinxStream:
         if self._lease is not None and self._lease.in_utterance:
             self._lease.decoder.end_utt()
             self._lease.in_utterance = False
+        self._last = ""  # the next hypothesis is news even if it repeats an old one
 
     def final(self) -> str:
         if self._lease is not None and self._lease.in_utterance:
@@ -133,7 +137,9 @@ class PocketsphinxStream:
 
 
 class PocketsphinxRecognizer:
-    """The `pocketsphinx` backend."""
+    """The `pocketsphinx` backend. The second pass stays on: measured on 60 asterisk
+    prompts it lowers WER from 0.80 to 0.72 (at ~150 ms more per final); on the five
+    LibriVox sentences it was 0.32 against 0.25 without, too few words to outweigh that."""
 
     name = "pocketsphinx"
 

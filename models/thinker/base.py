@@ -42,6 +42,10 @@ class ThinkRequest:
     tools: list[ToolSpec] = field(default_factory=list)
     context: list[str] = field(default_factory=list)
     """Passages added by before_think interventions (RAG, memory, presence)."""
+    images: list[bytes] = field(default_factory=list)
+    """JPEG/PNG camera snapshots for this turn, attached to the last user message."""
+    audio_wav: bytes | None = None
+    """The user's turn as a WAV file, for Thinkers that take audio (omni models)."""
 
 
 @dataclass(frozen=True, slots=True)

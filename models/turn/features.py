@@ -11,20 +11,22 @@ inputs here, so the model sees exactly the features it was trained on.
   marks the frames that exist.
 - Scalars: time since onset, trailing silence, fraction of speech in the window.
 - Text: the partial transcript is unreliable (late, empty or wrong), so it is reduced to
-  a few robust keyword classes (backchannel tokens, stop words, question words,
-  dangling conjunctions, fillers...) plus a small hashed bag of words and word pairs.
+  a few robust keyword classes (backchannel tokens, stop words, question words, a
+  dangling determiner, preposition, conjunction or auxiliary, fillers...), the hashed
+  last word, and a small hashed bag of words (single words
+  only: word pairs let a model memorise its training phrases instead of generalising).
 - Context: is the agent speaking, time since its last pause, did it just ask a question.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+
 from omnivox.kernels import logmel as lm
 from omnivox.kernels import pitch as pt
 
@@ -36,6 +38,8 @@ WINDOW_FRAMES = 200
 N_MELS = lm.N_MELS
 FRAME_DIM = N_MELS + 4
 TEXT_BUCKETS = 64
+#: The last word alone, hashed: whether a turn is complete shows most in how it ends.
+LAST_WORD_BUCKETS = 16
 #: A frame is speech when its energy is within this many nepers (ln power) of the
 #: window's loudest frame: 5.0 is about 22 dB.
 SPEECH_REL_ENERGY = -5.0
@@ -175,9 +179,15 @@ _CORRECTION = frozenset("no not nope wrong actually instead mean sorry incorrect
                         "don't didn't isn't that's".split())
 _QUESTION = frozenset("what who when where why how which whose can could would will do "
                       "does did is are should may shall".split())
-_DANGLING = frozenset("and but so or because cause then if that which like with to for of "
-                      "the a an my your our their in on at from about than as when while "
-                      "is was were are also plus maybe just".split())
+# Words a finished sentence rarely ends on, by kind: people pause after them mid-turn.
+_DETERMINER = frozenset("the a an my your our their his her its this these those some any "
+                        "every each no".split())
+_PREPOSITION = frozenset("to for of with in on at from about by into after before between "
+                         "like than as around until".split())
+_CONJUNCTION = frozenset("and but so or because cause then if that which when while unless "
+                         "plus also".split())
+_AUXILIARY = frozenset("is was were are am be been will would can could should shall may "
+                       "might must have has had do does did i'm i'd i'll".split())
 _FILLER = frozenset("um uh er erm uhm hmm eh mmm".split())
 _REQUEST = frozenset("want need like book tell help give check change find show send call "
                      "cancel reschedule order make get".split())
@@ -215,7 +225,7 @@ def _any_in(words: list[str], vocab: frozenset[str]) -> float:
 
 
 def text_features(text: str) -> np.ndarray:
-    """Keyword-class features and a hashed bag of words and word pairs."""
+    """Keyword-class features and a hashed bag of words."""
     words = tokens(text)
     n = len(words)
     first, last = (words[0], words[-1]) if words else ("", "")
@@ -229,7 +239,10 @@ def text_features(text: str) -> np.ndarray:
         _any_in(words, _CORRECTION),
         float(first in _QUESTION),
         _any_in(words, _QUESTION),
-        float(last in _DANGLING),
+        float(last in _DETERMINER),
+        float(last in _PREPOSITION),
+        float(last in _CONJUNCTION),
+        float(last in _AUXILIARY),
         float(last in _FILLER),
         _any_in(words, _FILLER),
         float(n > 1 and backchannel[0] and not all(backchannel)),
@@ -237,12 +250,15 @@ def text_features(text: str) -> np.ndarray:
         _any_in(words, _REQUEST),
         _any_in(words, _SELF),
     ]
+    last_word = np.zeros(LAST_WORD_BUCKETS, np.float32)
+    if n:
+        last_word[_bucket(last) % LAST_WORD_BUCKETS] = 1.0
     bag = np.zeros(TEXT_BUCKETS, np.float32)
-    for item in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
-        bag[_bucket(item)] += 1.0
+    for word in words:
+        bag[_bucket(word)] += 1.0
     if n:
         bag /= math.sqrt(float((bag * bag).sum()))
-    return np.concatenate([np.array(classes, np.float32), bag])
+    return np.concatenate([np.array(classes, np.float32), last_word, bag])
 
 
 def context_features(context: TurnContext) -> np.ndarray:
@@ -251,7 +267,8 @@ def context_features(context: TurnContext) -> np.ndarray:
                      float(context.agent_asked_question)], np.float32)
 
 
-TEXT_DIM = 15 + TEXT_BUCKETS
+TEXT_CLASSES = 18
+TEXT_DIM = TEXT_CLASSES + LAST_WORD_BUCKETS + TEXT_BUCKETS  # the bag comes last
 EXTRA_DIM = 3 + 3 + TEXT_DIM
 
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from omnivox.agent.config import AgentConfig, parse_config
-from omnivox.agent.server import SessionRegistry, create_app
+from omnivox.agent.server import REGISTRY, SessionRegistry, create_app
 from omnivox.agent.stack import ModelStack, build_stack
 from omnivox.media.frames import SAMPLE_RATE
 from omnivox.media.wavfile import write_wav
@@ -23,14 +23,14 @@ TEST_CONFIG = {"greeting": ""}
 
 
 @functools.cache
-def test_config() -> AgentConfig:
+def agent_config() -> AgentConfig:
     return parse_config(TEST_CONFIG, "test config")
 
 
 @functools.cache
 def shared_stack() -> ModelStack:
     """Models load once for the whole test run (loading is the slow part)."""
-    return build_stack(test_config())
+    return build_stack(agent_config())
 
 
 @dataclass
@@ -42,14 +42,14 @@ class RunningServer:
 
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
-    app = create_app(test_config(), shared_stack())
+    app = create_app(agent_config(), shared_stack())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app["registry"], app)
+        yield RunningServer(f"http://127.0.0.1:{port}", app[REGISTRY], app)
     finally:
         await runner.cleanup()
 

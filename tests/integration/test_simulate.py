@@ -12,7 +12,7 @@ from omnivox.agent.cli import main
 from omnivox.agent.simulate import simulate
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 
-from .conftest import shared_stack, silence, speech, test_config, write_user_wav
+from .conftest import agent_config, shared_stack, silence, speech, write_user_wav
 
 REQUIRED_METRICS = {"endpoint_ms", "recognizer_final_ms", "thinker_first_token_ms",
                     "talker_first_audio_ms", "voice_to_voice_ms"}
@@ -20,7 +20,7 @@ REQUIRED_METRICS = {"endpoint_ms", "recognizer_final_ms", "thinker_first_token_m
 
 async def test_a_question_gets_an_answer_with_every_event() -> None:
     pcm = np.concatenate([silence(0.5), speech("Do you have wifi?"), silence(0.5)])
-    res = await simulate(pcm, shared_stack(), test_config())
+    res = await simulate(pcm, shared_stack(), agent_config())
     types = [e["type"] for e in res.events]
     for t in ("vad_start", "vad_stop", "transcript_partial", "transcript_final", "user_turn_end",
               "reply_start", "reply_text", "reply_audio_start", "reply_audio_end", "turn_metrics"):
@@ -43,7 +43,7 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
         silence(0.5), speech("What are your opening hours?"), silence(2.5),
         speech("Wait, stop.", voice="en-gb+f2"), silence(0.5),
     ])
-    res = await simulate(pcm, shared_stack(), test_config())
+    res = await simulate(pcm, shared_stack(), agent_config())
     cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
     assert len(cancels) == 1, [e["type"] for e in res.events]
     c = cancels[0]
@@ -56,7 +56,7 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
 
 
 async def test_greeting_is_spoken_first() -> None:
-    res = await simulate(silence(1.0), shared_stack(), test_config().model_copy(
+    res = await simulate(silence(1.0), shared_stack(), agent_config().model_copy(
         update={"greeting": "Hello there."}), greet=True)
     texts = [e["text"] for e in res.of_type("reply_text")]
     assert texts == ["Hello there."]

@@ -24,7 +24,9 @@ from omnivox.models.recognizer.moonshine import (
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 PROMPT = SOUNDS / "agent-alreadyon.wav"
-PROMPT_TEXT = "That agent is already logged on. Please enter your agent number followed by the pound key."
+PROMPT_TEXT = (
+    "That agent is already logged on. Please enter your agent number followed by the pound key."
+)
 
 
 @pytest.fixture(scope="module")

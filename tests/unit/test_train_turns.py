@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
     pytest.skip("needs the espeak-ng and flite CLIs", allow_module_level=True)
 
-from omnivox.agent.train_turns import (  # noqa: E402  (after the skips)
+from omnivox.agent.train_turns import (
     Plan,
     export,
     make_examples,
@@ -20,9 +20,9 @@ from omnivox.agent.train_turns import (  # noqa: E402  (after the skips)
     train,
     tune,
 )
-from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize  # noqa: E402
-from omnivox.models.turn.classifier import TurnClassifier  # noqa: E402
-from omnivox.models.turn.features import EXTRA_DIM, FRAME_DIM, WINDOW_FRAMES  # noqa: E402
+from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize
+from omnivox.models.turn.classifier import TurnClassifier
+from omnivox.models.turn.features import EXTRA_DIM, FRAME_DIM, WINDOW_FRAMES
 
 TINY = Plan(backchannel=1, takeover=1, finished=1, unfinished=1, evaluation=1,
             phrase_stride=1000, real_stride=1000, epochs=1, max_train_s=30.0)

@@ -8,8 +8,10 @@ import pytest
 from omnivox.models.turn.features import (
     EXTRA_DIM,
     FRAME_DIM,
+    LAST_WORD_BUCKETS,
     N_MELS,
     TEXT_BUCKETS,
+    TEXT_CLASSES,
     WINDOW_FRAMES,
     TurnContext,
     compute_track,
@@ -22,7 +24,8 @@ from omnivox.models.turn.features import (
 
 CTX = TurnContext(agent_speaking=True, ms_since_agent_pause=800.0, agent_asked_question=False)
 # Indices of the keyword classes in text_features (see the list in features.py).
-N_WORDS, EMPTY, ALL_BACKCHANNEL, STOP, QUESTION_FIRST, DANGLING, FILLER_LAST = 0, 1, 2, 4, 6, 8, 9
+N_WORDS, EMPTY, ALL_BACKCHANNEL, STOP, QUESTION_FIRST = 0, 1, 2, 4, 6
+DETERMINER, PREPOSITION, CONJUNCTION, AUXILIARY, FILLER_LAST = 8, 9, 10, 11, 12
 
 
 def _voice(seconds: float, f0: float = 150.0, silence_after: float = 0.0) -> np.ndarray:
@@ -53,18 +56,26 @@ def test_keyword_classes() -> None:
     assert text_features("yeah but wait")[ALL_BACKCHANNEL] == 0.0
     assert text_features("wait stop")[STOP] == 1.0
     assert text_features("what time is it")[QUESTION_FIRST] == 1.0
-    assert text_features("I want a room and")[DANGLING] == 1.0
-    assert text_features("I want a room")[DANGLING] == 0.0
+    assert text_features("I want a room and")[CONJUNCTION] == 1.0
+    assert text_features("I want a room")[CONJUNCTION] == 0.0
+    assert text_features("book a table for")[PREPOSITION] == 1.0
+    assert text_features("change the")[DETERMINER] == 1.0
+    assert text_features("the price is")[AUXILIARY] == 1.0
+    ends = [text_features(t)[TEXT_CLASSES : TEXT_CLASSES + LAST_WORD_BUCKETS]
+            for t in ("a table for", "the bill for", "a table")]
+    assert np.array_equal(ends[0], ends[1]) and not np.array_equal(ends[0], ends[2])
     assert text_features("my name is um")[FILLER_LAST] == 1.0
     assert text_features("one two three")[N_WORDS] == pytest.approx(np.log1p(3))
 
 
-def test_hashed_bag_is_stable_normalised_and_order_aware() -> None:
+def test_hashed_bag_is_stable_and_normalised() -> None:
     a = text_features("no that is wrong")
-    assert a.shape == (15 + TEXT_BUCKETS,)
+    assert a.shape == (TEXT_CLASSES + LAST_WORD_BUCKETS + TEXT_BUCKETS,)
     np.testing.assert_array_equal(a, text_features("No, that is wrong."))
-    assert np.linalg.norm(a[15:]) == pytest.approx(1.0)
-    assert not np.array_equal(a[15:], text_features("wrong is that no")[15:])  # word pairs
+    bag = a[-TEXT_BUCKETS:]
+    assert np.linalg.norm(bag) == pytest.approx(1.0)
+    assert np.count_nonzero(bag) <= 4
+    assert not np.array_equal(bag, text_features("yes this is right")[-TEXT_BUCKETS:])
 
 
 def test_text_must_be_a_string() -> None:

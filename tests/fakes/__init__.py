@@ -1,0 +1,1 @@
+"""Fakes of external services (wire-exact), for tests that must not use the network."""
