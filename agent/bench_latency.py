@@ -35,7 +35,11 @@ QUESTIONS = [
     "Can I bring my kids?",
 ]
 USER_VOICES = ["en-us+m3", "en-gb+f2", "en-us+f4", "en+m7"]
-INTERRUPTIONS = ["Wait, stop.", "Hold on, that's not what I asked.", "Sorry, can I ask something else?"]
+INTERRUPTIONS = [
+    "Wait, stop.",
+    "Hold on, that's not what I asked.",
+    "Sorry, can I ask something else?",
+]
 BARGE_IN_DELAY_MS = 2500
 """Interruption onset after the question ends: inside the answer for every KB entry."""
 
@@ -66,16 +70,18 @@ def build_cases(quick: bool) -> list[Case]:
         cases.append(Case(f"question:{q}", np.concatenate([_silence(500), pcm, _silence(500)])))
     for clip in load_corpus("asterisk", limit=2 if quick else 6):
         pcm = _trim(clip.pcm)
-        cases.append(Case(f"real:{clip.path.stem}", np.concatenate([_silence(500), pcm, _silence(500)])))
+        cases.append(
+            Case(f"real:{clip.path.stem}", np.concatenate([_silence(500), pcm, _silence(500)]))
+        )
     n_barge = 1 if quick else len(INTERRUPTIONS)
     for i in range(n_barge):
         voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
-        q = _trim(voice.synthesize_pcm(QUESTIONS[i]))
+        question = _trim(voice.synthesize_pcm(QUESTIONS[i]))
         stop = _trim(voice.synthesize_pcm(INTERRUPTIONS[i]))
         lead = _silence(500)
         gap = _silence(BARGE_IN_DELAY_MS)
-        onset_ms = 1000.0 * (len(lead) + len(q) + len(gap)) / SAMPLE_RATE
-        pcm = np.concatenate([lead, q, gap, stop, _silence(500)])
+        onset_ms = 1000.0 * (len(lead) + len(question) + len(gap)) / SAMPLE_RATE
+        pcm = np.concatenate([lead, question, gap, stop, _silence(500)])
         cases.append(Case(f"barge_in:{INTERRUPTIONS[i]}", pcm, onset_ms))
     return cases
 
@@ -91,7 +97,10 @@ def _last_agent_audio_ms(agent: np.ndarray, start_ms: float, end_ms: float) -> f
 
 
 def _measure(case: Case, res: SimulationResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"case": case.name, "realtime_factor": res.media_s / max(res.wall_s, 1e-9)}
+    out: dict[str, Any] = {
+        "case": case.name,
+        "realtime_factor": res.media_s / max(res.wall_s, 1e-9),
+    }
     metrics = res.of_type("turn_metrics")
     if metrics:
         out.update({k: v for k, v in metrics[0].items() if k.endswith("_ms")})
@@ -117,8 +126,11 @@ def _stats(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "p50": None, "p95": None}
     arr = np.asarray(values, dtype=float)
-    return {"n": len(values), "p50": round(float(np.percentile(arr, 50)), 1),
-            "p95": round(float(np.percentile(arr, 95)), 1)}
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(arr, 50)), 1),
+        "p95": round(float(np.percentile(arr, 95)), 1),
+    }
 
 
 async def _run(stack: ModelStack, config: AgentConfig, cases: list[Case]) -> list[dict[str, Any]]:
@@ -157,8 +169,16 @@ def run_latency_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any
 
 def format_latency_table(result: dict[str, Any]) -> str:
     lines = [f"{'metric (ms, media clock)':32} {'n':>3} {'p50':>8} {'p95':>8}"]
-    for key in ("voice_to_voice_ms", "endpoint_ms", "recognizer_final_ms", "thinker_first_token_ms",
-                "talker_first_audio_ms", "barge_in_stop_ms", "audio_after_cancel_ms", "realtime_factor"):
+    for key in (
+        "voice_to_voice_ms",
+        "endpoint_ms",
+        "recognizer_final_ms",
+        "thinker_first_token_ms",
+        "talker_first_audio_ms",
+        "barge_in_stop_ms",
+        "audio_after_cancel_ms",
+        "realtime_factor",
+    ):
         s = result[key]
         lines.append(f"{key:32} {s['n']:>3} {s['p50']!s:>8} {s['p95']!s:>8}")
     lines.append("")

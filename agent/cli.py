@@ -34,8 +34,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else config.server.port
     print("omnivox: loading models ...", file=sys.stderr)
     stack = build_stack(config)
-    print(f"omnivox: open http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
-          file=sys.stderr)
+    print(
+        f"omnivox: open http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}",
+        file=sys.stderr,
+    )
     web.run_app(create_app(config, stack), host=host, port=port, print=None)
     return 0
 
@@ -52,8 +54,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     result.write(args.out, args.events)
     finals = [e["text"] for e in result.of_type("transcript_final")]
     replies = [e["text"] for e in result.of_type("reply_text")]
-    print(f"simulated {result.media_s:.1f} s of media in {result.wall_s:.1f} s "
-          f"({result.media_s / max(result.wall_s, 1e-6):.1f}x real time)", file=sys.stderr)
+    print(
+        f"simulated {result.media_s:.1f} s of media in {result.wall_s:.1f} s "
+        f"({result.media_s / max(result.wall_s, 1e-6):.1f}x real time)",
+        file=sys.stderr,
+    )
     for text in finals:
         print(f"user:  {text}", file=sys.stderr)
     if replies:
@@ -96,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="listen port (default from config: 8080)")
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("simulate", help="run a session on a recorded user track, faster than real time")
+    s = sub.add_parser(
+        "simulate", help="run a session on a recorded user track, faster than real time"
+    )
     s.add_argument("user_wav", type=Path)
     s.add_argument("--out", type=Path, help="stereo WAV: channel 0 user, channel 1 agent")
     s.add_argument("--events", type=Path, help="JSON lines, one event per line")
@@ -114,8 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bench)
 
     for name, module, helptext in (
-        ("train", "omnivox.agent.train_turns", "train the turn-taking classifier (needs the train extra)"),
-        ("eval", "omnivox.agent.eval_turns", "evaluate the turn-taking classifier on labelled clips"),
+        (
+            "train",
+            "omnivox.agent.train_turns",
+            "train the turn-taking classifier (needs the train extra)",
+        ),
+        (
+            "eval",
+            "omnivox.agent.eval_turns",
+            "evaluate the turn-taking classifier on labelled clips",
+        ),
     ):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("what", choices=["turns"])

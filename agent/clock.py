@@ -41,7 +41,9 @@ class MediaClock:
     stays locked to the audio the VAD timestamps refer to.
     """
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic, max_gap_ms: float = 60.0) -> None:
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, max_gap_ms: float = 60.0
+    ) -> None:
         self._monotonic = monotonic
         self._max_gap_ms = max_gap_ms
         self._media_ms = 0.0

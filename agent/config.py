@@ -75,7 +75,9 @@ class ServerConfig(_Section):
 
 class AgentConfig(_Section):
     greeting: str = "Hi! I'm the front desk assistant. How can I help?"
-    system_prompt: str = "You are a friendly, concise voice assistant. Answer in one or two short sentences."
+    system_prompt: str = (
+        "You are a friendly, concise voice assistant. Answer in one or two short sentences."
+    )
     vad: VadConfig = VadConfig()
     turns: TurnsConfig = TurnsConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
@@ -98,7 +100,9 @@ def parse_config(data: Any, source: str = "config") -> AgentConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
+        )
     try:
         return AgentConfig.model_validate(data)
     except ValidationError as err:

@@ -213,7 +213,9 @@ class Reply:
             results = await asyncio.gather(*(deps.tools.call(c) for c in calls))
             for call, result in zip(calls, results, strict=True):
                 self._emit("tool_call", name=call.name, arguments=call.arguments, result=result)
-                messages.append(Message("tool", content=result, tool_call_id=call.id, name=call.name))
+                messages.append(
+                    Message("tool", content=result, tool_call_id=call.id, name=call.name)
+                )
         raise RuntimeError(f"tool loop limit ({deps.max_tool_rounds} rounds) reached")
 
     async def _speak(self, chunk: str) -> None:

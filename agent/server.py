@@ -37,9 +37,6 @@ MAX_BACKLOG = 500
 CONNECT_TIMEOUT_S = 30.0
 
 
-REGISTRY = web.AppKey("registry", "SessionRegistry")
-
-
 def web_root() -> Path:
     return Path(str(resources.files("omnivox.web")))
 
@@ -47,7 +44,9 @@ def web_root() -> Path:
 class LiveSession:
     """A Session bound to one peer connection, with the tasks that feed it."""
 
-    def __init__(self, session_id: str, pc: RTCPeerConnection, config: AgentConfig, stack: ModelStack) -> None:
+    def __init__(
+        self, session_id: str, pc: RTCPeerConnection, config: AgentConfig, stack: ModelStack
+    ) -> None:
         self.id = session_id
         self.pc = pc
         self.clock = MediaClock()
@@ -116,6 +115,9 @@ class SessionRegistry:
     async def close_all(self) -> None:
         for sid in list(self.sessions):
             await self.close(sid, "server_shutdown")
+
+
+REGISTRY: web.AppKey[SessionRegistry] = web.AppKey("registry", SessionRegistry)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -192,7 +194,9 @@ class Signaling:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed"):
-                live.spawn(self.registry.close(live.id, f"connection_{pc.connectionState}"), "close")
+                live.spawn(
+                    self.registry.close(live.id, f"connection_{pc.connectionState}"), "close"
+                )
 
     async def _watchdog(self, live: LiveSession) -> None:
         """A peer that never connects must not hold a session slot forever."""

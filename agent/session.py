@@ -275,4 +275,3 @@ class Session:
 
     def _emit(self, type_: str, **data: object) -> None:
         self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
-

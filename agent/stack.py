@@ -47,7 +47,9 @@ def build_thinker(config: AgentConfig) -> tuple[Thinker, ToolRunner | None]:
         from omnivox.models.thinker.openai_compat import OpenAIThinker
 
         return OpenAIThinker.from_config(_thinker_options(config)), None
-    raise ConfigError(f"thinker.backend: unknown backend {backend!r} (use knowledge_base or openai)")
+    raise ConfigError(
+        f"thinker.backend: unknown backend {backend!r} (use knowledge_base or openai)"
+    )
 
 
 def build_stack(config: AgentConfig) -> ModelStack:

@@ -14,6 +14,7 @@ in µ-law: the shift floors -1/4 to -1, not to 0).
 from __future__ import annotations
 
 import numpy as np
+
 from omnivox.kernels._pcm import require_pcm
 
 _ULAW_BIAS = 33  # added to the 14-bit magnitude so segment edges fall on powers of two

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from omnivox.kernels._pcm import FULL_SCALE, require_pcm
 
 #: Floor for every level this module returns: silence and anything quieter read this.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from omnivox.kernels._pcm import (
     INT16_MAX,
     INT16_MIN,

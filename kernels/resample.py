@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import soxr
+
 from omnivox.kernels._pcm import FULL_SCALE, require_pcm, saturate_int16
 
 Quality = Literal["VHQ", "HQ", "MQ", "LQ"]

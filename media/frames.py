@@ -46,7 +46,10 @@ def split_frames(pcm: np.ndarray, start: int = 0) -> list[AudioFrame]:
     padded = np.zeros(n * FRAME_SAMPLES, dtype=np.int16)
     padded[: len(pcm)] = pcm
     return [
-        AudioFrame(padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], SAMPLE_RATE,
-                   start + i * FRAME_SAMPLES)
+        AudioFrame(
+            padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES],
+            SAMPLE_RATE,
+            start + i * FRAME_SAMPLES,
+        )
         for i in range(n)
     ]

@@ -29,7 +29,9 @@ class AgentAudioTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, source: Callable[[], np.ndarray], monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, source: Callable[[], np.ndarray], monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self._source = source
         self._monotonic = monotonic
@@ -104,14 +106,17 @@ class InboundVideo:
         self._min_gap = 1.0 / max_fps if max_fps > 0 else float("inf")
         self._last: float | None = None
 
-    async def consume(self, track: MediaStreamTrack, monotonic: Callable[[], float] = time.monotonic) -> None:
+    async def consume(
+        self, track: MediaStreamTrack, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         try:
             while True:
                 frame = await track.recv()
                 now = monotonic()
-                if isinstance(frame, av.VideoFrame) and (self._last is None or now - self._last >= self._min_gap):
+                if isinstance(frame, av.VideoFrame) and (
+                    self._last is None or now - self._last >= self._min_gap
+                ):
                     self._last = now
                     self._on_frame(frame)
         except MediaStreamError:
             return
-

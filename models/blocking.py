@@ -18,7 +18,9 @@ T = TypeVar("T")
 
 MAX_WORKERS = int(os.environ.get("OMNIVOX_BLOCKING_WORKERS", "0")) or max(2, os.cpu_count() or 2)
 
-BLOCKING_EXECUTOR = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="omnivox-blocking")
+BLOCKING_EXECUTOR = ThreadPoolExecutor(
+    max_workers=MAX_WORKERS, thread_name_prefix="omnivox-blocking"
+)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -18,7 +18,6 @@ import importlib.util
 import math
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -339,14 +338,15 @@ class SegmentedTranscript:
 
 class MoonshineStream:
     """Moonshine alone. Partials re-transcribe only the open segment (speech since the
-    last pause), at `partial_interval_ms` of new audio or twice the last partial's cost,
-    whichever is longer, so partial work stays under half of one core in real time, and
-    only while speech goes on."""
+    last pause), and only while speech goes on. They come every `partial_interval_ms`
+    of audio or every half of the open segment's length, whichever is longer: a run
+    costs about a tenth of its audio's length here, so partial work stays near 20% of a
+    core however long the segment grows. The rule counts audio, not wall time, so a
+    replay makes the same partials."""
 
     def __init__(self, model: MoonshineModel, partial_interval_ms: int = 300) -> None:
         self._text = SegmentedTranscript(model)
-        self._base_interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
-        self._interval = self._base_interval
+        self._interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
         self._since_partial = 0
         self._last = ""
 
@@ -358,15 +358,9 @@ class MoonshineStream:
         segmenter = self._text.segmenter
         # No partial once a pause has begun: nothing new was said, and a Moonshine run
         # started now would still hold the worker when the session asks for the final.
-        if (
-            self._since_partial >= self._interval
-            and segmenter.has_speech
-            and not segmenter.trailing_pause_ms
-        ):
-            started = time.perf_counter()
+        due = max(self._interval, segmenter.open_samples // 2)
+        if self._since_partial >= due and segmenter.has_speech and not segmenter.trailing_pause_ms:
             tail = self._text.tail_text()
-            cost = int((time.perf_counter() - started) * 2 * SAMPLE_RATE)
-            self._interval = max(self._base_interval, cost)
             self._since_partial = 0
         elif not grew:
             return None

@@ -10,15 +10,15 @@ Pure functions and classes, used by the HTTP shell in `openai_compat`:
   reassembled from fragments split across chunks by `index`.
 - `ThinkTagFilter`: drops `<think>...</think>` spans some servers leave in `content`.
 
-Server quirks handled here (each seen in the wild):
+Server quirks handled here (as documented or reported for each server):
 - vLLM / SGLang: a first chunk with only `role`; `reasoning_content` deltas (reasoning
   parser on); usage in a last chunk with `choices: []`.
 - llama.cpp server: `"content": null` next to tool calls; `finish_reason` in a separate
   chunk with an empty delta.
 - DashScope compatible mode: later tool-call fragments carry `"id": ""` and
   `"name": ""` instead of omitting them; `reasoning_content` for Qwen3.
-- Ollama `/v1`: whole tool calls in one fragment, older versions without `index` and with
-  `finish_reason: "stop"` even when tools were called.
+- Ollama `/v1`: whole tool calls in one fragment, each with `index: 0` (ollama#15457);
+  before 0.4.7 no `index` at all (ollama#7881); `finish_reason: "stop"` after tool calls.
 - Any server: `arguments` as an already-parsed object instead of a JSON string; an
   `{"error": {...}}` object inside a 200 stream; a stream that ends without a final blank
   line.
@@ -274,8 +274,10 @@ class ChunkAssembler:
     fragment): the first-token budget is met and the idle budget applies from then on."""
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
-    _calls: dict[int, _PartialCall] = field(default_factory=dict)
-    _last_index: int | None = None
+    _calls: list[_PartialCall] = field(default_factory=list)
+    _slots: dict[int, int] = field(default_factory=dict)
+    """Wire `index` -> position in _calls (they differ when a server reuses an index)."""
+    _last: int | None = None
     _calls_taken: bool = False
 
     def feed(self, chunk: dict[str, Any]) -> list[str]:
@@ -307,23 +309,25 @@ class ChunkAssembler:
         if not self._calls or self._calls_taken:
             return None
         self._calls_taken = True
-        calls = [self._finish_call(p) for p in sorted(self._calls.values(), key=lambda p: p.index)]
+        calls = [self._finish_call(p) for p in self._calls]
         return ToolCallsRequested(calls)
 
     def _merge(self, fragment: Any) -> None:
         if not isinstance(fragment, dict):
             raise ThinkerProtocolError("a tool-call fragment is not an object")
         index = fragment.get("index")
-        frag_id = fragment.get("id") or ""
-        if not isinstance(index, int):
-            # No index (older Ollama): a new id starts a new call, else it continues.
-            last = self._calls.get(self._last_index) if self._last_index is not None else None
-            if last is None or (frag_id and last.id and frag_id != last.id):
-                index = len(self._calls)
-            else:
-                index = last.index
-        call = self._calls.setdefault(index, _PartialCall(index))
-        self._last_index = index
+        frag_id = str(fragment.get("id") or "")
+        # A fragment continues the call at its index, or the last call when it has no
+        # index (Ollama before 0.4.7). A different id starts a new call even at a used
+        # index: Ollama sends index 0 for every one of several parallel calls.
+        slot = self._slots.get(index) if isinstance(index, int) else self._last
+        if slot is None or (frag_id and self._calls[slot].id and frag_id != self._calls[slot].id):
+            slot = len(self._calls)
+            self._calls.append(_PartialCall(slot))
+        if isinstance(index, int):
+            self._slots[index] = slot
+        self._last = slot
+        call = self._calls[slot]
         if frag_id and not call.id:
             call.id = str(frag_id)
         function = fragment.get("function") or {}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+
 from omnivox.kernels import g711, level, mixing
 from omnivox.kernels.resample import StreamResampler, resample, resample_reference
 

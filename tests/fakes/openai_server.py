@@ -1,6 +1,6 @@
 """A wire-exact fake of an OpenAI-compatible chat-completions server, for tests.
 
-It speaks the streaming format byte for byte as OpenAI does (`content-type:
+It speaks the streaming format the way OpenAI sends it (`content-type:
 text/event-stream`, `data: {json}\\n\\n` chunks of `chat.completion.chunk` objects, a usage
 chunk with `choices: []`, `data: [DONE]\\n\\n`) and the non-streaming format, records every
 request, and follows a script: one reply per incoming request, in order.
@@ -13,9 +13,10 @@ request, and follows a script: one reply per incoming request, in order.
 
 A reply is a list of steps: `Chunk` (a delta), `Usage`, `Done`, `Raw` (verbatim bytes:
 keep-alive comments, malformed JSON), `Sleep` (a slow model) and `Cut` (the server drops
-the connection). `server.disconnected` is set, and `server.disconnect_times` records
-`time.perf_counter()`, whenever a client closes the connection while a reply is still
-streaming (cancellation tests and the cancel-latency benchmark).
+the connection); `StreamReply.headers_delay_s` holds the response headers back.
+`server.received` is set when a request arrives. `server.disconnected` is set, and
+`server.disconnect_times` records `time.perf_counter()`, whenever a client closes the
+connection while a reply is still streaming (cancellation tests, cancel-latency benchmark).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ Step = Chunk | Usage | Done | Raw | Sleep | Cut
 class StreamReply:
     steps: list[Step]
     headers: dict[str, str] = field(default_factory=dict)
+    headers_delay_s: float = 0.0
+    """Wait before sending the response headers (a server queueing the request)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ class FakeOpenAIServer:
     def __init__(self, script: list[Reply]) -> None:
         self.script = list(script)
         self.requests: list[RecordedRequest] = []
+        self.received = asyncio.Event()
+        """Set when a request has arrived (and is recorded)."""
         self.disconnected = asyncio.Event()
         self.disconnect_times: list[float] = []
         self.base_url = ""
@@ -220,6 +225,7 @@ class FakeOpenAIServer:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         peer = tuple(peer[:2]) if peer else None
         self.requests.append(RecordedRequest(request.method, request.path, headers, body, peer))
+        self.received.set()
         n = len(self.requests) - 1
         if n >= len(self.script):
             return _json(error_reply(500, f"fake server: no scripted reply for request #{n}"))
@@ -243,10 +249,11 @@ class FakeOpenAIServer:
                 **reply.headers,
             }
         )
-        await resp.prepare(request)
         cid, created = f"chatcmpl-{id(reply):x}", int(time.time())
         cut = False
         try:
+            await asyncio.sleep(reply.headers_delay_s)
+            await resp.prepare(request)
             for step in reply.steps:
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -11,10 +12,15 @@ from aiortc.mediastreams import AudioStreamTrack
 from .conftest import RunningServer
 
 
-async def post(server: RunningServer, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http, http.post(
-        server.url + "/v1/sessions", data=data, headers={"content-type": content_type}
-    ) as resp:
+async def post(
+    server: RunningServer, data: bytes, content_type: str = "application/json"
+) -> tuple[int, dict]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.url + "/v1/sessions", data=data, headers={"content-type": content_type}
+        ) as resp,
+    ):
         return resp.status, await resp.json()
 
 
@@ -37,7 +43,7 @@ async def test_wrong_shapes_are_400(server: RunningServer) -> None:
 
 async def test_malformed_sdp_is_a_400(server: RunningServer) -> None:
     sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=garbage\r\nthis is not sdp\r\n"
-    status, body = await post(server, ('{"sdp": %s, "type": "offer"}' % __import__("json").dumps(sdp)).encode())
+    status, body = await post(server, json.dumps({"sdp": sdp, "type": "offer"}).encode())
     assert status == 400 and "SDP" in body["error"], body
     assert len(server.registry) == 0
 
@@ -48,7 +54,10 @@ async def test_oversized_offer_is_a_413(server: RunningServer) -> None:
 
 
 async def test_unknown_session_delete_is_a_404(server: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http, http.delete(server.url + "/v1/sessions/nope") as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.delete(server.url + "/v1/sessions/nope") as resp,
+    ):
         assert resp.status == 404
         assert "no such session" in (await resp.json())["error"]
 
@@ -71,8 +80,9 @@ async def test_aiortc_client_connects_gets_events_and_hangs_up(server: RunningSe
     channel.on("message", got.append)
     await pc.setLocalDescription(await pc.createOffer())
     async with aiohttp.ClientSession() as http:
-        async with http.post(server.url + "/v1/sessions", json={
-            "sdp": pc.localDescription.sdp, "type": "offer"}) as resp:
+        async with http.post(
+            server.url + "/v1/sessions", json={"sdp": pc.localDescription.sdp, "type": "offer"}
+        ) as resp:
             assert resp.status == 200, await resp.text()
             answer = await resp.json()
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))

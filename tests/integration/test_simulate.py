@@ -14,16 +14,31 @@ from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 
 from .conftest import agent_config, shared_stack, silence, speech, write_user_wav
 
-REQUIRED_METRICS = {"endpoint_ms", "recognizer_final_ms", "thinker_first_token_ms",
-                    "talker_first_audio_ms", "voice_to_voice_ms"}
+REQUIRED_METRICS = {
+    "endpoint_ms",
+    "recognizer_final_ms",
+    "thinker_first_token_ms",
+    "talker_first_audio_ms",
+    "voice_to_voice_ms",
+}
 
 
 async def test_a_question_gets_an_answer_with_every_event() -> None:
     pcm = np.concatenate([silence(0.5), speech("Do you have wifi?"), silence(0.5)])
     res = await simulate(pcm, shared_stack(), agent_config())
     types = [e["type"] for e in res.events]
-    for t in ("vad_start", "vad_stop", "transcript_partial", "transcript_final", "user_turn_end",
-              "reply_start", "reply_text", "reply_audio_start", "reply_audio_end", "turn_metrics"):
+    for t in (
+        "vad_start",
+        "vad_stop",
+        "transcript_partial",
+        "transcript_final",
+        "user_turn_end",
+        "reply_start",
+        "reply_text",
+        "reply_audio_start",
+        "reply_audio_end",
+        "turn_metrics",
+    ):
         assert t in types, (t, types)
     assert all("t_ms" in e and "type" in e for e in res.events)
     assert [e["t_ms"] for e in res.events] == sorted(e["t_ms"] for e in res.events)
@@ -39,37 +54,68 @@ async def test_a_question_gets_an_answer_with_every_event() -> None:
 
 
 async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
-    pcm = np.concatenate([
-        silence(0.5), speech("What are your opening hours?"), silence(2.5),
-        speech("Wait, stop.", voice="en-gb+f2"), silence(0.5),
-    ])
+    pcm = np.concatenate(
+        [
+            silence(0.5),
+            speech("What are your opening hours?"),
+            silence(2.5),
+            speech("Wait, stop.", voice="en-gb+f2"),
+            silence(0.5),
+        ]
+    )
     res = await simulate(pcm, shared_stack(), agent_config())
     cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
     assert len(cancels) == 1, [e["type"] for e in res.events]
     c = cancels[0]
-    spoken = " ".join(e["text"] for e in res.of_type("reply_text") if e["reply_id"] == c["reply_id"])
-    assert c["heard_text"] and spoken.startswith(c["heard_text"]) and len(c["heard_text"]) < len(spoken)
-    # Structural bound: the frame pulled at the decision is the last one of that reply.
-    decision_frame = int(round(c["t_ms"] / FRAME_MS))
+    spoken = " ".join(
+        e["text"] for e in res.of_type("reply_text") if e["reply_id"] == c["reply_id"]
+    )
+    assert (
+        c["heard_text"]
+        and spoken.startswith(c["heard_text"])
+        and len(c["heard_text"]) < len(spoken)
+    )
+    # Structural bound: the decision is taken while frame i is processed (at its end
+    # time); the agent frame pulled in that same step is already silent.
+    decision_frame = round(c["t_ms"] / FRAME_MS) - 1
     after = res.agent[decision_frame * FRAME_SAMPLES : (decision_frame + 10) * FRAME_SAMPLES]
     assert not np.any(after), "agent audio continued after the cancel decision"
 
 
 async def test_greeting_is_spoken_first() -> None:
-    res = await simulate(silence(1.0), shared_stack(), agent_config().model_copy(
-        update={"greeting": "Hello there."}), greet=True)
+    res = await simulate(
+        silence(1.0),
+        shared_stack(),
+        agent_config().model_copy(update={"greeting": "Hello there."}),
+        greet=True,
+    )
     texts = [e["text"] for e in res.of_type("reply_text")]
     assert texts == ["Hello there."]
     assert np.any(res.agent)
 
 
 def test_cli_writes_stereo_wav_and_jsonl(tmp_path: Path) -> None:
-    user = write_user_wav(tmp_path / "user.wav", silence(0.3), speech("Is there parking?"), silence(0.3))
+    user = write_user_wav(
+        tmp_path / "user.wav", silence(0.3), speech("Is there parking?"), silence(0.3)
+    )
     cfg = tmp_path / "agent.yaml"
     cfg.write_text("greeting: ''\n")
     out, events = tmp_path / "out.wav", tmp_path / "events.jsonl"
-    assert main(["simulate", str(user), "--out", str(out), "--events", str(events),
-                 "--config", str(cfg)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                str(user),
+                "--out",
+                str(out),
+                "--events",
+                str(events),
+                "--config",
+                str(cfg),
+            ]
+        )
+        == 0
+    )
     with wave.open(str(out)) as w:
         assert w.getnchannels() == 2 and w.getframerate() == 16000
     lines = [json.loads(line) for line in events.read_text().splitlines()]

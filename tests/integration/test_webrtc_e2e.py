@@ -19,7 +19,9 @@ from .conftest import RunningServer, silence, speech, write_user_wav
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium (./dev test installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian chromium (./dev test installs it)"
+    ),
 ]
 
 
@@ -39,8 +41,9 @@ async def open_page(page, server: RunningServer) -> None:  # type: ignore[no-unt
 async def test_spoken_question_gets_a_spoken_answer_from_the_knowledge_base(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    wav = write_user_wav(tmp_path / "q.wav", silence(2.0), speech("What are your opening hours?"),
-                         silence(12.0))
+    wav = write_user_wav(
+        tmp_path / "q.wav", silence(2.0), speech("What are your opening hours?"), silence(12.0)
+    )
     async with launch_chromium(fake_audio_wav=wav) as page:
         await open_page(page, server)
         final = await wait_for_event(page, "transcript_final", 40)
@@ -48,8 +51,11 @@ async def test_spoken_question_gets_a_spoken_answer_from_the_knowledge_base(
         await wait_for_event(page, "reply_audio_start", 20)
         done = await wait_for_event(page, "reply_done", 40)
         events = await page.evaluate("() => window.omnivox.events")
-        answer = " ".join(e["text"] for e in events
-                          if e["type"] == "reply_text" and e["reply_id"] == done["reply_id"])
+        answer = " ".join(
+            e["text"]
+            for e in events
+            if e["type"] == "reply_text" and e["reply_id"] == done["reply_id"]
+        )
         assert "open" in answer.lower(), answer  # the KB's opening-hours entry
         metrics = [e for e in events if e["type"] == "turn_metrics"]
         assert metrics and metrics[0]["voice_to_voice_ms"] > 0
@@ -66,8 +72,11 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
 ) -> None:
     wav = write_user_wav(
         tmp_path / "barge.wav",
-        silence(2.0), speech("How do I get there by bus?"), silence(3.0),
-        speech("Wait, stop. Where can I park?", voice="en-gb+f2"), silence(10.0),
+        silence(2.0),
+        speech("How do I get there by bus?"),
+        silence(3.0),
+        speech("Wait, stop. Where can I park?", voice="en-gb+f2"),
+        silence(10.0),
     )
     async with launch_chromium(fake_audio_wav=wav) as page:
         await open_page(page, server)
@@ -82,8 +91,11 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
         await asyncio.sleep(1.2)
         later, _ = await fetch_agent_audio(page)
         events = await page.evaluate("() => window.omnivox.events")
-    spoken = " ".join(e["text"] for e in events
-                      if e["type"] == "reply_text" and e["reply_id"] == start["reply_id"])
+    spoken = " ".join(
+        e["text"]
+        for e in events
+        if e["type"] == "reply_text" and e["reply_id"] == start["reply_id"]
+    )
     assert spoken.startswith(cancel["heard_text"].rstrip(" …"))
     assert len(cancel["heard_text"]) < len(spoken), "heard text must be truncated"
     # Agent audio stops. What was already sent still drains through the browser's
@@ -99,8 +111,9 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
 async def test_closing_the_page_mid_reply_leaves_nothing_running(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    wav = write_user_wav(tmp_path / "q.wav", silence(1.5), speech("How much is a day pass?"),
-                         silence(10.0))
+    wav = write_user_wav(
+        tmp_path / "q.wav", silence(1.5), speech("How much is a day pass?"), silence(10.0)
+    )
     async with launch_chromium(fake_audio_wav=wav) as page:
         await open_page(page, server)
         await wait_for_event(page, "reply_audio_start", 60)
@@ -112,6 +125,9 @@ async def test_closing_the_page_mid_reply_leaves_nothing_running(
         await asyncio.sleep(0.1)
     assert len(server.registry) == 0
     assert server.registry.running_tasks() == 0
-    leftovers = [t.get_name() for t in asyncio.all_tasks()
-                 if t.get_name().startswith(("reply-", "think-", "transcription")) and not t.done()]
+    leftovers = [
+        t.get_name()
+        for t in asyncio.all_tasks()
+        if t.get_name().startswith(("reply-", "think-", "transcription")) and not t.done()
+    ]
     assert leftovers == []

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from omnivox.kernels.g711 import (
     alaw_decode,
     alaw_decode_reference,

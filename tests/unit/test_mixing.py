@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from omnivox.kernels.mixing import (
     apply_gain,
     apply_gain_reference,

@@ -34,6 +34,7 @@ from tests.fakes.openai_server import (
     Cut,
     Done,
     FakeOpenAIServer,
+    JSONReply,
     Raw,
     Reply,
     Sleep,
@@ -404,6 +405,28 @@ async def test_429_whose_retry_after_exceeds_the_budget_is_not_retried() -> None
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),  # OpenAI's finer header wins
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past
+        ({"Retry-After": "soon"}, None),
+    ],
+)
+async def test_retry_after_forms(headers: dict[str, str], expected: float | None) -> None:
+    reply = JSONReply(error_reply(429, "wait").body, 429, headers)
+    async with served([reply, reply], first_token_timeout_s=0.5) as (_, thinker):
+        _, err = await collect_until_error(thinker)
+    assert isinstance(err, ThinkerHTTPError) and err.retry_after_s == expected
+
+
+async def test_wrong_content_type_is_a_protocol_error() -> None:
+    reply = StreamReply([Raw("<html>login</html>")], headers={"Content-Type": "text/html"})
+    async with served([reply]) as (_, thinker):
+        _, err = await collect_until_error(thinker)
+    assert err.kind == "protocol" and "text/html" in err.message
+
+
 async def test_connect_failure() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -467,14 +490,7 @@ async def test_api_key_is_sent_as_bearer_and_never_leaks(monkeypatch: pytest.Mon
     ):
         await collect(thinker)
         _, err = await collect_until_error(thinker)
-        texts = [
-            str(err),
-            repr(err),
-            err.message,
-            repr(thinker),
-            repr(thinker.config),
-            str(thinker.__dict__.get("config")),
-        ]
+        texts = [str(err), repr(err), err.message, repr(thinker), repr(thinker.config)]
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert server.requests[0].headers["x-org"] == "o1"
     assert isinstance(err, ThinkerHTTPError) and err.status == 401
@@ -529,6 +545,24 @@ async def test_cancelling_the_consumer_closes_the_connection() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.wait_for(server.disconnected.wait(), 10)
+
+
+async def test_cancel_while_waiting_for_headers_closes_the_connection() -> None:
+    async with served([StreamReply([Done()], headers_delay_s=30)]) as (server, thinker):
+        task = asyncio.create_task(collect(thinker))
+        await asyncio.wait_for(server.received.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(server.disconnected.wait(), 10)
+
+
+async def test_no_headers_within_the_budget_is_a_first_token_timeout() -> None:
+    reply = StreamReply(text_stream(["late"]).steps, headers_delay_s=30)
+    async with served([reply], first_token_timeout_s=0.3) as (server, thinker):
+        _, err = await collect_until_error(thinker)
+        assert err.kind == "timeout_first_token"
+        await asyncio.wait_for(server.disconnected.wait(), 10)  # and the request is dropped
 
 
 # ---- config ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from omnivox.kernels.resample import StreamResampler, resample, resample_reference
 
 # Every conversion a transport needs, both ways where both ways occur, plus 44.1 kHz files.

@@ -264,6 +264,33 @@ def test_fragments_without_index_ollama_style() -> None:
     assert requested.calls == [ToolCall("c1", "f", {"x": 1}), ToolCall("c2", "g", {})]
 
 
+def test_reused_index_with_new_id_starts_a_new_call_ollama_style() -> None:
+    a = ChunkAssembler()
+    a.feed(
+        delta(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "c1", "function": {"name": "f", "arguments": '{"x"'}}
+                ]
+            }
+        )
+    )
+    a.feed(delta({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}))
+    a.feed(
+        delta(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "c2", "function": {"name": "g", "arguments": '{"y"'}}
+                ]
+            }
+        )
+    )
+    a.feed(delta({"tool_calls": [{"index": 0, "id": "", "function": {"arguments": ": 2}"}}]}))
+    requested = a.take_calls()
+    assert requested is not None
+    assert requested.calls == [ToolCall("c1", "f", {"x": 1}), ToolCall("c2", "g", {"y": 2})]
+
+
 def test_fragments_without_index_continue_the_last_call() -> None:
     a = ChunkAssembler()
     a.feed(delta({"tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": '{"x"'}}]}))
