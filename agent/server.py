@@ -237,6 +237,9 @@ def create_app(config: AgentConfig, stack: ModelStack) -> web.Application:
 
     async def shutdown(_app: web.Application) -> None:
         await registry.close_all()
+        close = getattr(stack.thinker, "close", None)  # HTTP backends hold a client session
+        if close is not None:
+            await close()
 
     app.on_shutdown.append(shutdown)
     return app

@@ -305,7 +305,12 @@ class ChunkAssembler:
         return texts
 
     def take_calls(self) -> ToolCallsRequested | None:
-        """The assembled tool calls, once (None when there are none or already taken)."""
+        """The assembled tool calls, once (None when there are none or already taken).
+
+        Arguments that are not a JSON object raise ThinkerProtocolError instead of being
+        passed on as `{"_raw": ...}`: a half-written call must never run, and a magic key
+        would be one more thing every tool runner has to know. It usually means the
+        answer hit max_tokens (the message then says so)."""
         if not self._calls or self._calls_taken:
             return None
         self._calls_taken = True

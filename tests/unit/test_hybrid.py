@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,23 @@ def test_silence_and_bad_input(recognizer: HybridRecognizer) -> None:
     assert stream.final() == ""
     with pytest.raises(ValueError, match="dtype"):
         stream.accept(np.zeros(320, np.float32))
+
+
+def test_two_streams_on_two_threads(recognizer: HybridRecognizer) -> None:
+    # Sessions share the recognizer; their streams run on executor threads at once.
+    cases = {
+        "thank you": read_wav(SOUNDS / "auth-thankyou.wav"),
+        "he was not an ill disposed young man": read_wav(
+            LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
+        ),
+    }
+
+    def run(pcm: np.ndarray) -> str:
+        stream = recognizer.new_stream()
+        feed(stream, np.concatenate([pcm, silence(160)]))
+        return stream.final()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = dict(zip(cases, pool.map(run, cases.values()), strict=True))
+    for ref, text in texts.items():
+        assert word_error_rate(ref, text) == 0.0, text
