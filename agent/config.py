@@ -36,7 +36,20 @@ class TurnsConfig(_Section):
     end_of_turn_silence_ms: int = Field(400, ge=0)
     """Silence after the user's last speech before the turn is taken (the hangover)."""
     barge_in_min_speech_ms: int = Field(200, ge=0)
-    """User speech while the agent talks must last this long to cancel the reply."""
+    """Without the classifier: user speech over the agent this long cancels the reply."""
+    classifier: Literal["learned", "none"] = "learned"
+    """The learned turn-taking classifier (models/turn), or plain VAD timing rules."""
+    classifier_interval_ms: int = Field(100, ge=20)
+    takeover_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    backchannel_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    finished_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    hold_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    max_end_of_turn_silence_ms: int = Field(1500, ge=0)
+    """When the classifier says the user is holding the turn, wait up to this long."""
+    max_overlap_ms: int = Field(1500, ge=0)
+    """Undecided speech over the agent this long takes the floor anyway."""
+    duck_while_undecided: bool = True
+    duck_db: float = Field(-12.0, le=0.0)
 
 
 class RecognizerConfig(_Section):

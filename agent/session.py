@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 from collections import deque
@@ -23,23 +24,28 @@ from omnivox.agent.history import History
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
+from omnivox.agent.turn_queries import Query, TurnQueries
 from omnivox.agent.turns import (
     AgentAudioStarted,
     AgentReplyFinished,
     CancelReply,
+    Duck,
     SpeechStarted,
     SpeechStopped,
     StartReply,
     StateChanged,
     Tick,
     TurnAction,
+    TurnDecision,
     TurnEvent,
     TurnPolicy,
     TurnPolicyConfig,
     TurnState,
     UserPaused,
 )
+from omnivox.kernels.mixing import apply_gain
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame
+from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +66,35 @@ class Session:
         self.config = config
         self.clock = clock
         self._emit_sink = emit
+        self._generation = 0
+        """Counts overlaps and pauses, so a late classifier answer is not misapplied."""
+        turns = config.turns
+        classifier = stack.turn_classifier if turns.classifier == "learned" else None
         self.policy = TurnPolicy(
             TurnPolicyConfig(
-                end_of_turn_silence_ms=config.turns.end_of_turn_silence_ms,
-                barge_in_min_speech_ms=config.turns.barge_in_min_speech_ms,
+                end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
+                barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
+                use_classifier=classifier is not None,
+                takeover_threshold=turns.takeover_threshold,
+                backchannel_threshold=turns.backchannel_threshold,
+                finished_threshold=turns.finished_threshold,
+                hold_threshold=turns.hold_threshold,
+                max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
+                max_overlap_ms=turns.max_overlap_ms,
+                duck_while_undecided=turns.duck_while_undecided,
             )
+        )
+        self._queries = (
+            TurnQueries(
+                classifier,
+                turns.classifier_interval_ms,
+                deliver=self._handle,
+                current_generation=lambda: self._generation,
+                now_ms=clock.now_ms,
+                on_failure=self._classifier_failed,
+            )
+            if classifier is not None
+            else None
         )
         self.vad = stack.new_vad()
         self.history = History()
@@ -82,7 +112,7 @@ class Session:
         )
         self._asr = TranscriptionWorker(
             stack.recognizer,
-            on_partial=lambda text: self._emit("transcript_partial", text=text),
+            on_partial=self._on_partial,
             on_error=lambda msg: self._emit("error", message=msg, source="recognizer"),
         )
         self._preroll: deque[AudioFrame] = deque(maxlen=PREROLL_MS // FRAME_MS)
@@ -92,6 +122,12 @@ class Session:
         self._speculative: asyncio.Future[str] | None = None
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._turn_audio: list[np.ndarray] = []
+        """The user's audio since the current turn's (or overlap's) onset, for the classifier."""
+        self._partial = ""
+        self._ducked = False
+        self._agent_quiet_since_ms = 0.0
+        self._last_agent_text = ""
         self.closed = False
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -115,13 +151,15 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self._asr.close()
+        if self._queries is not None:
+            await self._queries.close()
         self._emit("session_ended", reason=reason)
 
     @property
     def busy(self) -> bool:
         """Model work in flight (the simulator paces to real time while this is true, so
         compute latency lands on the media clock)."""
-        if self._asr.busy:
+        if self._asr.busy or (self._queries is not None and self._queries.busy):
             return True
         r = self.reply
         return r is not None and not r.finished and len(r.playout) < r.playout.max_ahead
@@ -146,17 +184,54 @@ class Session:
                 self._emit("vad_stop", speech_end_ms=round(ve.speech_t_ms, 1))
                 self._feeding = False
                 self._handle(SpeechStopped(self.clock.now_ms(), ve.speech_t_ms))
+        if self.policy.state in (TurnState.USER_SPEAKING, TurnState.OVERLAP):
+            self._turn_audio.append(frame.pcm)
         self._handle(Tick(self.clock.now_ms()))
+        self._maybe_query_classifier()
+
+    def _on_partial(self, text: str) -> None:
+        self._partial = text
+        self._emit("transcript_partial", text=text)
+
+    def _maybe_query_classifier(self) -> None:
+        q = self._queries
+        state = self.policy.state
+        if q is None or not q.due():
+            return
+        if state is TurnState.OVERLAP:
+            kind, speaking = "overlap", True
+        elif state is TurnState.USER_SPEAKING and self.policy.awaiting_end_of_turn:
+            kind, speaking = "pause", False
+        else:
+            return
+        now = self.clock.now_ms()
+        reply = self.reply
+        since = now - (reply.timings.playout_start_ms or now) if speaking and reply else None
+        context = TurnContext(
+            agent_speaking=speaking,
+            ms_since_agent_pause=max(
+                0.0, since if since is not None else now - self._agent_quiet_since_ms
+            ),
+            agent_asked_question=self._last_agent_text.rstrip().endswith("?"),
+        )
+        audio = np.concatenate(self._turn_audio[-150:]) if self._turn_audio else self._silence
+        q.submit(Query(kind, self._generation, audio, self._partial, context))
+
+    def _classifier_failed(self, message: str) -> None:
+        self.policy.config = dataclasses.replace(self.policy.config, use_classifier=False)
+        self._emit("error", message=message, source="turn_classifier")
 
     def _on_speech_start(self, onset_ms: float) -> None:
         new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
+        self._generation += 1
         if new_turn or not self._has_stream:
             self._asr.open_stream()
             self._has_stream = True
+            self._partial = ""
             start = onset_ms - PREROLL_MS / 2
-            for f in self._preroll:
-                if f.t_ms + f.duration_ms > start:
-                    self._asr.feed(f.pcm)
+            self._turn_audio = [f.pcm for f in self._preroll if f.t_ms + f.duration_ms > start]
+            for pcm in self._turn_audio:
+                self._asr.feed(pcm)
         else:
             for pcm in self._held:  # the pause was part of the turn after all
                 self._asr.feed(pcm)
@@ -174,6 +249,8 @@ class Session:
         frame = reply.pop_frame()
         if frame is not None and reply.playout.played_samples == len(frame):
             self._on_playout_start(reply)
+        if frame is not None and self._ducked:
+            frame = apply_gain(frame, self.config.turns.duck_db)
         if reply.finished:
             self._on_reply_finished(reply)
         return frame if frame is not None else self._silence
@@ -186,6 +263,9 @@ class Session:
 
     def _on_reply_finished(self, reply: Reply) -> None:
         self.reply = None
+        self._ducked = False
+        self._agent_quiet_since_ms = self.clock.now_ms()
+        self._last_agent_text = reply.playout.text
         if reply.playout.played_samples:
             self._emit("reply_audio_end", reply_id=reply.id, played_ms=reply.playout.played_ms)
         self._emit("reply_done", reply_id=reply.id)
@@ -208,7 +288,21 @@ class Session:
             case StateChanged():
                 self._emit("turn_state", state=action.state.value)
             case UserPaused():
+                self._generation += 1
                 self._speculative = self._asr.request_final()
+            case TurnDecision():
+                data = {
+                    "kind": action.kind,
+                    "probability": None
+                    if action.probability is None
+                    else round(action.probability, 3),
+                    "decision_ms": round(action.decision_ms, 1),
+                }
+                self._emit("turn_decision", **data)
+                if action.kind in ("backchannel", "interruption", "false_interruption_resumed"):
+                    self._emit(action.kind, **data)
+            case Duck():
+                self._ducked = action.ducked
             case StartReply():
                 self._emit("user_turn_end", speech_end_ms=round(action.speech_end_ms, 1))
                 transcript = self._speculative or self._asr.request_final()
@@ -244,6 +338,9 @@ class Session:
         if reply is None:
             return
         self.reply = None
+        self._ducked = False
+        self._agent_quiet_since_ms = self.clock.now_ms()
+        self._last_agent_text = reply.playout.heard_text()
         reply.cancel()
         played_ms = reply.playout.played_ms
         heard = reply.playout.heard_text()

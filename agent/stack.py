@@ -6,6 +6,7 @@ session gets its own streaming state (VAD, recognizer stream, history).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,10 @@ from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.base import Talker
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.base import Thinker
+from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.vad import StreamingVad
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +30,7 @@ class ModelStack:
     thinker: Thinker
     talker: Talker
     tools: ToolRunner | None
+    turn_classifier: TurnClassifier | None = None
 
     def new_vad(self) -> StreamingVad:
         v = self.config.vad
@@ -52,6 +57,16 @@ def build_thinker(config: AgentConfig) -> tuple[Thinker, ToolRunner | None]:
     )
 
 
+def _load_turn_classifier() -> TurnClassifier | None:
+    """The shipped model; if it cannot be used the session falls back to timing rules,
+    which still hold a conversation, rather than refusing to start."""
+    try:
+        return TurnClassifier.load()
+    except (OSError, ValueError) as err:
+        log.error("turn classifier unavailable, using timing rules: %s", err)
+        return None
+
+
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
     thinker, tools = build_thinker(config)
@@ -61,4 +76,5 @@ def build_stack(config: AgentConfig) -> ModelStack:
     except ValueError as err:
         raise ConfigError(f"talker.voice: {err}") from None
     recognizer = create_recognizer(config.recognizer.backend)
-    return ModelStack(config, recognizer, thinker, talker, tools)
+    classifier = _load_turn_classifier() if config.turns.classifier == "learned" else None
+    return ModelStack(config, recognizer, thinker, talker, tools, classifier)

@@ -109,3 +109,97 @@ def test_state_changes_are_reported_once() -> None:
     p = make()
     acts = p.handle(SpeechStarted(100, 40)) + p.handle(SpeechStarted(200, 150))
     assert len(of(acts, StateChanged)) == 1
+
+
+# ---- with the learned classifier -------------------------------------------------------
+
+from omnivox.agent.turns import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
+
+
+def learned(**kw: float) -> TurnPolicy:
+    return TurnPolicy(TurnPolicyConfig(use_classifier=True, **kw))  # type: ignore[arg-type]
+
+
+def speaking_agent(p: TurnPolicy) -> None:
+    p.handle(AgentAudioStarted(0))
+    assert p.state is TurnState.AGENT_SPEAKING
+
+
+def test_backchannel_keeps_the_agent_talking() -> None:
+    p = learned()
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    acts = ticks(p, 1080, 1180) + p.handle(OverlapScore(1200, 0.05))
+    acts += ticks(p, 1220, 1500) + p.handle(SpeechStopped(1520, 1360))
+    assert not of(acts, CancelReply)
+    decisions = of(acts, TurnDecision)
+    assert [d.kind for d in decisions] == ["backchannel"]
+    assert decisions[0].decision_ms == 200
+    assert p.state is TurnState.AGENT_SPEAKING
+
+
+def test_take_over_cancels_on_the_score_not_the_duration() -> None:
+    p = learned(max_overlap_ms=5000)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    assert not of(ticks(p, 1080, 1400), CancelReply)  # long enough for v1, not decided yet
+    acts = p.handle(OverlapScore(1420, 0.93))
+    assert of(acts, CancelReply) == [CancelReply(1420, "barge_in", 1000)]
+    assert of(acts, TurnDecision)[0].kind == "interruption"
+    assert p.state is TurnState.USER_SPEAKING
+
+
+def test_undecided_then_silence_resumes_and_unducks() -> None:
+    p = learned()
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    acts = p.handle(OverlapScore(1100, 0.4))
+    assert of(acts, Duck) == [Duck(1100, True)]
+    acts = p.handle(SpeechStopped(1300, 1140))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
+    assert of(acts, Duck) == [Duck(1300, False)]
+    assert not of(acts, CancelReply)
+    assert p.state is TurnState.AGENT_SPEAKING
+
+
+def test_undecided_speech_that_goes_on_takes_over() -> None:
+    p = learned(max_overlap_ms=1500)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    p.handle(OverlapScore(1100, 0.4))
+    acts = ticks(p, 1120, 2500)
+    assert of(acts, CancelReply) == [CancelReply(2500, "barge_in", 1000)]
+
+
+def test_finished_pause_takes_the_turn_early() -> None:
+    p = learned(end_of_turn_silence_ms=600)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(PauseScore(1320, 0.9))
+    assert of(acts, StartReply) == [StartReply(1320, 1140)]
+    assert [d.kind for d in of(acts, TurnDecision)] == ["finished"]
+
+
+def test_hold_pause_waits_longer() -> None:
+    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(PauseScore(1320, 0.05))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
+    assert not of(ticks(p, 1340, 2620), StartReply)  # well past the plain 400 ms rule
+    assert of(p.handle(Tick(2640)), StartReply) == [StartReply(2640, 1140)]
+
+
+def test_uncertain_pause_falls_back_to_the_silence_rule() -> None:
+    p = learned(end_of_turn_silence_ms=400)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    p.handle(PauseScore(1320, 0.35))
+    assert of(ticks(p, 1340, 1540), StartReply) == [StartReply(1540, 1140)]
+
+
+def test_scores_are_ignored_without_the_classifier() -> None:
+    p = make()
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    assert not p.handle(OverlapScore(1100, 0.99))
