@@ -51,11 +51,11 @@ class Case:
     interruption_onset_ms: float | None = None
 
 
-def _silence(ms: float) -> np.ndarray:
+def silence_pcm(ms: float) -> np.ndarray:
     return np.zeros(int(SAMPLE_RATE * ms / 1000), dtype=np.int16)
 
 
-def _trim(pcm: np.ndarray, threshold: int = 300) -> np.ndarray:
+def trim_silence(pcm: np.ndarray, threshold: int = 300) -> np.ndarray:
     """Cut leading/trailing near-silence, so scripted onsets are the speech's onsets."""
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
     return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm
@@ -66,27 +66,31 @@ def build_cases(quick: bool) -> list[Case]:
     cases: list[Case] = []
     for i, q in enumerate(questions):
         voice = EspeakTalker(voice=USER_VOICES[i % len(USER_VOICES)], rate_wpm=165)
-        pcm = _trim(voice.synthesize_pcm(q))
-        cases.append(Case(f"question:{q}", np.concatenate([_silence(500), pcm, _silence(500)])))
-    for clip in load_corpus("asterisk", limit=2 if quick else 6):
-        pcm = _trim(clip.pcm)
+        pcm = trim_silence(voice.synthesize_pcm(q))
         cases.append(
-            Case(f"real:{clip.path.stem}", np.concatenate([_silence(500), pcm, _silence(500)]))
+            Case(f"question:{q}", np.concatenate([silence_pcm(500), pcm, silence_pcm(500)]))
+        )
+    for clip in load_corpus("asterisk", limit=2 if quick else 6):
+        pcm = trim_silence(clip.pcm)
+        cases.append(
+            Case(
+                f"real:{clip.path.stem}", np.concatenate([silence_pcm(500), pcm, silence_pcm(500)])
+            )
         )
     n_barge = 1 if quick else len(INTERRUPTIONS)
     for i in range(n_barge):
         voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
-        question = _trim(voice.synthesize_pcm(QUESTIONS[i]))
-        stop = _trim(voice.synthesize_pcm(INTERRUPTIONS[i]))
-        lead = _silence(500)
-        gap = _silence(BARGE_IN_DELAY_MS)
+        question = trim_silence(voice.synthesize_pcm(QUESTIONS[i]))
+        stop = trim_silence(voice.synthesize_pcm(INTERRUPTIONS[i]))
+        lead = silence_pcm(500)
+        gap = silence_pcm(BARGE_IN_DELAY_MS)
         onset_ms = 1000.0 * (len(lead) + len(question) + len(gap)) / SAMPLE_RATE
-        pcm = np.concatenate([lead, question, gap, stop, _silence(500)])
+        pcm = np.concatenate([lead, question, gap, stop, silence_pcm(500)])
         cases.append(Case(f"barge_in:{INTERRUPTIONS[i]}", pcm, onset_ms))
     return cases
 
 
-def _last_agent_audio_ms(agent: np.ndarray, start_ms: float, end_ms: float) -> float | None:
+def last_agent_audio_ms(agent: np.ndarray, start_ms: float, end_ms: float) -> float | None:
     """End time of the last non-silent agent frame within [start_ms, end_ms)."""
     frames = agent[: len(agent) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
     first, stop = int(start_ms // FRAME_MS), min(len(frames), int(end_ms // FRAME_MS))
@@ -114,15 +118,15 @@ def _measure(case: Case, res: SimulationResult) -> dict[str, Any]:
             # The next reply cannot start within WINDOW of the decision (it needs the
             # user to finish and an end-of-turn silence), so audio there is the old one.
             window = decision + 200.0
-            last = _last_agent_audio_ms(res.agent, onset, window)
+            last = last_agent_audio_ms(res.agent, onset, window)
             out["barge_in_stop_ms"] = 0.0 if last is None else max(0.0, last - onset)
-            after = _last_agent_audio_ms(res.agent, decision, window)
+            after = last_agent_audio_ms(res.agent, decision, window)
             out["audio_after_cancel_ms"] = 0.0 if after is None else max(0.0, after - decision)
             out["heard_text"] = cancels[0]["heard_text"]
     return out
 
 
-def _stats(values: list[float]) -> dict[str, float | int | None]:
+def percentile_stats(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "p50": None, "p95": None}
     arr = np.asarray(values, dtype=float)
@@ -150,14 +154,14 @@ def run_latency_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any
 
     answered = [r for r in rows if not r["case"].startswith("barge_in:")]
     return {
-        "voice_to_voice_ms": _stats(col("voice_to_voice_ms", answered)),
-        "endpoint_ms": _stats(col("endpoint_ms", answered)),
-        "recognizer_final_ms": _stats(col("recognizer_final_ms", answered)),
-        "thinker_first_token_ms": _stats(col("thinker_first_token_ms", answered)),
-        "talker_first_audio_ms": _stats(col("talker_first_audio_ms", answered)),
-        "barge_in_stop_ms": _stats(col("barge_in_stop_ms")),
-        "audio_after_cancel_ms": _stats(col("audio_after_cancel_ms")),
-        "realtime_factor": _stats(col("realtime_factor")),
+        "voice_to_voice_ms": percentile_stats(col("voice_to_voice_ms", answered)),
+        "endpoint_ms": percentile_stats(col("endpoint_ms", answered)),
+        "recognizer_final_ms": percentile_stats(col("recognizer_final_ms", answered)),
+        "thinker_first_token_ms": percentile_stats(col("thinker_first_token_ms", answered)),
+        "talker_first_audio_ms": percentile_stats(col("talker_first_audio_ms", answered)),
+        "barge_in_stop_ms": percentile_stats(col("barge_in_stop_ms")),
+        "audio_after_cancel_ms": percentile_stats(col("audio_after_cancel_ms")),
+        "realtime_factor": percentile_stats(col("realtime_factor")),
         "config": {
             "end_of_turn_silence_ms": config.turns.end_of_turn_silence_ms,
             "barge_in_min_speech_ms": config.turns.barge_in_min_speech_ms,

@@ -72,6 +72,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         result = run_latency_bench(_config(args), quick=args.quick)
         print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
+    elif args.what == "turns":
+        from omnivox.agent.bench_turns import format_turns_table, run_turns_bench
+
+        result = run_turns_bench(_config(args), quick=args.quick)
+        print(json.dumps(result, indent=2) if args.json else format_turns_table(result))
     elif args.what == "asr":
         from omnivox.agent.bench_asr import format_asr_table, run_asr_bench
 
@@ -112,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
-    s.add_argument("what", choices=["latency", "asr"])
+    s.add_argument("what", choices=["latency", "turns", "asr"])
     s.add_argument("--json", action="store_true")
     s.add_argument("--config", type=Path)
     s.add_argument("--quick", action="store_true", help="fewer cases")
