@@ -40,9 +40,11 @@ class TurnsConfig(_Section):
     classifier: Literal["learned", "none"] = "learned"
     """The learned turn-taking classifier (models/turn), or plain VAD timing rules."""
     classifier_interval_ms: int = Field(100, ge=20)
-    takeover_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    takeover_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """None: the threshold tuned when the shipped model was trained."""
     backchannel_threshold: float = Field(0.2, ge=0.0, le=1.0)
-    finished_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    finished_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """None: the threshold tuned when the shipped model was trained."""
     hold_threshold: float = Field(0.2, ge=0.0, le=1.0)
     max_end_of_turn_silence_ms: int = Field(1500, ge=0)
     """When the classifier says the user is holding the turn, wait up to this long."""

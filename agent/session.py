@@ -45,6 +45,7 @@ from omnivox.agent.turns import (
 )
 from omnivox.kernels.mixing import apply_gain
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame
+from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ class Session:
                 end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
                 barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
                 use_classifier=classifier is not None,
-                takeover_threshold=turns.takeover_threshold,
+                takeover_threshold=_threshold(turns.takeover_threshold, classifier, "takeover"),
                 backchannel_threshold=turns.backchannel_threshold,
-                finished_threshold=turns.finished_threshold,
+                finished_threshold=_threshold(turns.finished_threshold, classifier, "finished"),
                 hold_threshold=turns.hold_threshold,
                 max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
                 max_overlap_ms=turns.max_overlap_ms,
@@ -372,3 +373,10 @@ class Session:
 
     def _emit(self, type_: str, **data: object) -> None:
         self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
+
+
+def _threshold(configured: float | None, classifier: TurnClassifier | None, name: str) -> float:
+    """A configured threshold wins; otherwise the one tuned with the shipped model."""
+    if configured is not None:
+        return configured
+    return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5

@@ -117,8 +117,11 @@ def compute_track(audio: np.ndarray, previous: FrameTrack | None = None,
     ``keep=None`` keeps all, so that every prefix of a training clip can be queried.
     """
     check_audio(audio)
+    total = n_frames(len(audio))
     start = 0 if previous is None else previous.end
-    count = n_frames(len(audio)) - start
+    if keep is not None and total - keep > start:
+        start, previous = total - keep, None  # older frames would only be dropped
+    count = total - start
     segment = audio[start * HOP :]
     if count > 0:
         f0, voicing = pt.pitch(segment)
@@ -130,7 +133,7 @@ def compute_track(audio: np.ndarray, previous: FrameTrack | None = None,
         mel = np.concatenate([previous.mel, mel])
         f0 = np.concatenate([previous.f0, f0])
         voicing = np.concatenate([previous.voicing, voicing])
-    first = 0 if previous is None else previous.first
+    first = start if previous is None else previous.first
     drop = 0 if keep is None else max(0, len(voicing) - keep)
     return FrameTrack(mel[drop:], f0[drop:], voicing[drop:], first + drop, len(audio))
 

@@ -109,7 +109,7 @@ def test_decide_word_count_and_silence_rule() -> None:
     assert report["backchannel_false_stop_rate"] == 0.0
     assert report["decision_ms_p50"] == 300.0
     assert report["end_of_turn_decision_ms_p50"] == 400.0
-    assert report["per_class"]["hold"]["accuracy"] == 0.0  # type: ignore[index]
+    assert report["per_class"]["hold"]["accuracy"] == 0.0
 
 
 def test_no_clips_of_a_class_reads_none() -> None:

@@ -82,7 +82,7 @@ def test_silence_reads_a_finite_floor() -> None:
 ])
 def test_bad_input_is_named(pcm: object, error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text):
-        logmel(pcm)  # type: ignore[arg-type]
+        logmel(pcm)
 
 
 def test_bad_parameters_are_named() -> None:

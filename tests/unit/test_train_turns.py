@@ -13,12 +13,14 @@ if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
     pytest.skip("needs the espeak-ng and flite CLIs", allow_module_level=True)
 
 from omnivox.agent.train_turns import (
+    Examples,
     Plan,
     export,
     make_examples,
     synthetic_clips,
     train,
     tune,
+    validation_auc,
 )
 from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize
 from omnivox.models.turn.classifier import TurnClassifier
@@ -67,3 +69,14 @@ def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
     classifier = TurnClassifier.load(path)
     probs = classifier.score_inputs([])
     assert probs.shape == (0, 2)
+
+
+def test_model_selection_auc() -> None:
+    data = Examples(np.zeros((6, 1, 1), np.float16), np.zeros((6, 1), np.float32),
+                    np.zeros((6, 1), np.float32), np.array([0, 0, 0, 1, 1, 1]),
+                    np.array([1, 0, 0, 1, 1, 0], np.float32))
+    probs = np.array([[0.9, 0.0], [0.1, 0.0], [0.2, 0.0],  # overlap: ranked perfectly
+                      [0.0, 0.3], [0.0, 0.3], [0.0, 0.3]])  # pause: all tied
+    assert validation_auc(probs, data) == pytest.approx((1.0 + 0.5) / 2)
+    probs[0, 0] = 0.0  # the take-over now ranks below both backchannels
+    assert validation_auc(probs, data) == pytest.approx((0.0 + 0.5) / 2)

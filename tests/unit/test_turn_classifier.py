@@ -52,7 +52,7 @@ def test_committed_model_loads_with_its_metadata(classifier: TurnClassifier) -> 
     assert classifier.metadata["feature_version"] == str(FEATURE_VERSION)
     th = classifier.thresholds
     assert isinstance(th, TurnThresholds) and 0 < th.takeover < 1 and 0 < th.finished < 1
-    assert classifier.training_info["train_examples"] > 0  # type: ignore[operator]
+    assert classifier.training_info["train_examples"] > 0
     assert (Path(__file__).parents[2] / "models" / "turn" / MODEL_FILE).stat().st_size < 2e6
 
 
@@ -145,6 +145,6 @@ def test_bad_arguments_are_named(classifier: TurnClassifier) -> None:
     with pytest.raises(TypeError, match="int16"):
         classifier.score(np.zeros(1600, np.float32), "", SPEAKING)
     with pytest.raises(TypeError, match="TurnContext"):
-        classifier.score(np.zeros(1600, np.int16), "", {"agent_speaking": True})  # type: ignore[arg-type]
+        classifier.score(np.zeros(1600, np.int16), "", {"agent_speaking": True})
     with pytest.raises(TypeError, match="partial_text"):
-        classifier.score(np.zeros(1600, np.int16), None, SPEAKING)  # type: ignore[arg-type]
+        classifier.score(np.zeros(1600, np.int16), None, SPEAKING)

@@ -80,7 +80,7 @@ def test_hashed_bag_is_stable_and_normalised() -> None:
 
 def test_text_must_be_a_string() -> None:
     with pytest.raises(TypeError, match="partial_text"):
-        text_features(None)  # type: ignore[arg-type]
+        text_features(None)
 
 
 def test_context_features_and_validation() -> None:
@@ -102,6 +102,17 @@ def test_incremental_track_equals_one_shot_track() -> None:
     assert len(track.voicing) == WINDOW_FRAMES  # older frames dropped
     np.testing.assert_allclose(track.mel, full.mel, atol=1e-5)
     np.testing.assert_allclose(track.f0, full.f0, rtol=1e-5)
+
+
+def test_a_cold_track_computes_only_the_window() -> None:
+    pcm = _voice(6.0)
+    track = compute_track(pcm)
+    assert track.end == n_frames(len(pcm)) and track.first == track.end - WINDOW_FRAMES
+    full = compute_track(pcm, keep=None)
+    np.testing.assert_allclose(track.mel, full.mel[track.first :], atol=1e-5)
+    jumped = compute_track(pcm, compute_track(pcm[:16000]))  # a gap longer than the window
+    assert jumped.first == track.first
+    np.testing.assert_allclose(jumped.voicing, track.voicing, atol=1e-6)
 
 
 def test_inputs_are_right_aligned_and_masked() -> None:
@@ -160,5 +171,5 @@ def test_empty_audio_gives_an_all_masked_window() -> None:
                                    b"\x00\x00"])
 def test_bad_audio_is_named(audio: object) -> None:
     with pytest.raises(TypeError, match="int16"):
-        compute_track(audio)  # type: ignore[arg-type]
+        compute_track(audio)
 
