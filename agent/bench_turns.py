@@ -124,7 +124,12 @@ def _outcome(s: Scenario, res: SimulationResult) -> dict[str, Any]:
         if cancels:
             last = last_agent_audio_ms(res.agent, s.mark_ms, cancels[0]["t_ms"] + 200.0)
             row["stop_ms"] = 0.0 if last is None else max(0.0, last - s.mark_ms)
-        decisions = res.of_type("turn_decision")
+        decisions = [
+            e
+            for e in res.of_type("turn_decision")
+            if e["kind"] in ("backchannel", "interruption", "false_interruption_resumed")
+            and e["t_ms"] >= s.mark_ms
+        ]
         if decisions:
             row["decision"] = decisions[0]["kind"]
             row["decision_ms"] = decisions[0]["decision_ms"]
