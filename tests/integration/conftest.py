@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,9 +41,9 @@ class RunningServer:
     app: web.Application
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[RunningServer]:
-    app = create_app(agent_config(), shared_stack())
+@contextlib.asynccontextmanager
+async def serving(config: AgentConfig) -> AsyncIterator[RunningServer]:
+    app = create_app(config, shared_stack())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -52,6 +53,21 @@ async def server() -> AsyncIterator[RunningServer]:
         yield RunningServer(f"http://127.0.0.1:{port}", app[REGISTRY], app)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    async with serving(agent_config()) as running:
+        yield running
+
+
+@pytest.fixture
+async def rules_server() -> AsyncIterator[RunningServer]:
+    """Timing-rule turn taking: barge-in after a fixed 200 ms of speech, so a transport
+    test does not depend on the classifier's judgement."""
+    config = parse_config({**TEST_CONFIG, "turns": {"classifier": "none"}}, "rules config")
+    async with serving(config) as running:
+        yield running
 
 
 def speech(text: str, voice: str = "en-us+m3", rate_wpm: int = 160) -> np.ndarray:

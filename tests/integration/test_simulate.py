@@ -63,7 +63,11 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
             silence(0.5),
         ]
     )
-    res = await simulate(pcm, shared_stack(), agent_config())
+    # Timing-rule barge-in: this test is about the cancel path, not the classifier.
+    rules = agent_config().model_copy(
+        update={"turns": agent_config().turns.model_copy(update={"classifier": "none"})}
+    )
+    res = await simulate(pcm, shared_stack(), rules)
     cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
     assert len(cancels) == 1, [e["type"] for e in res.events]
     c = cancels[0]
