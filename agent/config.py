@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from omnivox.agent.interventions import build_interventions
+
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -100,6 +102,8 @@ class AgentConfig(_Section):
     talker: TalkerConfig = TalkerConfig()
     playout: PlayoutConfig = PlayoutConfig()
     server: ServerConfig = ServerConfig()
+    interventions: list[dict[str, Any]] = Field(default_factory=list)
+    """The on_text chain, in order, e.g. [{safety: {blocklist: [...], redact: [phone]}}]."""
 
 
 def _describe(err: ValidationError) -> str:
@@ -119,9 +123,14 @@ def parse_config(data: Any, source: str = "config") -> AgentConfig:
             f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"
         )
     try:
-        return AgentConfig.model_validate(data)
+        config = AgentConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"{source}: {_describe(err)}") from None
+    try:
+        build_interventions(config.interventions)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return config
 
 
 def load_config(path: str | Path | None) -> AgentConfig:

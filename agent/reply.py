@@ -18,6 +18,7 @@ import numpy as np
 
 from omnivox.agent.clock import Clock
 from omnivox.agent.events import Event, EventSink
+from omnivox.agent.interventions import Blocked, InterventionChain
 from omnivox.agent.playout import PlayoutQueue
 from omnivox.agent.sentences import SentenceChunker
 from omnivox.models.talker.base import Talker
@@ -56,6 +57,7 @@ class ReplyDeps:
     max_tool_rounds: int = 3
     playout_max_ahead: int = 3
     language: str = "en"
+    interventions: InterventionChain | None = None
 
 
 @dataclass
@@ -71,11 +73,12 @@ class ReplyTimings:
     playout_start_ms: float | None = None
     interventions_ms: dict[str, float] = field(default_factory=dict)
 
-    def metrics(self) -> dict[str, float | None]:
+    def metrics(self) -> dict[str, object]:
         def gap(a: float | None, b: float | None) -> float | None:
             return None if a is None or b is None else round(b - a, 1)
 
         return {
+            "interventions": {k: round(v, 1) for k, v in self.interventions_ms.items()},
             "endpoint_ms": gap(self.speech_end_ms, self.turn_end_ms),
             "recognizer_final_ms": gap(self.turn_end_ms, self.final_ms),
             "thinker_first_token_ms": gap(self.final_ms, self.first_token_ms),
@@ -175,9 +178,11 @@ class Reply:
                 return
             async for delta in self._think():
                 for chunk in chunker.push(delta):
-                    out.put_nowait(chunk)
+                    if not await self._vet(chunk, out):
+                        return
             for chunk in chunker.flush():
-                out.put_nowait(chunk)
+                if not await self._vet(chunk, out):
+                    return
         except asyncio.CancelledError:
             raise
         except Exception as err:  # a broken backend must not end the conversation
@@ -189,6 +194,19 @@ class Reply:
                 out.put_nowait(chunk)
         finally:
             out.put_nowait(None)
+
+    async def _vet(self, chunk: str, out: asyncio.Queue[str | None]) -> bool:
+        """Pass a chunk through the intervention chain; False once the reply is blocked
+        (the blocked line is queued instead, and the Thinker is not read any further)."""
+        chain = self.deps.interventions
+        verdict = await chain.on_text(chunk, self.timings.interventions_ms) if chain else chunk
+        if isinstance(verdict, Blocked):
+            self._emit("reply_blocked", by=verdict.by)
+            out.put_nowait(verdict.reply)
+            return False
+        if verdict.strip():
+            out.put_nowait(verdict)
+        return True
 
     async def _think(self) -> AsyncIterator[str]:
         deps = self.deps

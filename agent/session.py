@@ -21,6 +21,7 @@ from omnivox.agent.clock import Clock
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
+from omnivox.agent.interventions import InterventionChain, build_interventions
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
@@ -110,6 +111,13 @@ class Session:
             first_token_timeout_s=config.thinker.timeout_s,
             fallback_text=config.thinker.fallback_text,
             playout_max_ahead=config.playout.max_ahead_frames,
+            interventions=InterventionChain(
+                build_interventions(config.interventions),
+                now_ms=clock.now_ms,
+                report=lambda msg: self._emit("error", message=msg, source="intervention"),
+            )
+            if config.interventions
+            else None,
         )
         self._asr = TranscriptionWorker(
             stack.recognizer,

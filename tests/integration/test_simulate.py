@@ -145,3 +145,23 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path: Path, capsys) -> No
     cfg.write_text("turns:\n  nonsense: 1\n")
     assert main(["simulate", str(bad), "--config", str(cfg)]) == 2
     assert "turns.nonsense: unknown key" in capsys.readouterr().err
+
+
+async def test_safety_intervention_blocks_a_reply_and_reports_its_time() -> None:
+    config = agent_config().model_copy(
+        update={
+            "interventions": [
+                {
+                    "safety": {
+                        "blocklist": ["parking"],
+                        "blocked_reply": "Let's talk about something else.",
+                    }
+                }
+            ]
+        }
+    )
+    pcm = np.concatenate([silence(0.5), speech("Where can I park my car?"), silence(0.5)])
+    res = await simulate(pcm, shared_stack(), config)
+    assert [e["text"] for e in res.of_type("reply_text")] == ["Let's talk about something else."]
+    assert res.of_type("reply_blocked")[0]["by"] == "safety"
+    assert "safety" in res.of_type("turn_metrics")[0]["interventions"]
