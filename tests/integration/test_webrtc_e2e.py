@@ -39,13 +39,13 @@ async def open_page(page, server: RunningServer) -> None:  # type: ignore[no-unt
 
 
 async def test_spoken_question_gets_a_spoken_answer_from_the_knowledge_base(
-    server: RunningServer, tmp_path: Path
+    rules_server: RunningServer, tmp_path: Path
 ) -> None:
     wav = write_user_wav(
         tmp_path / "q.wav", silence(2.0), speech("What are your opening hours?"), silence(12.0)
     )
     async with launch_chromium(fake_audio_wav=wav) as page:
-        await open_page(page, server)
+        await open_page(page, rules_server)
         # The turn classifier may take the floor at a pause and then yield it when the
         # user goes on, so look for the answer to the whole question, not the first reply.
         final = await wait_for_event(
