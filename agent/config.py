@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from omnivox.agent.interventions import build_interventions
+from omnivox.agent.intervention_config import parse_interventions
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -103,7 +103,7 @@ class AgentConfig(_Section):
     playout: PlayoutConfig = PlayoutConfig()
     server: ServerConfig = ServerConfig()
     interventions: list[dict[str, Any]] = Field(default_factory=list)
-    """The on_text chain, in order, e.g. [{safety: {blocklist: [...], redact: [phone]}}]."""
+    """The intervention chain, in order: rag, safety, tools, python (intervention_config.py)."""
 
 
 def _describe(err: ValidationError) -> str:
@@ -127,7 +127,7 @@ def parse_config(data: Any, source: str = "config") -> AgentConfig:
     except ValidationError as err:
         raise ConfigError(f"{source}: {_describe(err)}") from None
     try:
-        build_interventions(config.interventions)
+        parse_interventions(config.interventions)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
     return config

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,7 +18,12 @@ import numpy as np
 
 from omnivox.agent.clock import Clock
 from omnivox.agent.events import Event, EventSink
-from omnivox.agent.interventions import Blocked, InterventionChain
+from omnivox.agent.interventions import (
+    Blocked,
+    InterventionChain,
+    ThinkContext,
+    ToolsIntervention,
+)
 from omnivox.agent.playout import PlayoutQueue
 from omnivox.agent.sentences import SentenceChunker
 from omnivox.models.talker.base import Talker
@@ -58,6 +63,7 @@ class ReplyDeps:
     playout_max_ahead: int = 3
     language: str = "en"
     interventions: InterventionChain | None = None
+    """None: a chain that only runs `tools`."""
 
 
 @dataclass
@@ -112,6 +118,11 @@ class Reply:
         self._producing = True
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
+        self._chain: InterventionChain = deps.interventions or InterventionChain(
+            [ToolsIntervention([deps.tools])] if deps.tools else [],
+            deps.clock,
+            lambda message: self._emit("error", message=message, source="intervention"),
+        )
 
     # ---- lifecycle -----------------------------------------------------------------
 
@@ -176,10 +187,12 @@ class Reply:
                 for chunk in [*chunker.push(self._text), *chunker.flush()]:
                     out.put_nowait(chunk)
                 return
-            async for delta in self._think():
-                for chunk in chunker.push(delta):
-                    if not await self._vet(chunk, out):
-                        return
+            # aclosing: a blocked reply closes the Thinker's stream at once.
+            async with contextlib.aclosing(self._think()) as deltas:
+                async for delta in deltas:
+                    for chunk in chunker.push(delta):
+                        if not await self._vet(chunk, out):
+                            return
             for chunk in chunker.flush():
                 if not await self._vet(chunk, out):
                     return
@@ -198,8 +211,7 @@ class Reply:
     async def _vet(self, chunk: str, out: asyncio.Queue[str | None]) -> bool:
         """Pass a chunk through the intervention chain; False once the reply is blocked
         (the blocked line is queued instead, and the Thinker is not read any further)."""
-        chain = self.deps.interventions
-        verdict = await chain.on_text(chunk, self.timings.interventions_ms) if chain else chunk
+        verdict = await self._chain.on_text(chunk, self.timings.interventions_ms)
         if isinstance(verdict, Blocked):
             self._emit("reply_blocked", by=verdict.by)
             out.put_nowait(verdict.reply)
@@ -208,14 +220,18 @@ class Reply:
             out.put_nowait(verdict)
         return True
 
-    async def _think(self) -> AsyncIterator[str]:
-        deps = self.deps
+    async def _think(self) -> AsyncGenerator[str, None]:
+        deps, chain, spent = self.deps, self._chain, self.timings.interventions_ms
         messages = list(self._history)
         if self.user_text:
             messages.append(Message("user", self.user_text))
-        tools = deps.tools.specs() if deps.tools else []
+        ctx = await chain.before_think(ThinkContext(self.id, tuple(messages)), spent)
+        if ctx.sources:
+            self._emit("sources", items=[s.to_dict() for s in ctx.sources])
+        messages, context = list(ctx.messages), list(ctx.context)
+        tools = chain.tool_specs()
         for _round in range(deps.max_tool_rounds + 1):
-            request = ThinkRequest(messages=messages, tools=tools)
+            request = ThinkRequest(messages=messages, tools=tools, context=context)
             calls: list[ToolCall] = []
             async with contextlib.aclosing(deps.thinker.stream(request)) as stream:
                 async for event in _first_within(stream, deps.first_token_timeout_s):
@@ -225,10 +241,10 @@ class Reply:
                         yield event.text
                     elif isinstance(event, ToolCallsRequested):
                         calls = event.calls
-            if not calls or deps.tools is None:
+            if not calls:
                 return
             messages.append(Message("assistant", tool_calls=calls))
-            results = await asyncio.gather(*(deps.tools.call(c) for c in calls))
+            results = await asyncio.gather(*(chain.on_tool_call(c, spent) for c in calls))
             for call, result in zip(calls, results, strict=True):
                 self._emit("tool_call", name=call.name, arguments=call.arguments, result=result)
                 messages.append(

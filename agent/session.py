@@ -21,7 +21,8 @@ from omnivox.agent.clock import Clock
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
-from omnivox.agent.interventions import InterventionChain, build_interventions
+from omnivox.agent.intervention_config import build_interventions
+from omnivox.agent.interventions import InterventionChain
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
@@ -112,12 +113,15 @@ class Session:
             fallback_text=config.thinker.fallback_text,
             playout_max_ahead=config.playout.max_ahead_frames,
             interventions=InterventionChain(
-                build_interventions(config.interventions),
-                now_ms=clock.now_ms,
+                # The stack's, built once for its config; a session configured otherwise
+                # (a test reusing one stack with several configs) builds its own.
+                stack.interventions
+                if stack.interventions is not None
+                and config.interventions == stack.config.interventions
+                else build_interventions(config.interventions, thinker_tools=stack.tools),
+                clock,
                 report=lambda msg: self._emit("error", message=msg, source="intervention"),
-            )
-            if config.interventions
-            else None,
+            ),
         )
         self._asr = TranscriptionWorker(
             stack.recognizer,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnivox.agent.config import AgentConfig, ConfigError
+from omnivox.agent.intervention_config import build_interventions, import_tool_modules
+from omnivox.agent.interventions import Intervention
 from omnivox.agent.reply import ToolRunner
 from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer
@@ -31,6 +33,10 @@ class ModelStack:
     talker: Talker
     tools: ToolRunner | None
     turn_classifier: TurnClassifier | None = None
+    interventions: list[Intervention] | None = None
+    """Built from `config.interventions` and shared by its sessions (a RAG folder is
+    read once). Add Python interventions here: `stack.interventions.insert(0, x)`.
+    None: each session builds its own from its config."""
 
     def new_vad(self) -> StreamingVad:
         v = self.config.vad
@@ -69,7 +75,15 @@ def _load_turn_classifier() -> TurnClassifier | None:
 
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
+    try:
+        import_tool_modules(config.interventions)  # @tool functions before the Thinker
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     thinker, tools = build_thinker(config)
+    try:
+        interventions = build_interventions(config.interventions, thinker_tools=tools)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     t = config.talker
     try:
         talker = EspeakTalker(voice=t.voice, rate_wpm=t.rate_wpm, pitch=t.pitch)
@@ -77,4 +91,4 @@ def build_stack(config: AgentConfig) -> ModelStack:
         raise ConfigError(f"talker.voice: {err}") from None
     recognizer = create_recognizer(config.recognizer.backend)
     classifier = _load_turn_classifier() if config.turns.classifier == "learned" else None
-    return ModelStack(config, recognizer, thinker, talker, tools, classifier)
+    return ModelStack(config, recognizer, thinker, talker, tools, classifier, interventions)
