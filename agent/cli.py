@@ -45,12 +45,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from omnivox.agent.simulate import simulate
     from omnivox.agent.stack import build_stack
+    from omnivox.media.image import read_image
     from omnivox.media.wavfile import read_audio
 
     config = _config(args)
     pcm = read_audio(args.user_wav)
+    image = read_image(args.camera) if args.camera is not None else None
     stack = build_stack(config)
-    result = asyncio.run(simulate(pcm, stack, config, greet=args.greet))
+    result = asyncio.run(simulate(pcm, stack, config, greet=args.greet, camera=image))
     result.write(args.out, args.events)
     finals = [e["text"] for e in result.of_type("transcript_final")]
     replies = [e["text"] for e in result.of_type("reply_text")]
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--events", type=Path, help="JSON lines, one event per line")
     s.add_argument("--config", type=Path)
     s.add_argument("--greet", action="store_true", help="speak the configured greeting first")
+    s.add_argument("--camera", type=Path, help="an image the camera shows throughout")
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")

@@ -82,6 +82,29 @@ class PlayoutConfig(_Section):
     """Frames the talker may queue ahead of the transport; bounds audio after a cancel."""
 
 
+class CameraConfig(_Section):
+    max_fps: float = Field(2.0, gt=0, le=30)
+    """Video frames kept per second (Qwen-Omni samples video at 2 fps); others are dropped
+    undecoded-cheap."""
+    presence: bool = True
+    """Run the face detector on kept frames and emit `presence` events."""
+    arrive_frames: int = Field(2, ge=1)
+    """Kept frames in a row with a face towards the camera before someone counts as here."""
+    leave_ms: int = Field(3000, ge=0)
+    """No face for this long and they are gone (also when the camera stops)."""
+    greet_on_arrival: bool = True
+    arrival_greeting: str | None = None
+    """What to say to someone who walks up; None: `greeting`."""
+    greet_after_quiet_s: float = Field(30.0, ge=0)
+    """Greet an arrival only when nobody spoke for this long (not someone stepping back
+    into view mid-conversation)."""
+    forget_on_leave: bool = False
+    """Kiosks: clear the conversation when the visitor leaves, so the next one does not
+    inherit it. Off by default: a browser user who turns the camera off is still there."""
+    snapshot_max_age_ms: int = Field(2000, ge=0)
+    """A Thinker that takes images gets the newest frame if it is at most this old."""
+
+
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -101,6 +124,7 @@ class AgentConfig(_Section):
     thinker: ThinkerConfig = ThinkerConfig()
     talker: TalkerConfig = TalkerConfig()
     playout: PlayoutConfig = PlayoutConfig()
+    camera: CameraConfig = CameraConfig()
     server: ServerConfig = ServerConfig()
     interventions: list[dict[str, Any]] = Field(default_factory=list)
     """The intervention chain, in order: rag, safety, tools, python (intervention_config.py)."""

@@ -197,16 +197,29 @@ def build_interventions(
                 passages = load_folder(options.folder, max_chars=options.max_chars)
             except ValueError as err:
                 raise InterventionConfigError(f"{where}.folder: {err}") from None
-            built.append(DocumentRetrieval(
-                passages, k=options.k, min_score=options.min_score, name=name,
-                budget_ms=options.budget_ms, on_overrun=options.on_overrun,
-            ))
+            built.append(
+                DocumentRetrieval(
+                    passages,
+                    k=options.k,
+                    min_score=options.min_score,
+                    name=name,
+                    budget_ms=options.budget_ms,
+                    on_overrun=options.on_overrun,
+                )
+            )
         elif isinstance(options, SafetyOptions):
-            built.append(SafetyFilter(
-                blocklist=options.blocklist, patterns=options.patterns, redact=options.redact,
-                blocked_reply=options.blocked_reply, classifier=_classifier(options, where),
-                name=name, budget_ms=options.budget_ms, on_overrun=options.on_overrun,
-            ))
+            built.append(
+                SafetyFilter(
+                    blocklist=options.blocklist,
+                    patterns=options.patterns,
+                    redact=options.redact,
+                    blocked_reply=options.blocked_reply,
+                    classifier=_classifier(options, where),
+                    name=name,
+                    budget_ms=options.budget_ms,
+                    on_overrun=options.on_overrun,
+                )
+            )
         elif isinstance(options, ToolsOptions):
             for j, module in enumerate(options.import_):
                 _import(module, f"{where}.import[{j}]")

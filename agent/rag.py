@@ -139,8 +139,9 @@ def load_folder(folder: str | Path, *, max_chars: int = 800) -> list[DocPassage]
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise ValueError(f"cannot read {file}: {err}") from None
-        passages.extend(split_document(text, path=file.relative_to(root).as_posix(),
-                                       max_chars=max_chars))
+        passages.extend(
+            split_document(text, path=file.relative_to(root).as_posix(), max_chars=max_chars)
+        )
     if not passages:
         raise ValueError(f"no text in {str(folder)!r} (looked for {', '.join(SUFFIXES)} files)")
     return passages
@@ -176,8 +177,9 @@ class DocumentRetrieval:
     def search(self, query: str) -> list[tuple[DocPassage, float]]:
         """The best passages for `query` (at most k, each scoring at least min_score)."""
         hits = self._retriever.search(query, self.k) if query.strip() else []
-        return [(self.passages[int(h.passage.id)], h.score) for h in hits
-                if h.score >= self.min_score]
+        return [
+            (self.passages[int(h.passage.id)], h.score) for h in hits if h.score >= self.min_score
+        ]
 
     async def before_think(self, ctx: ThinkContext) -> ThinkContext | None:
         found = self.search(ctx.user_text)

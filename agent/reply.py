@@ -66,6 +66,16 @@ class ReplyDeps:
     """None: a chain that only runs `tools`."""
 
 
+@dataclass(frozen=True, slots=True)
+class UserMedia:
+    """What the Thinker gets besides the transcript, if it takes it."""
+
+    images: list[bytes] = field(default_factory=list)
+    """JPEG camera snapshots."""
+    audio_wav: bytes | None = None
+    """The user's turn."""
+
+
 @dataclass
 class ReplyTimings:
     """Media-clock instants of one reply's stages (None until reached)."""
@@ -103,14 +113,18 @@ class Reply:
         transcript: Awaitable[str] | None = None,
         text: str | None = None,
         timings: ReplyTimings | None = None,
+        media: Awaitable[UserMedia] | None = None,
     ) -> None:
         """Either `transcript` (the user's words, awaited: the recognizer may still be
-        finishing) and the Thinker answers, or a fixed `text` (a greeting) is spoken."""
+        finishing) and the Thinker answers, or a fixed `text` (a greeting) is spoken.
+        `media` (snapshots, the turn's audio) goes with the transcript to the Thinker."""
         self.id = reply_id
         self.deps = deps
         self._history = history
         self._transcript = transcript
         self._text = text
+        self._media_source = media
+        self._media = UserMedia()
         self.timings = timings or ReplyTimings()
         self.playout = PlayoutQueue(deps.playout_max_ahead)
         self.user_text: str | None = None
@@ -167,6 +181,8 @@ class Reply:
                 self.timings.final_ms = self.deps.clock.now_ms()
                 if not self.user_text:
                     return  # noise, not words: nothing to answer
+            if self._media_source is not None:
+                self._media = await self._gather_media(self._media_source)
             producer = asyncio.create_task(self._produce_text(chunks), name=f"think-{self.id}")
             while (chunk := await chunks.get()) is not None:
                 await self._speak(chunk)
@@ -175,6 +191,7 @@ class Reply:
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await producer
+            _discard(self._media_source)
             if not self._cancelled:
                 self.playout.finish()
             self._producing = False
@@ -208,6 +225,15 @@ class Reply:
         finally:
             out.put_nowait(None)
 
+    async def _gather_media(self, source: Awaitable[UserMedia]) -> UserMedia:
+        """A snapshot that cannot be made costs the Thinker its picture, not the answer."""
+        try:
+            return await source
+        except Exception as err:
+            log.warning("reply %s: user media failed: %s", self.id, err)
+            self._emit("error", message=f"camera snapshot failed: {err}", source="camera")
+            return UserMedia()
+
     async def _vet(self, chunk: str, out: asyncio.Queue[str | None]) -> bool:
         """Pass a chunk through the intervention chain; False once the reply is blocked
         (the blocked line is queued instead, and the Thinker is not read any further)."""
@@ -231,7 +257,13 @@ class Reply:
         messages, context = list(ctx.messages), list(ctx.context)
         tools = chain.tool_specs()
         for _round in range(deps.max_tool_rounds + 1):
-            request = ThinkRequest(messages=messages, tools=tools, context=context)
+            request = ThinkRequest(
+                messages=messages,
+                tools=tools,
+                context=context,
+                images=self._media.images,
+                audio_wav=self._media.audio_wav,
+            )
             calls: list[ToolCall] = []
             async with contextlib.aclosing(deps.thinker.stream(request)) as stream:
                 async for event in _first_within(stream, deps.first_token_timeout_s):
@@ -284,6 +316,15 @@ async def _first_within(
     yield first
     async for event in stream:
         yield event
+
+
+def _discard(source: Awaitable[UserMedia] | None) -> None:
+    """Stop media work nobody will use, and mark a failure of it as seen."""
+    if isinstance(source, asyncio.Future):
+        if not source.done():
+            source.cancel()
+        elif not source.cancelled():
+            source.exception()
 
 
 def _describe_error(err: BaseException) -> str:

@@ -27,7 +27,7 @@ from omnivox.agent.events import Event
 from omnivox.agent.session import Session
 from omnivox.agent.stack import ModelStack
 from omnivox.media.frames import AudioFrame
-from omnivox.media.webrtc import AgentAudioTrack, InboundAudio, InboundVideo
+from omnivox.media.webrtc import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
 
 log = logging.getLogger(__name__)
 event_log = logging.getLogger("omnivox.events")
@@ -55,7 +55,9 @@ class LiveSession:
         self._backlog: list[str] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.audio_in = InboundAudio(self._on_audio)
-        self.video_in = InboundVideo(lambda _frame: None)
+        self.video_in = InboundVideo(
+            lambda frame: self.session.push_video(frame_to_rgb(frame)), config.camera.max_fps
+        )
         self.closed = asyncio.Event()
 
     def spawn(self, coro: Any, name: str) -> None:

@@ -17,13 +17,15 @@ from collections import deque
 
 import numpy as np
 
+from omnivox.agent.camera import Camera
 from omnivox.agent.clock import Clock
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
 from omnivox.agent.intervention_config import build_interventions
 from omnivox.agent.interventions import InterventionChain
-from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings
+from omnivox.agent.presence import Presence, PresenceConfig
+from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
 from omnivox.agent.turn_queries import Query, TurnQueries
@@ -46,7 +48,8 @@ from omnivox.agent.turns import (
     UserPaused,
 )
 from omnivox.kernels.mixing import apply_gain
-from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from omnivox.media.wavfile import wav_bytes
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
@@ -54,6 +57,8 @@ log = logging.getLogger(__name__)
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
+MAX_TURN_AUDIO_S = 60
+"""The most of one turn's audio an audio-taking Thinker gets (the end of it)."""
 
 
 class Session:
@@ -99,6 +104,17 @@ class Session:
             if classifier is not None
             else None
         )
+        cam = config.camera
+        self.camera = Camera(
+            stack.face_detector if cam.presence else None,
+            clock.now_ms,
+            self._on_presence,
+            lambda msg: self._emit("error", message=msg, source="camera"),
+            PresenceConfig(arrive_frames=cam.arrive_frames, leave_ms=cam.leave_ms),
+        )
+        self._thinker = stack.thinker
+        self._last_activity_ms = float("-inf")
+        """When someone last spoke (user or agent): arrivals are greeted after a quiet spell."""
         self.vad = stack.new_vad()
         self.history = History()
         self.reply: Reply | None = None
@@ -164,6 +180,7 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self._asr.close()
+        await self.camera.close()
         if self._queries is not None:
             await self._queries.close()
         self._emit("session_ended", reason=reason)
@@ -172,16 +189,25 @@ class Session:
     def busy(self) -> bool:
         """Model work in flight (the simulator paces to real time while this is true, so
         compute latency lands on the media clock)."""
-        if self._asr.busy or (self._queries is not None and self._queries.busy):
+        if self._asr.busy or self.camera.busy:
+            return True
+        if self._queries is not None and self._queries.busy:
             return True
         r = self.reply
         return r is not None and not r.finished and len(r.playout) < r.playout.max_ahead
 
     # ---- media in ----------------------------------------------------------------------
 
+    def push_video(self, rgb: np.ndarray) -> None:
+        """One sampled camera frame, RGB (H, W, 3) uint8 (the transport samples the rate)."""
+        if not self.closed:
+            self.camera.push(rgb)
+
     def push_audio(self, frame: AudioFrame) -> None:
         if self.closed:
             return
+        if self.camera.frames:
+            self.camera.tick()
         self._preroll.append(frame)
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
         if self._feeding:
@@ -235,6 +261,7 @@ class Session:
         self._emit("error", message=message, source="turn_classifier")
 
     def _on_speech_start(self, onset_ms: float) -> None:
+        self._last_activity_ms = self.clock.now_ms()
         new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
         self._generation += 1
         if new_turn or not self._has_stream:
@@ -321,7 +348,7 @@ class Session:
                 transcript = self._speculative or self._asr.request_final()
                 self._speculative = None
                 timings = ReplyTimings(speech_end_ms=action.speech_end_ms, turn_end_ms=action.t_ms)
-                self._start_reply(transcript=transcript, timings=timings)
+                self._start_reply(transcript=transcript, timings=timings, media=self._user_media())
             case CancelReply():
                 self._cancel_reply(action)
 
@@ -331,7 +358,9 @@ class Session:
         text: str | None = None,
         transcript: asyncio.Future[str] | None = None,
         timings: ReplyTimings | None = None,
+        media: asyncio.Future[UserMedia] | None = None,
     ) -> None:
+        self._last_activity_ms = self.clock.now_ms()
         if self.reply is not None:
             self.reply.cancel()
         reply = Reply(
@@ -341,6 +370,7 @@ class Session:
             transcript=self._announced(transcript) if transcript is not None else None,
             text=text,
             timings=timings,
+            media=media,
         )
         self.reply = reply
         self._emit("reply_start", reply_id=reply.id)
@@ -368,6 +398,42 @@ class Session:
         )
         if action.reason != "user_resumed":
             self._commit(reply, interrupted=bool(played_ms))
+
+    def _user_media(self) -> asyncio.Future[UserMedia] | None:
+        """Start gathering what this Thinker takes besides words, while the recognizer
+        finishes: the turn's audio now (it is about to be reset), the snapshot later."""
+        thinker = self._thinker
+        if not (thinker.takes_images or thinker.takes_audio):
+            return None
+        audio = None
+        if thinker.takes_audio and self._turn_audio:
+            audio = np.concatenate(self._turn_audio)[-MAX_TURN_AUDIO_S * SAMPLE_RATE :]
+
+        async def gather() -> UserMedia:
+            images = []
+            if thinker.takes_images:
+                jpeg = await self.camera.snapshot(self.config.camera.snapshot_max_age_ms)
+                images = [jpeg] if jpeg else []
+            return UserMedia(images, wav_bytes(audio) if audio is not None else None)
+
+        return asyncio.ensure_future(gather())
+
+    def _on_presence(self, p: Presence) -> None:
+        self._emit("presence", present=p.present, facing=p.facing, faces=p.faces)
+        cam = self.config.camera
+        idle = self.reply is None and self.policy.state is TurnState.LISTENING
+        if not p.present and cam.forget_on_leave and idle:
+            self.history = History()  # the next visitor starts a new conversation
+        quiet_ms = self.clock.now_ms() - self._last_activity_ms
+        if (
+            p.arrived
+            and cam.greet_on_arrival
+            and idle
+            and quiet_ms >= cam.greet_after_quiet_s * 1000
+        ):
+            greeting = cam.arrival_greeting or self.config.greeting
+            if greeting:
+                self._start_reply(text=greeting)
 
     async def _announced(self, transcript: asyncio.Future[str]) -> str:
         """Await the final transcript and announce it as an event."""

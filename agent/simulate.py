@@ -58,9 +58,11 @@ async def simulate(
     greet: bool = False,
     settle_ms: float = 1500.0,
     max_tail_ms: float = 30_000.0,
+    camera: np.ndarray | None = None,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
-    the agent has finished (or `max_tail_ms`)."""
+    the agent has finished (or `max_tail_ms`). `camera`, an RGB image, is what the camera
+    shows throughout, sampled at `camera.max_fps` of the media clock."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -76,6 +78,8 @@ async def simulate(
     wall_start = time.perf_counter()
     anchor_wall, anchor_media = wall_start, 0.0
     idle_since: float | None = None
+    video_gap_ms = 1000.0 / config.camera.max_fps
+    next_video_ms = 0.0
     await session.start(greet=greet)
     i = 0
     try:
@@ -86,6 +90,9 @@ async def simulate(
                 frame = AudioFrame.silence(timestamp=i * FRAME_SAMPLES)
             media_ms = (i + 1) * FRAME_MS
             clock.set(media_ms)
+            if camera is not None and media_ms >= next_video_ms:
+                session.push_video(camera)
+                next_video_ms += video_gap_ms
             session.push_audio(frame)
             user_out.append(frame.pcm)
             agent_out.append(session.pull_audio().copy())

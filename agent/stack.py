@@ -21,6 +21,7 @@ from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.base import Thinker
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.vad import StreamingVad
+from omnivox.models.vision.face_detector import FaceDetector
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class ModelStack:
     """Built from `config.interventions` and shared by its sessions (a RAG folder is
     read once). Add Python interventions here: `stack.interventions.insert(0, x)`.
     None: each session builds its own from its config."""
+    face_detector: FaceDetector | None = None
 
     def new_vad(self) -> StreamingVad:
         v = self.config.vad
@@ -73,6 +75,15 @@ def _load_turn_classifier() -> TurnClassifier | None:
         return None
 
 
+def _load_face_detector() -> FaceDetector | None:
+    """Like the classifier: without it the camera still gives snapshots, not presence."""
+    try:
+        return FaceDetector()
+    except OSError as err:
+        log.error("face detector unavailable, no presence events: %s", err)
+        return None
+
+
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
     try:
@@ -91,4 +102,5 @@ def build_stack(config: AgentConfig) -> ModelStack:
         raise ConfigError(f"talker.voice: {err}") from None
     recognizer = create_recognizer(config.recognizer.backend)
     classifier = _load_turn_classifier() if config.turns.classifier == "learned" else None
-    return ModelStack(config, recognizer, thinker, talker, tools, classifier, interventions)
+    faces = _load_face_detector() if config.camera.presence else None
+    return ModelStack(config, recognizer, thinker, talker, tools, classifier, interventions, faces)

@@ -6,8 +6,10 @@ format, FLAC, MP3, ...) arrives as 16 kHz mono int16, the internal format.
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -44,12 +46,19 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate(chunks).astype(np.int16, copy=False)
 
 
-def write_wav(path: str | Path, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+def write_wav(path: str | Path | BinaryIO, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write int16 PCM; a 2-D array (samples, channels) gives a multi-channel file."""
     data = np.asarray(pcm, dtype=np.int16)
     channels = 1 if data.ndim == 1 else data.shape[1]
-    with wave.open(str(path), "wb") as w:
+    with wave.open(str(path) if isinstance(path, str | Path) else path, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(data.astype("<i2").tobytes())
+
+
+def wav_bytes(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A whole WAV file in memory (for Thinkers that take the user's audio)."""
+    buf = io.BytesIO()
+    write_wav(buf, pcm, sample_rate)
+    return buf.getvalue()

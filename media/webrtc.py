@@ -94,6 +94,19 @@ class InboundAudio:
             return
 
 
+MAX_SNAPSHOT_WIDTH = 640
+"""Sampled frames are scaled down to this width: enough for a face detector and for a
+vision model's snapshot, and it bounds the cost of an HD camera."""
+
+
+def frame_to_rgb(frame: av.VideoFrame, max_width: int = MAX_SNAPSHOT_WIDTH) -> np.ndarray:
+    """An RGB (H, W, 3) uint8 array of the frame, no wider than `max_width`."""
+    width, height = frame.width, frame.height
+    if width > max_width:
+        width, height = max_width, max(2, round(height * max_width / width / 2) * 2)
+    return frame.to_ndarray(format="rgb24", width=width, height=height)
+
+
 class InboundVideo:
     """Samples a remote video track at most `max_fps`, handing on the frames it keeps.
 

@@ -67,8 +67,11 @@ class SileroVad:
     def probabilities(self, pcm: np.ndarray) -> list[float]:
         """Feed 16 kHz int16 mono PCM of any length; one probability per completed window."""
         if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-            got = f"{pcm.dtype} array of shape {pcm.shape}" if isinstance(pcm, np.ndarray) \
+            got = (
+                f"{pcm.dtype} array of shape {pcm.shape}"
+                if isinstance(pcm, np.ndarray)
                 else type(pcm).__name__
+            )
             raise ValueError(f"SileroVad needs 1-D int16 PCM at 16 kHz, got {got}")
         audio = np.concatenate((self._rest, pcm.astype(np.float32) * _INT16_SCALE))
         n = len(audio) // WINDOW_SAMPLES
@@ -110,15 +113,23 @@ class VadGate:
     mirror the agent's VadConfig (threshold, start_ms, stop_ms).
     """
 
-    def __init__(self, threshold: float = 0.5, start_ms: float = 64, stop_ms: float = 160,
-                 neg_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        start_ms: float = 64,
+        stop_ms: float = 160,
+        neg_threshold: float | None = None,
+    ) -> None:
         neg = max(threshold - 0.15, 0.0) if neg_threshold is None else neg_threshold
         if not 0.0 <= neg <= threshold <= 1.0:
-            raise ValueError(f"VadGate needs 0 <= neg_threshold <= threshold <= 1, "
-                             f"got neg_threshold={neg}, threshold={threshold}")
+            raise ValueError(
+                f"VadGate needs 0 <= neg_threshold <= threshold <= 1, "
+                f"got neg_threshold={neg}, threshold={threshold}"
+            )
         if start_ms < 0 or stop_ms < 0:
-            raise ValueError(f"VadGate start_ms and stop_ms must be >= 0, "
-                             f"got {start_ms} and {stop_ms}")
+            raise ValueError(
+                f"VadGate start_ms and stop_ms must be >= 0, got {start_ms} and {stop_ms}"
+            )
         self.threshold = threshold
         self.neg_threshold = neg
         self.start_ms = start_ms
@@ -165,8 +176,13 @@ class VadGate:
 class StreamingVad:
     """Silero plus the gate for one session, on the media clock."""
 
-    def __init__(self, threshold: float = 0.5, start_ms: float = 64, stop_ms: float = 160,
-                 neg_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        start_ms: float = 64,
+        stop_ms: float = 160,
+        neg_threshold: float | None = None,
+    ) -> None:
         self._vad = SileroVad()
         self.gate = VadGate(threshold, start_ms, stop_ms, neg_threshold)
         self.last_probability = 0.0

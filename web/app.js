@@ -163,6 +163,7 @@ const HANDLERS = {
   false_interruption_resumed: () => turn.badge('resumed', 'false alarm · resumed'),
   presence: (ev) => showPresence(ui.presence, Boolean(ev.present), Boolean(ev.facing)),
   sources: (ev) => captions.sources(ev.items, ev.reply_id ?? null),
+  reply_blocked: (ev) => captions.replyBlocked(ev.reply_id, text(ev.by)),
   error: (ev) => errors.show(text(ev.message) || 'The server reported an error'),
 };
 

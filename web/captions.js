@@ -128,6 +128,15 @@ export class Captions {
     if (r.status !== 'cancelled') this.setStatus(r, 'done', '');
   }
 
+  /** An intervention stopped the Thinker's answer; what follows is its replacement line. */
+  replyBlocked(id, by) {
+    const r = this.reply(id);
+    r.li.dataset.blocked = by || 'intervention';
+    r.li.append(el('p', { class: 'blocked', 'data-testid': 'reply-blocked' },
+      `Answer stopped by ${by || 'an intervention'}; its replacement line follows.`));
+    this.scroll();
+  }
+
   replyCancelled(id, heardText, reason) {
     const r = this.reply(id);
     const [heard, rest] = splitHeard(r.chunks.join(' '), heardText);

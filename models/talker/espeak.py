@@ -103,8 +103,13 @@ def _is_word_start(text: str, i: int) -> bool:
 class _Synthesis:
     """One espeak_Synth call: resamples buffers and places word starts on 16 kHz chunks."""
 
-    def __init__(self, text: str, native_rate: int, emit: Callable[[SpeechChunk], None],
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        text: str,
+        native_rate: int,
+        emit: Callable[[SpeechChunk], None],
+        stop: threading.Event,
+    ) -> None:
         self._text = text
         self._emit = emit
         self._stop = stop
@@ -114,8 +119,9 @@ class _Synthesis:
         self._last_char = -1
         self.error: BaseException | None = None
 
-    def on_buffer(self, wav: ctypes._Pointer[ctypes.c_short], n: int,
-                  events: ctypes._Pointer[_Event]) -> int:
+    def on_buffer(
+        self, wav: ctypes._Pointer[ctypes.c_short], n: int, events: ctypes._Pointer[_Event]
+    ) -> int:
         if self._stop.is_set():
             return _ABORT
         i = 0
@@ -171,13 +177,20 @@ class _Engine:
         lib.espeak_ListVoices.argtypes = (ctypes.c_void_p,)
         lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         lib.espeak_Synth.argtypes = (
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         )
         lib.espeak_Synth.restype = ctypes.c_int
         data = espeakng_loader.get_data_path().encode()
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data,
-                                     _INITIALIZE_DONT_EXIT)
+        rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data, _INITIALIZE_DONT_EXIT
+        )
         if rate <= 0:
             raise RuntimeError(f"eSpeak NG failed to initialise with data folder {data.decode()}")
         self._lib = lib
@@ -188,8 +201,9 @@ class _Engine:
         self._callback = _SynthCallback(self._on_buffer)
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_buffer(self, wav: ctypes._Pointer[ctypes.c_short], n: int,
-                   events: ctypes._Pointer[_Event]) -> int:
+    def _on_buffer(
+        self, wav: ctypes._Pointer[ctypes.c_short], n: int, events: ctypes._Pointer[_Event]
+    ) -> int:
         synthesis = self._current
         if synthesis is None:
             return _ABORT
@@ -224,8 +238,9 @@ class _Engine:
         try:
             # No espeakSSML / espeakPHONEMES: user text such as "<break/>" or "[[h@loU]]"
             # is read as text, never obeyed as markup.
-            rc = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0,
-                                        _CHARS_UTF8 | _ENDPAUSE, None, None)
+            rc = self._lib.espeak_Synth(
+                data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
+            )
         finally:
             self._current = None
         if synthesis.error is not None:
@@ -256,8 +271,10 @@ class _Engine:
         spec = _Voice()
         spec.languages = ctypes.cast(language, ctypes.POINTER(ctypes.c_char))
         # Identifiers are "!v/<file>"; the file name is what goes after "+" in a voice.
-        return sorted((v.identifier or b"").decode().rpartition("/")[2]
-                      for v in self._list(ctypes.byref(spec)))
+        return sorted(
+            (v.identifier or b"").decode().rpartition("/")[2]
+            for v in self._list(ctypes.byref(spec))
+        )
 
     def _list(self, spec: object) -> list[_Voice]:
         voices = self._lib.espeak_ListVoices(spec)
@@ -310,11 +327,13 @@ class EspeakTalker:
 
     def __init__(self, voice: str = "en-us", rate_wpm: int = 175, pitch: int = 50) -> None:
         if not RATE_RANGE[0] <= rate_wpm <= RATE_RANGE[1]:
-            raise ValueError(f"eSpeak rate_wpm must be in {RATE_RANGE[0]}..{RATE_RANGE[1]}, "
-                             f"got {rate_wpm}")
+            raise ValueError(
+                f"eSpeak rate_wpm must be in {RATE_RANGE[0]}..{RATE_RANGE[1]}, got {rate_wpm}"
+            )
         if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
-            raise ValueError(f"eSpeak pitch must be in {PITCH_RANGE[0]}..{PITCH_RANGE[1]}, "
-                             f"got {pitch}")
+            raise ValueError(
+                f"eSpeak pitch must be in {PITCH_RANGE[0]}..{PITCH_RANGE[1]}, got {pitch}"
+            )
         with _LOCK:
             spec = _get_engine().resolve_voice(voice)
         if spec is None:

@@ -65,6 +65,10 @@ ThinkerEvent = TextDelta | ToolCallsRequested
 
 class Thinker(Protocol):
     name: str
+    takes_images: bool
+    """Attach camera snapshots to the user's turn (vision models)."""
+    takes_audio: bool
+    """Attach the user's turn as WAV (omni models that listen themselves)."""
 
     def stream(self, request: ThinkRequest) -> AsyncIterator[ThinkerEvent]:
         """Stream the answer. Closing the iterator early (aclose) must stop all work."""

@@ -75,8 +75,10 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\.(\w+))?\}")
 _ANAPHORA = frozenset({"it", "its", "that", "this", "they", "them", "those", "these", "there"})
 _YES = frozenset("yes yeah yep yup sure please ok okay absolutely definitely alright".split())
-_YES_FILLER = frozenset("oh uh um that would be great i d like to go ahead thanks thank you of "
-                        "course s nice all right".split())
+_YES_FILLER = frozenset(
+    "oh uh um that would be great i d like to go ahead thanks thank you of "
+    "course s nice all right".split()
+)
 _INTERRUPTED = "…"  # how History marks a reply the user cut off
 _WORDS_PER_DELTA = 3
 _TOOL_ERROR = "Sorry, I can't check that right now."
@@ -131,10 +133,30 @@ class Match:
 
 # ---- loading and validation ------------------------------------------------------
 
-_TOP_KEYS = {"name", "greeting", "fallback", "min_score", "context_min_score", "tool_error",
-             "timezone", "opening_hours", "synonyms", "entries"}
-_ENTRY_KEYS = {"id", "questions", "keywords", "synonyms", "topic", "answer", "tools",
-               "follow_up", "on_yes", "action"}
+_TOP_KEYS = {
+    "name",
+    "greeting",
+    "fallback",
+    "min_score",
+    "context_min_score",
+    "tool_error",
+    "timezone",
+    "opening_hours",
+    "synonyms",
+    "entries",
+}
+_ENTRY_KEYS = {
+    "id",
+    "questions",
+    "keywords",
+    "synonyms",
+    "topic",
+    "answer",
+    "tools",
+    "follow_up",
+    "on_yes",
+    "action",
+}
 
 
 def default_path() -> Path:
@@ -200,8 +222,11 @@ class _Fields:
     def synonyms(self) -> list[tuple[str, ...]]:
         groups = []
         for j, group in enumerate(self.items("synonyms")):
-            if (not isinstance(group, list) or len(group) < 2
-                    or not all(isinstance(w, str) and len(words(w)) == 1 for w in group)):
+            if (
+                not isinstance(group, list)
+                or len(group) < 2
+                or not all(isinstance(w, str) and len(words(w)) == 1 for w in group)
+            ):
                 raise self.error(f"synonyms[{j}] must be a list of two or more single words")
             groups.append(tuple(group))
         return groups
@@ -209,8 +234,11 @@ class _Fields:
 
 def _is_text(value: Any) -> bool:
     # Numbers are accepted as text: YAML reads `answer: 42` as an int.
-    return isinstance(value, str | int | float) and not isinstance(value, bool) and bool(
-        str(value).strip())
+    return (
+        isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and bool(str(value).strip())
+    )
 
 
 def parse_knowledge_base(data: Any, *, source: str = "<memory>") -> KnowledgeBase:
@@ -234,8 +262,9 @@ def parse_knowledge_base(data: Any, *, source: str = "<memory>") -> KnowledgeBas
         raise top.error("'entries' must be a non-empty list")
     entries: list[Entry] = []
     for i, raw in enumerate(raw_entries):
-        label = f"entries[{i}]" + (f" (id {raw['id']!r})" if isinstance(raw, dict) and "id" in raw
-                                   else "")
+        label = f"entries[{i}]" + (
+            f" (id {raw['id']!r})" if isinstance(raw, dict) and "id" in raw else ""
+        )
         fields = _Fields(raw, source, label, _ENTRY_KEYS)
         entry = _entry(fields)
         if any(e.id == entry.id for e in entries):
@@ -246,14 +275,20 @@ def parse_knowledge_base(data: Any, *, source: str = "<memory>") -> KnowledgeBas
     for i, e in enumerate(entries):
         if e.on_yes is not None and e.on_yes not in ids:
             raise KnowledgeBaseError(
-                f"{source}: entries[{i}] (id {e.id!r}): on_yes: no entry has id {e.on_yes!r}")
+                f"{source}: entries[{i}] (id {e.id!r}): on_yes: no entry has id {e.on_yes!r}"
+            )
     return KnowledgeBase(
-        name=top.text("name", required=True) or "", entries=tuple(entries),
-        greeting=top.text("greeting"), fallback=top.text("fallback"),
+        name=top.text("name", required=True) or "",
+        entries=tuple(entries),
+        greeting=top.text("greeting"),
+        fallback=top.text("fallback"),
         min_score=top.score("min_score", 0.5),
         context_min_score=top.score("context_min_score", 0.2),
         tool_error=top.text("tool_error") or _TOOL_ERROR,
-        timezone=timezone, opening_hours=hours, synonyms=tuple(synonyms), source=source,
+        timezone=timezone,
+        opening_hours=hours,
+        synonyms=tuple(synonyms),
+        source=source,
     )
 
 
@@ -277,9 +312,17 @@ def _entry(f: _Fields) -> Entry:
     follow_up, on_yes = f.text("follow_up"), f.text("on_yes")
     if on_yes is not None and follow_up is None:
         raise f.error("'on_yes' needs a 'follow_up' question to say yes to")
-    return Entry(id=entry_id, questions=tuple(questions), answer=answer,
-                 keywords=tuple(f.texts("keywords")), topic=f.text("topic"), tools=tools,
-                 follow_up=follow_up, on_yes=on_yes, action=action)
+    return Entry(
+        id=entry_id,
+        questions=tuple(questions),
+        answer=answer,
+        keywords=tuple(f.texts("keywords")),
+        topic=f.text("topic"),
+        tools=tools,
+        follow_up=follow_up,
+        on_yes=on_yes,
+        action=action,
+    )
 
 
 def _tool_use(value: Any, f: _Fields, j: int) -> ToolUse:
@@ -301,9 +344,14 @@ class KnowledgeBaseThinker:
     for the KB's hours, and the application tools of `tools.registry`) for the Reply."""
 
     name = "knowledge_base"
+    takes_images = False
+    takes_audio = False
 
     def __init__(
-        self, path: str | Path | None = None, *, tools: ToolRegistry | None = None,
+        self,
+        path: str | Path | None = None,
+        *,
+        tools: ToolRegistry | None = None,
         now: Now = utc_now,
     ) -> None:
         """`path` None loads the shipped front-desk example. `tools` replaces the default
@@ -355,8 +403,10 @@ class KnowledgeBaseThinker:
                     return Match(self._entries[e.on_yes], 1.0, "yes")
         alone = self._best(query)
         previous = _last_index(before, "user")
-        if previous is not None and _leans_on_previous(query) and not (
-            alone.entry is not None and alone.entry.topic is None
+        if (
+            previous is not None
+            and _leans_on_previous(query)
+            and not (alone.entry is not None and alone.entry.topic is None)
         ):
             # "is it heated" after the pool: the last answer already says so.
             last = self.match(before[: previous + 1]).entry
@@ -395,10 +445,12 @@ class KnowledgeBaseThinker:
             available = {spec.name for spec in request.tools}
             missing = [u.name for u in entry.tools if u.name not in available]
             if not missing:
-                yield ToolCallsRequested([
-                    ToolCall(f"call_{uuid.uuid4().hex[:16]}", u.name, dict(u.arguments))
-                    for u in entry.tools
-                ])
+                yield ToolCallsRequested(
+                    [
+                        ToolCall(f"call_{uuid.uuid4().hex[:16]}", u.name, dict(u.arguments))
+                        for u in entry.tools
+                    ]
+                )
                 return
             log.warning("entry %s needs tools the request does not offer: %s", entry.id, missing)
             text = self.kb.tool_error
@@ -453,7 +505,7 @@ class KnowledgeBaseThinker:
 
 
 def _fallback_line(entries: Sequence[Entry]) -> str:
-    """"Sorry, I don't know that, but I can help with A, B, or C." from the topics."""
+    """ "Sorry, I don't know that, but I can help with A, B, or C." from the topics."""
     counts = Counter(e.topic for e in entries if e.topic)
     top = {t for t, _ in counts.most_common(4)}
     topics = [t for t in dict.fromkeys(e.topic for e in entries) if t in top]
@@ -497,15 +549,19 @@ def _last_answer(messages: Sequence[Message]) -> tuple[str | None, bool]:
 def _tool_results(tail: Sequence[Message]) -> dict[str, str]:
     """Tool name -> result content, from the messages after the user's turn."""
     names = {c.id: c.name for m in tail if m.role == "assistant" for c in m.tool_calls}
-    return {(m.name or names.get(m.tool_call_id or "", "")): m.content
-            for m in tail if m.role == "tool"}
+    return {
+        (m.name or names.get(m.tool_call_id or "", "")): m.content for m in tail if m.role == "tool"
+    }
 
 
 def _leans_on_previous(query: str) -> bool:
     """Whether a question needs the previous turn: "how much is it", "and on Sunday?"."""
     tokens = words(query)
-    return bool(_ANAPHORA.intersection(tokens)) or tokens[:1] == ["and"] or (
-        len(tokens) >= 2 and tokens[1] == "about" and tokens[0] in ("what", "how"))
+    return (
+        bool(_ANAPHORA.intersection(tokens))
+        or tokens[:1] == ["and"]
+        or (len(tokens) >= 2 and tokens[1] == "about" and tokens[0] in ("what", "how"))
+    )
 
 
 def _stems(text: str) -> set[str]:

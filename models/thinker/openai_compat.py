@@ -17,6 +17,7 @@ compatible mode and OpenAI. Config (the `thinker:` section of agent.yaml):
       extra_body: {}                # DashScope Omni: {modalities: [text]}; vLLM Qwen3:
                                     # {chat_template_kwargs: {enable_thinking: false}}
       user_input: text              # text (transcript) | audio | both
+      send_images: false            # true for vision models: the camera snapshot per turn
       include_usage: true           # false for servers that reject stream_options
       audio_data_uri: false         # true for DashScope (input_audio data as a data: URI)
       strip_think: true             # drop <think>...</think> left in content
@@ -98,6 +99,7 @@ class OpenAIThinkerConfig:
     extra_headers: dict[str, str] = field(default_factory=dict, repr=False)
     extra_body: dict[str, Any] = field(default_factory=dict)
     user_input: UserInput = "text"
+    send_images: bool = False
     include_usage: bool = True
     audio_data_uri: bool = False
     strip_think: bool = True
@@ -110,6 +112,8 @@ class OpenAIThinker:
 
     def __init__(self, config: OpenAIThinkerConfig, api_key: str | None = None) -> None:
         self.config = config
+        self.takes_images = config.send_images
+        self.takes_audio = config.user_input != "text"
         self._api_key = api_key or None
         base = URL(config.base_url)
         # Join as a path so a query (Azure's ?api-version=...) stays a query.
@@ -466,7 +470,7 @@ def _parse_options(options: dict[str, Any]) -> OpenAIThinkerConfig:
         )
     if o.get("user_input", "text") not in ("text", "audio", "both"):
         raise ValueError("thinker.user_input: must be one of text, audio, both")
-    for key in ("include_usage", "audio_data_uri", "strip_think"):
+    for key in ("include_usage", "audio_data_uri", "strip_think", "send_images"):
         if key in o and not isinstance(o[key], bool):
             raise ValueError(f"thinker.{key}: must be true or false")
     return OpenAIThinkerConfig(**o)

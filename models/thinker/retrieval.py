@@ -48,8 +48,12 @@ STOPWORDS = frozenset(
     what which who whom when where why how any some s t d ll re ve m""".split()
 )
 
-_CONTRACTIONS = ((re.compile(r"\bcan't\b"), "can not"), (re.compile(r"\bwon't\b"), "will not"),
-                 (re.compile(r"n't\b"), " not"), (re.compile(r"'"), " "))
+_CONTRACTIONS = (
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'"), " "),
+)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -97,12 +101,29 @@ def stem(word: str) -> str:
     return word
 
 
-_PHONETIC = [(re.compile(p), r) for p, r in (
-    (r"^(kn|gn|pn)", "n"), (r"^wr", "r"), (r"^wh", "w"), (r"ph", "f"), (r"ck", "k"),
-    (r"tch|ch|sh", "X"), (r"th", "0"), (r"dg", "j"), (r"gh", ""), (r"c(?=[eiy])", "s"),
-    (r"g(?=[eiy])", "j"), (r"[cq]", "k"), (r"x", "ks"), (r"z", "s"), (r"h", ""),
-    (r"(?<=.)[aeiouy]", ""), (r"^[aeiouy]", "a"), (r"(.)\1+", r"\1"),
-)]
+_PHONETIC = [
+    (re.compile(p), r)
+    for p, r in (
+        (r"^(kn|gn|pn)", "n"),
+        (r"^wr", "r"),
+        (r"^wh", "w"),
+        (r"ph", "f"),
+        (r"ck", "k"),
+        (r"tch|ch|sh", "X"),
+        (r"th", "0"),
+        (r"dg", "j"),
+        (r"gh", ""),
+        (r"c(?=[eiy])", "s"),
+        (r"g(?=[eiy])", "j"),
+        (r"[cq]", "k"),
+        (r"x", "ks"),
+        (r"z", "s"),
+        (r"h", ""),
+        (r"(?<=.)[aeiouy]", ""),
+        (r"^[aeiouy]", "a"),
+        (r"(.)\1+", r"\1"),
+    )
+]
 
 
 def phonetic_key(word: str) -> str:
@@ -173,8 +194,9 @@ class Retriever:
         # Recall is judged per item (id), over all its phrasings; document frequency
         # counts items too, so ten questions about the pool do not make "pool" common.
         item_index: dict[str, int] = {}
-        self._item_of = np.array([item_index.setdefault(p.id, len(item_index))
-                                  for p in self.passages], dtype=np.intp)
+        self._item_of = np.array(
+            [item_index.setdefault(p.id, len(item_index)) for p in self.passages], dtype=np.intp
+        )
         self._n_items = max(len(item_index), 1)
         items_with: dict[str, set[int]] = defaultdict(set)
         for i, d in enumerate(docs):
@@ -306,9 +328,13 @@ class Retriever:
                 pair = {tokens[i], tokens[i + 1]}
                 # A fragment is a short non-word ("fi", "pi"), not "to" or "in".
                 fragment = any(len(t) <= 2 and t not in STOPWORDS for t in pair)
-                if (a not in self._postings and b not in self._postings and ab not in STOPWORDS
-                        and (fragment or not pair & STOPWORDS)
-                        and max(self._fuzzy(ab).values(), default=0.0) >= self._fuzzy_min + 0.1):
+                if (
+                    a not in self._postings
+                    and b not in self._postings
+                    and ab not in STOPWORDS
+                    and (fragment or not pair & STOPWORDS)
+                    and max(self._fuzzy(ab).values(), default=0.0) >= self._fuzzy_min + 0.1
+                ):
                     out.append(ab)
                     i += 2
                     continue

@@ -85,8 +85,10 @@ def _schema_for(tp: Any, where: str) -> tuple[dict[str, Any], Decode]:
     if origin is list and len(args) == 1:
         schema, decode = _schema_for(args[0], where)
         return {"type": "array", "items": schema}, lambda v: [decode(x) for x in v]
-    raise TypeError(f"{where}: unsupported type {tp!r} (use str, int, float, bool, Literal, "
-                    "an Enum, Optional[...] or list[...])")
+    raise TypeError(
+        f"{where}: unsupported type {tp!r} (use str, int, float, bool, Literal, "
+        "an Enum, Optional[...] or list[...])"
+    )
 
 
 def _json_type(value: Any, where: str) -> str:
@@ -133,8 +135,15 @@ def _a(kind: str) -> str:
 
 
 def _describe(value: Any) -> str:
-    names = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number",
-             str: "a string", list: "a list", dict: "an object"}
+    names = {
+        type(None): "null",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -201,7 +210,10 @@ class Tool:
 
 
 def make_tool(
-    fn: Callable[..., Any], *, name: str | None = None, blocking: bool = False,
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    blocking: bool = False,
     timeout_s: float = 10.0,
 ) -> Tool:
     """Describe `fn` as a Tool; TypeError names anything that cannot become a schema."""
@@ -234,8 +246,12 @@ def make_tool(
         elif p.default is None or isinstance(p.default, str | int | float | bool):
             schema = {**schema, "default": p.default}
         props[p.name] = schema
-    parameters = {"type": "object", "properties": props, "required": required,
-                  "additionalProperties": False}
+    parameters = {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
     return Tool(tool_name, description, parameters, fn, decoders, blocking, timeout_s)
 
 
@@ -250,7 +266,11 @@ class ToolRegistry:
         self._tools: dict[str, Tool] = {}
 
     def tool(
-        self, fn: F | None = None, *, name: str | None = None, blocking: bool = False,
+        self,
+        fn: F | None = None,
+        *,
+        name: str | None = None,
+        blocking: bool = False,
         timeout_s: float = 10.0,
     ) -> Any:
         """Decorator, bare (`@registry.tool`) or with options (`@registry.tool(blocking=True)`).
@@ -349,8 +369,10 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name such as "
-                         "'Europe/Berlin' or 'America/Chicago')") from None
+        raise ValueError(
+            f"unknown timezone {name!r} (use an IANA name such as "
+            "'Europe/Berlin' or 'America/Chicago')"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,8 +420,12 @@ class OpeningHours:
         """Open or not at `now`, when it closes or next opens, and a spoken summary."""
         local = now.astimezone(self.timezone)
         minute = local.hour * 60 + local.minute
-        result: dict[str, Any] = {"open": False, "now": spoken_time(local.hour, local.minute),
-                                  "closes_at": None, "opens_at": None}
+        result: dict[str, Any] = {
+            "open": False,
+            "now": spoken_time(local.hour, local.minute),
+            "closes_at": None,
+            "opens_at": None,
+        }
         for start, end in self.intervals(local.date()):
             if start <= minute < end:
                 result.update(open=True, closes_at=_spoken_minutes(end))
@@ -410,8 +436,13 @@ class OpeningHours:
             starts = [s for s, _ in self.intervals(day) if offset > 0 or s > minute]
             if starts:
                 at = _spoken_minutes(starts[0])
-                when = ("today" if offset == 0 else "tomorrow" if offset == 1
-                        else f"on {_DAY_NAMES[day.weekday()]}")
+                when = (
+                    "today"
+                    if offset == 0
+                    else "tomorrow"
+                    if offset == 1
+                    else f"on {_DAY_NAMES[day.weekday()]}"
+                )
                 summary = f"We're closed right now. We open again {when} at {at}."
                 result.update(opens_at=at, summary=summary)
                 return result
@@ -441,8 +472,10 @@ def _parse_intervals(value: Any, where: str) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"{where}: {value!r} is not 'HH:MM-HH:MM' (or 'closed')")
         start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
         if int(m[2]) > 59 or int(m[4]) > 59 or not 0 <= start < end <= 24 * 60:
-            raise ValueError(f"{where}: {part.strip()!r} must end after it starts, by 24:00 "
-                             "(split overnight hours across two days)")
+            raise ValueError(
+                f"{where}: {part.strip()!r} must end after it starts, by 24:00 "
+                "(split overnight hours across two days)"
+            )
         out.append((start, end))
     return tuple(sorted(out))
 
@@ -456,7 +489,10 @@ def _valid_date(text: str) -> bool:
 
 
 def add_builtin_tools(
-    target: ToolRegistry, *, now: Now = utc_now, timezone: str | None = None,
+    target: ToolRegistry,
+    *,
+    now: Now = utc_now,
+    timezone: str | None = None,
     hours: OpeningHours | None = None,
 ) -> None:
     """Register current_time, current_date and (given `hours`) is_open_now on `target`.

@@ -1,0 +1,1 @@
+"""Vision models: what the camera tells the agent (presence and attention)."""
