@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from playwright.async_api import Page, async_playwright
 
@@ -121,3 +122,15 @@ async def fetch_agent_audio(page: Page) -> tuple[np.ndarray, int]:
     raw = base64.b64decode(result["samples"])
     samples = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     return samples, int(result["sampleRate"])
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """RGB frames as a YUV4MPEG2 (4:2:0) file, the format Chromium's fake camera plays
+    (in a loop, at the file's frame rate)."""
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path

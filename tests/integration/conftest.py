@@ -14,7 +14,7 @@ from aiohttp import web
 
 from omnivox.agent.config import AgentConfig, parse_config
 from omnivox.agent.server import REGISTRY, SessionRegistry, create_app
-from omnivox.agent.stack import ModelStack, build_stack
+from omnivox.agent.stack import ModelStack, build_stack, build_thinker
 from omnivox.media.frames import SAMPLE_RATE
 from omnivox.media.wavfile import write_wav
 from omnivox.models.talker.espeak import EspeakTalker
@@ -42,8 +42,11 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def serving(config: AgentConfig) -> AsyncIterator[RunningServer]:
-    app = create_app(config, shared_stack())
+async def serving(
+    config: AgentConfig, stack: ModelStack | None = None
+) -> AsyncIterator[RunningServer]:
+    """A server for `config` on the shared models (or on `stack`)."""
+    app = create_app(config, stack or shared_stack())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -68,6 +71,21 @@ async def rules_server() -> AsyncIterator[RunningServer]:
     config = parse_config({**TEST_CONFIG, "turns": {"classifier": "none"}}, "rules config")
     async with serving(config) as running:
         yield running
+
+
+def with_thinker(config: AgentConfig) -> ModelStack:
+    """The shared models with the Thinker `config` names (a remote one, say)."""
+    base = shared_stack()
+    thinker, tools = build_thinker(config)
+    return ModelStack(
+        config,
+        base.recognizer,
+        thinker,
+        base.talker,
+        tools,
+        turn_classifier=base.turn_classifier,
+        face_detector=base.face_detector,
+    )
 
 
 def speech(text: str, voice: str = "en-us+m3", rate_wpm: int = 160) -> np.ndarray:

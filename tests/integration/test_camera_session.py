@@ -18,11 +18,10 @@ import numpy as np
 
 from omnivox.agent.config import parse_config
 from omnivox.agent.simulate import simulate
-from omnivox.agent.stack import ModelStack, build_thinker
 from omnivox.media.image import read_image
 from tests.fakes.openai_server import FakeOpenAIServer, text_stream
 
-from .conftest import shared_stack, silence, speech
+from .conftest import shared_stack, silence, speech, with_thinker
 
 CAMERA = Path(__file__).parents[1] / "fixtures" / "camera"
 FACE = read_image(CAMERA / "face.jpg")
@@ -69,15 +68,11 @@ async def omni_request(camera: np.ndarray | None, **thinker: Any) -> dict[str, A
                 | thinker,
             }
         )
-        thinker_, tools = build_thinker(config)
-        base = shared_stack()
-        stack = ModelStack(
-            config, base.recognizer, thinker_, base.talker, tools, face_detector=base.face_detector
-        )
+        stack = with_thinker(config)
         try:
             result = await simulate(question(), stack, config, camera=camera)
         finally:
-            await thinker_.close()  # type: ignore[attr-defined]
+            await stack.thinker.close()  # type: ignore[attr-defined]
     assert [e["text"] for e in result.of_type("reply_text")] == ["We open at nine."]
     [request] = server.requests
     return request.body  # type: ignore[no-any-return]
