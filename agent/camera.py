@@ -77,7 +77,7 @@ class Camera:
             return None
         if self._jpeg is not None and self._jpeg[0] == number:
             return self._jpeg[1]
-        jpeg = await run_blocking(_encode_jpeg, frame)
+        jpeg = await run_blocking(encode_jpeg, frame)
         self._jpeg = (number, jpeg)
         return jpeg
 
@@ -105,7 +105,7 @@ class Camera:
                 self._on_presence(change)
 
 
-def _encode_jpeg(rgb: np.ndarray) -> bytes:
+def encode_jpeg(rgb: np.ndarray) -> bytes:
     ok, data = cv2.imencode(
         ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     )
