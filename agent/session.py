@@ -113,6 +113,7 @@ class Session:
             PresenceConfig(arrive_frames=cam.arrive_frames, leave_ms=cam.leave_ms),
         )
         self._thinker = stack.thinker
+        self._forget_pending = False
         self._last_activity_ms = float("-inf")
         """When someone last spoke (user or agent): arrivals are greeted after a quiet spell."""
         self.vad = stack.new_vad()
@@ -208,6 +209,7 @@ class Session:
             return
         if self.camera.frames:
             self.camera.tick()
+            self._maybe_forget()
         self._preroll.append(frame)
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
         if self._feeding:
@@ -422,8 +424,9 @@ class Session:
         self._emit("presence", present=p.present, facing=p.facing, faces=p.faces)
         cam = self.config.camera
         idle = self.reply is None and self.policy.state is TurnState.LISTENING
-        if not p.present and cam.forget_on_leave and idle:
-            self.history = History()  # the next visitor starts a new conversation
+        # The next visitor starts a new conversation (once the current reply is over).
+        self._forget_pending = not p.present and cam.forget_on_leave
+        self._maybe_forget()
         quiet_ms = self.clock.now_ms() - self._last_activity_ms
         if (
             p.arrived
@@ -434,6 +437,12 @@ class Session:
             greeting = cam.arrival_greeting or self.config.greeting
             if greeting:
                 self._start_reply(text=greeting)
+
+    def _maybe_forget(self) -> None:
+        if self._forget_pending and self.reply is None and self.policy.state is TurnState.LISTENING:
+            self._forget_pending = False
+            self.history = History()
+            self._emit("conversation_reset", reason="visitor_left")
 
     async def _announced(self, transcript: asyncio.Future[str]) -> str:
         """Await the final transcript and announce it as an event."""

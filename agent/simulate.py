@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,12 @@ async def simulate(
     greet: bool = False,
     settle_ms: float = 1500.0,
     max_tail_ms: float = 30_000.0,
-    camera: np.ndarray | None = None,
+    camera: np.ndarray | Callable[[float], np.ndarray | None] | None = None,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
-    the agent has finished (or `max_tail_ms`). `camera`, an RGB image, is what the camera
-    shows throughout, sampled at `camera.max_fps` of the media clock."""
+    the agent has finished (or `max_tail_ms`). `camera` is what the camera shows, sampled
+    at `camera.max_fps` of the media clock: an RGB image throughout, or a function of the
+    media time in ms giving the image then (None: the camera sends nothing)."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -91,7 +93,9 @@ async def simulate(
             media_ms = (i + 1) * FRAME_MS
             clock.set(media_ms)
             if camera is not None and media_ms >= next_video_ms:
-                session.push_video(camera)
+                image = camera(media_ms) if callable(camera) else camera
+                if image is not None:
+                    session.push_video(image)
                 next_video_ms += video_gap_ms
             session.push_audio(frame)
             user_out.append(frame.pcm)

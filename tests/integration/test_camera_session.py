@@ -113,3 +113,30 @@ async def test_a_text_only_thinker_gets_no_picture_even_with_the_camera_on() -> 
 async def test_no_camera_means_no_image_part() -> None:
     body = await omni_request(None, send_images=True)
     assert [p["type"] for p in user_parts(body)] == ["text"]
+
+
+async def test_a_kiosk_forgets_the_conversation_when_the_visitor_leaves() -> None:
+    config = parse_config(
+        {
+            "greeting": "",
+            "camera": {"greet_on_arrival": False, "forget_on_leave": True, "leave_ms": 2000},
+        }
+    )
+    track = np.concatenate([question(), silence(8.0)])
+    # The visitor stands there for 6 s, then walks off (the camera sees an empty room).
+    result = await simulate(
+        track, shared_stack(), config, camera=lambda t_ms: FACE if t_ms < 6000 else NO_FACE
+    )
+    assert [e["present"] for e in result.of_type("presence")] == [True, False]
+    [reset] = result.of_type("conversation_reset")
+    assert reset["reason"] == "visitor_left"
+    assert reset["t_ms"] > result.of_type("reply_done")[0]["t_ms"]
+
+
+async def test_without_forget_on_leave_the_conversation_stays() -> None:
+    config = parse_config({"greeting": "", "camera": {"leave_ms": 2000}})
+    result = await simulate(
+        silence(6.0), shared_stack(), config, camera=lambda t_ms: FACE if t_ms < 2000 else None
+    )
+    assert [e["present"] for e in result.of_type("presence")] == [True, False]
+    assert result.of_type("conversation_reset") == []
