@@ -118,6 +118,7 @@ class InboundVideo:
         self._on_frame = on_frame
         self._min_gap = 1.0 / max_fps if max_fps > 0 else float("inf")
         self._last: float | None = None
+        self.dropped = 0
 
     async def consume(
         self, track: MediaStreamTrack, monotonic: Callable[[], float] = time.monotonic
@@ -130,6 +131,15 @@ class InboundVideo:
                     self._last is None or now - self._last >= self._min_gap
                 ):
                     self._last = now
-                    self._on_frame(frame)
+                    self._hand_on(frame)
         except MediaStreamError:
             return
+
+    def _hand_on(self, frame: av.VideoFrame) -> None:
+        """A frame the consumer cannot use is dropped; the call goes on."""
+        try:
+            self._on_frame(frame)
+        except Exception as err:
+            self.dropped += 1
+            if self.dropped == 1:  # once, not twice a second
+                log.warning("video frame %dx%d dropped: %s", frame.width, frame.height, err)

@@ -1,0 +1,108 @@
+"""The WebRTC media edges, fed av frames by a scripted aiortc track (no network)."""
+
+from __future__ import annotations
+
+import fractions
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
+from omnivox.media.webrtc import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
+
+
+class ScriptedTrack(MediaStreamTrack):
+    """Hands out the given frames, then ends like a remote track that hung up."""
+
+    def __init__(self, kind: str, frames: list[av.AudioFrame | av.VideoFrame]) -> None:
+        super().__init__()
+        self.kind = kind
+        self._frames = list(frames)
+
+    async def recv(self) -> av.AudioFrame | av.VideoFrame:
+        if not self._frames:
+            raise MediaStreamError
+        return self._frames.pop(0)
+
+
+def opus_like_frames(seconds: float, rate: int = 48000) -> list[av.AudioFrame]:
+    """20 ms stereo s16 frames of a 440 Hz tone, as aiortc's Opus decoder produces them."""
+    n = int(rate * 0.02)
+    out = []
+    for i in range(int(seconds / 0.02)):
+        t = (np.arange(n) + i * n) / rate
+        tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo"
+        )
+        frame.sample_rate = rate
+        frame.pts = i * n
+        frame.time_base = fractions.Fraction(1, rate)
+        out.append(frame)
+    return out
+
+
+def video_frame(width: int = 640, height: int = 480, value: int = 128) -> av.VideoFrame:
+    rgb = np.full((height, width, 3), value, np.uint8)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+async def test_inbound_audio_becomes_16k_mono_frames_on_a_sample_clock() -> None:
+    got: list[AudioFrame] = []
+    inbound = InboundAudio(got.append)
+    await inbound.consume(ScriptedTrack("audio", opus_like_frames(1.0)))
+    assert all(len(f.pcm) == FRAME_SAMPLES for f in got)
+    assert [f.t_ms for f in got[:3]] == [0.0, 20.0, 40.0]
+    assert 45 <= len(got) <= 50  # the resampler holds back a few ms
+    pcm = np.concatenate([f.pcm for f in got])
+    spectrum = np.abs(np.fft.rfft(pcm[1600:]))
+    assert abs(np.argmax(spectrum) * 16000 / len(pcm[1600:]) - 440) < 5
+
+
+async def test_inbound_video_keeps_at_most_max_fps() -> None:
+    kept: list[av.VideoFrame] = []
+    clock = iter(np.arange(0, 3, 1 / 30))  # 30 fps for 3 s
+    inbound = InboundVideo(kept.append, max_fps=2.0)
+    track = ScriptedTrack("video", [video_frame(64, 48) for _ in range(90)])
+    await inbound.consume(track, monotonic=lambda: float(next(clock)))
+    assert len(kept) == 6
+
+
+async def test_a_frame_the_consumer_rejects_is_dropped_and_the_track_goes_on() -> None:
+    seen: list[int] = []
+
+    def consumer(frame: av.VideoFrame) -> None:
+        seen.append(frame.width)
+        if len(seen) == 1:
+            raise ValueError("bad frame")
+
+    clock = iter(range(10))
+    inbound = InboundVideo(consumer, max_fps=2.0)
+    await inbound.consume(
+        ScriptedTrack("video", [video_frame(64, 48) for _ in range(3)]),
+        monotonic=lambda: float(next(clock)),
+    )
+    assert len(seen) == 3 and inbound.dropped == 1
+
+
+def test_frames_are_scaled_to_640_wide_keeping_the_aspect() -> None:
+    assert frame_to_rgb(video_frame(1280, 720)).shape == (360, 640, 3)
+    assert frame_to_rgb(video_frame(320, 240)).shape == (240, 320, 3)
+    rgb = frame_to_rgb(video_frame(640, 480, value=200))
+    assert rgb.dtype == np.uint8 and abs(int(rgb.mean()) - 200) <= 2
+
+
+async def test_agent_track_pulls_frames_with_continuous_timestamps() -> None:
+    pulls = iter(range(1000))
+    now = [0.0]
+    track = AgentAudioTrack(
+        lambda: np.full(FRAME_SAMPLES, next(pulls), np.int16), monotonic=lambda: now[0]
+    )
+    frames = []
+    for _ in range(3):
+        frames.append(await track.recv())
+        now[0] += 0.02
+    assert [f.pts for f in frames] == [0, FRAME_SAMPLES, 2 * FRAME_SAMPLES]
+    assert [int(f.to_ndarray()[0, 0]) for f in frames] == [0, 1, 2]
+    assert frames[0].sample_rate == 16000 and track.frames_sent == 3
