@@ -21,7 +21,9 @@ export class Captions {
   constructor(list) {
     this.list = list;
     this.placeholder = list.querySelector('.empty');
-    this.user = null; // the open user entry: finals append to it until the turn ends
+    this.user = null; // the open user entry: partials update it until the turn ends
+    this.ended = null; // the user entry whose turn ended and whose final is still to come
+    this.lastUser = null; // the newest user entry, which a resumed turn continues
     this.replies = new Map(); // reply_id -> {li, text, chunks: [string], status}
     this.lastReply = null;
     // Follow new text unless the reader scrolled up to read something older.
@@ -34,6 +36,8 @@ export class Captions {
   clear() {
     this.list.replaceChildren(this.placeholder);
     this.user = null;
+    this.ended = null;
+    this.lastUser = null;
     this.replies.clear();
     this.lastReply = null;
   }
@@ -59,20 +63,42 @@ export class Captions {
     this.scroll();
   }
 
+  /** The recognizer's final for the whole turn. It usually lands just after the turn
+   * ended (the agent's reply may already be showing), so it goes to that turn's entry. */
   final(text) {
-    const u = this.openUser();
-    u.final.textContent = [u.final.textContent, text].filter(Boolean).join(' ');
+    const u = this.ended || this.user || this.openUser();
+    if (u === this.ended) this.ended = null;
+    u.final.textContent = text;
     u.partial.textContent = '';
     u.li.classList.remove('has-partial');
+    if (!text) { // noise: no words, no bubble
+      u.li.remove();
+      if (u === this.user) this.user = null;
+    }
     this.scroll();
   }
 
   /** The user's turn is over: the next words start a new entry. */
   endUserTurn() {
-    if (this.user && !this.user.final.textContent && !this.user.partial.textContent) {
-      this.user.li.remove(); // a turn with no words (noise) leaves no empty bubble
-    }
+    const u = this.user;
     this.user = null;
+    if (!u) return;
+    if (!u.final.textContent && !u.partial.textContent) {
+      u.li.remove(); // a turn with no words (noise) leaves no empty bubble
+      return;
+    }
+    this.ended = u;
+    this.lastUser = u;
+  }
+
+  /** The agent took the turn too early and the user went on: their words continue the
+   * same entry (the recognizer's partials and final cover the whole turn). */
+  resumeUserTurn() {
+    const u = this.lastUser;
+    if (!u || !u.li.isConnected || this.user) return;
+    this.ended = null;
+    u.final.textContent = '';
+    this.user = u;
   }
 
   // ---- agent -----------------------------------------------------------------------
@@ -139,6 +165,7 @@ export class Captions {
 
   replyCancelled(id, heardText, reason) {
     const r = this.reply(id);
+    if (reason === 'user_resumed') this.resumeUserTurn();
     const [heard, rest] = splitHeard(r.chunks.join(' '), heardText);
     r.text.replaceChildren(
       heard ? el('span', { class: 'heard', 'data-testid': 'heard-text' }, heard) : '',

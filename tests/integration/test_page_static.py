@@ -129,10 +129,87 @@ async def test_user_captions_partial_then_final(page: Page) -> None:
     await dispatch(
         page,
         {"type": "user_turn_end", "t_ms": 1000},
-        {"type": "transcript_final", "t_ms": 5000, "text": "Thanks."},
+        {"type": "transcript_partial", "t_ms": 5000, "text": "thanks"},
     )
     await expect(user).to_have_count(2)
-    await expect(user.nth(1).locator(".final")).to_have_text("Thanks.")
+    await expect(user.nth(1).locator(".partial")).to_have_text("thanks")
+
+
+async def test_a_final_after_the_turn_ended_lands_in_that_turns_caption(page: Page) -> None:
+    # The server's order: the turn is taken, the reply starts, then the final arrives.
+    await dispatch(
+        page,
+        {"type": "transcript_partial", "t_ms": 400, "text": "our dogs allowed"},
+        {"type": "user_turn_end", "t_ms": 1000},
+        {"type": "reply_start", "t_ms": 1001, "reply_id": "r1"},
+        {"type": "transcript_final", "t_ms": 1150, "text": "Are dogs allowed?"},
+        {"type": "reply_text", "t_ms": 1160, "reply_id": "r1", "text": "Only assistance dogs."},
+    )
+    entries = page.locator(".entry")
+    await expect(entries).to_have_count(2)
+    await expect(entries.nth(0).locator(".final")).to_have_text("Are dogs allowed?")
+    await expect(entries.nth(0).locator(".partial")).to_have_text("")
+    await expect(entries.nth(1)).to_contain_text("Only assistance dogs.")
+
+
+async def test_a_resumed_turn_continues_the_same_caption(page: Page) -> None:
+    await dispatch(
+        page,
+        {"type": "transcript_partial", "t_ms": 400, "text": "I would like"},
+        {"type": "user_turn_end", "t_ms": 1000},
+        {"type": "reply_start", "t_ms": 1001, "reply_id": "r1"},
+        {"type": "transcript_final", "t_ms": 1100, "text": "I would like"},
+        {
+            "type": "reply_cancelled",
+            "t_ms": 1300,
+            "reply_id": "r1",
+            "reason": "user_resumed",
+            "heard_text": "",
+        },
+        {"type": "transcript_partial", "t_ms": 1600, "text": "I would like a day pass"},
+    )
+    user = by_id(page, "caption-user")
+    await expect(user).to_have_count(1)
+    await expect(user.locator(".partial")).to_have_text("I would like a day pass")
+    await expect(user.locator(".final")).to_have_text("")
+    await dispatch(
+        page,
+        {"type": "user_turn_end", "t_ms": 2500},
+        {"type": "reply_start", "t_ms": 2501, "reply_id": "r2"},
+        {"type": "transcript_final", "t_ms": 2600, "text": "I would like a day pass."},
+    )
+    await expect(user).to_have_count(1)
+    await expect(user.locator(".final")).to_have_text("I would like a day pass.")
+
+
+async def test_sources_and_a_blocked_reply_show_under_the_reply(page: Page) -> None:
+    await dispatch(
+        page,
+        {"type": "reply_start", "t_ms": 1, "reply_id": "r1"},
+        {
+            "type": "sources",
+            "t_ms": 2,
+            "reply_id": "r1",
+            "items": [{"title": "House rules › Dogs", "path": "house_rules.md", "score": 0.8}],
+        },
+        {
+            "type": "reply_text",
+            "t_ms": 3,
+            "reply_id": "r1",
+            "text": "A day pass is twelve dollars,",
+        },
+        {"type": "reply_blocked", "t_ms": 4, "reply_id": "r1", "by": "safety"},
+        {
+            "type": "reply_text",
+            "t_ms": 5,
+            "reply_id": "r1",
+            "text": "Sorry, I can't talk about that.",
+        },
+    )
+    agent = by_id(page, "caption-agent")
+    await expect(agent.get_by_test_id("sources")).to_contain_text("House rules › Dogs")
+    await expect(agent.get_by_test_id("reply-blocked")).to_contain_text("stopped by safety")
+    await expect(agent).to_have_attribute("data-blocked", "safety")
 
 
 async def test_agent_reply_spoken_then_done(page: Page) -> None:
