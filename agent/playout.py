@@ -108,10 +108,34 @@ class PlayoutQueue:
     def played_ms(self) -> float:
         return 1000.0 * self.played_samples / SAMPLE_RATE
 
-    def heard_text(self) -> str:
-        """The reply text whose audio was fully played: up to the last boundary passed."""
+    def heard_text(self, played_samples: int | None = None) -> str:
+        """The reply text whose audio was fully played: up to the last boundary passed
+        (by `played_samples`, default all handed to the transport)."""
+        played = self.played_samples if played_samples is None else played_samples
         char = 0
         for m in self.marks:
-            if m.sample <= self.played_samples:
+            if m.sample <= played:
                 char = max(char, m.char)
         return self.text[:char].strip()
+
+
+class ClientPlayout:
+    """How far the far end's playout trails what the transport sent, from its reports.
+
+    A browser reports the delay of its receive path (network transit and jitter buffer,
+    from WebRTC stats): agent audio sent but not yet heard. When a reply is cut, that much
+    of it was never heard (the page drops it on the cancel event). The median of recent
+    reports ignores a one-off spike.
+    """
+
+    def __init__(self, window: int = 5, max_delay_ms: float = 1000.0) -> None:
+        self._delays: deque[float] = deque(maxlen=window)
+        self._max_delay_ms = max_delay_ms
+
+    def report(self, delay_ms: float) -> None:
+        self._delays.append(min(self._max_delay_ms, max(0.0, delay_ms)))
+
+    @property
+    def lag_ms(self) -> float:
+        """0 until the far end reports (transports without reports: sent = heard)."""
+        return float(np.median(self._delays)) if self._delays else 0.0

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -59,6 +60,7 @@ class LiveSession:
             lambda frame: self.session.push_video(frame_to_rgb(frame)), config.camera.max_fps
         )
         self.closed = asyncio.Event()
+        self._bad_message_reported = False
 
     def spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=f"{self.id}:{name}")
@@ -73,9 +75,34 @@ class LiveSession:
         if channel.label != "events":
             return
         self.channel = channel
+        channel.on("message", self._on_message)
         backlog, self._backlog = self._backlog, []
         for line in backlog:
             channel.send(line)
+
+    def _on_message(self, message: object) -> None:
+        """Messages from the page: playout reports (other types are for newer servers).
+        An unreadable one is reported once and ignored: a foreign page must not break
+        the call."""
+        data = _page_message(message)
+        if data is None:
+            if not self._bad_message_reported:
+                self._bad_message_reported = True
+                self._send(
+                    Event(
+                        "error",
+                        self.clock.now_ms(),
+                        {
+                            "message": "unreadable message from the page: expected a JSON "
+                            'object with a "type", like {"type": "playout", "delay_ms": 40}',
+                            "source": "data_channel",
+                        },
+                    )
+                )
+            return
+        delay = data.get("delay_ms")
+        if data["type"] == "playout" and _is_real(delay) and delay >= 0:
+            self.session.report_playout_delay(float(delay))
 
     def _send(self, event: Event) -> None:
         line = event.to_json()
@@ -88,6 +115,23 @@ class LiveSession:
             ch.send(line)
         elif ch is None and len(self._backlog) < MAX_BACKLOG:
             self._backlog.append(line)
+
+
+def _page_message(message: object) -> dict[str, Any] | None:
+    """A data channel message as a JSON object with a string `type`, else None."""
+    if not isinstance(message, str) or len(message) > 4096:
+        return None
+    try:
+        data = json.loads(message)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    return data
+
+
+def _is_real(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class SessionRegistry:

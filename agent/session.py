@@ -24,6 +24,7 @@ from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
 from omnivox.agent.intervention_config import build_interventions
 from omnivox.agent.interventions import InterventionChain
+from omnivox.agent.playout import ClientPlayout
 from omnivox.agent.presence import Presence, PresenceConfig
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
 from omnivox.agent.stack import ModelStack
@@ -152,6 +153,7 @@ class Session:
         self._speculative: asyncio.Future[str] | None = None
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self.client_playout = ClientPlayout()
         self._turn_audio: list[np.ndarray] = []
         """The user's audio since the current turn's (or overlap's) onset, for the classifier."""
         self._partial = ""
@@ -297,6 +299,10 @@ class Session:
             self._on_reply_finished(reply)
         return frame if frame is not None else self._silence
 
+    def report_playout_delay(self, delay_ms: float) -> None:
+        """The far end says agent audio takes `delay_ms` from being sent to being played."""
+        self.client_playout.report(delay_ms)
+
     def _on_playout_start(self, reply: Reply) -> None:
         self._emit("reply_audio_start", reply_id=reply.id)
         if reply.user_text is not None:
@@ -314,10 +320,11 @@ class Session:
         self._commit(reply, interrupted=False)
         self._handle(AgentReplyFinished(self.clock.now_ms()))
 
-    def _commit(self, reply: Reply, *, interrupted: bool) -> None:
+    def _commit(self, reply: Reply, *, interrupted: bool, heard: str | None = None) -> None:
         if reply.user_text:
             self.history.add_user(reply.user_text)
-        self.history.add_assistant(reply.playout.heard_text(), interrupted=interrupted)
+        text = reply.playout.heard_text() if heard is None else heard
+        self.history.add_assistant(text, interrupted=interrupted)
 
     # ---- decisions ---------------------------------------------------------------------
 
@@ -385,21 +392,26 @@ class Session:
         self.reply = None
         self._ducked = False
         self._agent_quiet_since_ms = self.clock.now_ms()
-        self._last_agent_text = reply.playout.heard_text()
         reply.cancel()
         played_ms = reply.playout.played_ms
-        heard = reply.playout.heard_text()
+        # What the far end had not played yet is dropped there on this event (the page
+        # does), so it was never heard.
+        lag_ms = self.client_playout.lag_ms
+        heard_ms = max(0.0, played_ms - lag_ms)
+        heard = reply.playout.heard_text(round(heard_ms * SAMPLE_RATE / 1000))
+        self._last_agent_text = heard
         self._emit(
             "reply_cancelled",
             reply_id=reply.id,
             reason=action.reason,
             played_ms=played_ms,
+            heard_ms=round(heard_ms, 1),
             heard_text=heard,
             onset_ms=round(action.onset_ms, 1),
             stop_ms=round(action.t_ms - action.onset_ms, 1),
         )
         if action.reason != "user_resumed":
-            self._commit(reply, interrupted=bool(played_ms))
+            self._commit(reply, interrupted=bool(played_ms), heard=heard)
 
     def _user_media(self) -> asyncio.Future[UserMedia] | None:
         """Start gathering what this Thinker takes besides words, while the recognizer

@@ -60,11 +60,14 @@ async def simulate(
     settle_ms: float = 1500.0,
     max_tail_ms: float = 30_000.0,
     camera: np.ndarray | Callable[[float], np.ndarray | None] | None = None,
+    playout_delay_ms: float = 0.0,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
     the agent has finished (or `max_tail_ms`). `camera` is what the camera shows, sampled
     at `camera.max_fps` of the media clock: an RGB image throughout, or a function of the
-    media time in ms giving the image then (None: the camera sends nothing)."""
+    media time in ms giving the image then (None: the camera sends nothing).
+    `playout_delay_ms` models a far end whose receive path (network, jitter buffer)
+    plays agent audio that much after it is sent, and reports it as a browser does."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -83,6 +86,8 @@ async def simulate(
     video_gap_ms = 1000.0 / config.camera.max_fps
     next_video_ms = 0.0
     await session.start(greet=greet)
+    if playout_delay_ms:
+        session.report_playout_delay(playout_delay_ms)
     i = 0
     try:
         while True:

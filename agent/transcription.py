@@ -21,6 +21,8 @@ from omnivox.models.recognizer.base import Recognizer, RecognizerStream
 log = logging.getLogger(__name__)
 
 _OPEN = "open"
+MAX_CHUNK_SAMPLES = 1600
+"""100 ms at 16 kHz: the most audio one recognizer call gets when the worker is behind."""
 
 
 class TranscriptionWorker:
@@ -97,8 +99,13 @@ class TranscriptionWorker:
             self._stream = self._recognizer.new_stream()
         elif isinstance(item, np.ndarray):
             # Coalesce queued audio into one call: fewer thread hops when we fall behind.
+            # Bounded, because some recognizers hold the GIL for the whole call.
             parts = [item]
+            size = len(item)
             while self._items and isinstance(self._items[0], np.ndarray):
+                if size + len(self._items[0]) > MAX_CHUNK_SAMPLES:
+                    break
+                size += len(self._items[0])
                 parts.append(self._items.popleft())  # type: ignore[arg-type]
             if self._stream is None:
                 self._stream = self._recognizer.new_stream()

@@ -62,7 +62,7 @@ const rtc = new RtcSession({
     agentMeter.attach(ctx, source);
     capture.start(ctx, source).catch((err) => console.warn('omnivox: agent audio capture off:', err));
   },
-}, () => (capture.sampleRate ? (1000 * capture.totalSamples) / capture.sampleRate : null));
+});
 
 // ---- connection state ---------------------------------------------------------------
 
@@ -111,6 +111,27 @@ function hangup() {
 
 // ---- speaker and camera -------------------------------------------------------------
 
+// When a reply is cancelled, the audio of it already in the browser's jitter buffer would
+// play on for a few hundred ms. Drop it: silence the agent until the next reply starts
+// (the server counts only what was played before this as heard).
+const FLUSH_MAX_MS = 1000;
+let flushed = null; // {replyId, timer} while a cancelled reply's tail is being dropped
+
+function dropCancelledAudio(replyId) {
+  if (flushed) clearTimeout(flushed.timer);
+  flushed = { replyId: String(replyId), timer: setTimeout(endDrop, FLUSH_MAX_MS) };
+  ui.audio.volume = 0;
+  capture.gate(true);
+}
+
+function endDrop() {
+  if (!flushed) return;
+  clearTimeout(flushed.timer);
+  flushed = null;
+  ui.audio.volume = 1;
+  capture.gate(false);
+}
+
 function setSpeakerMuted(muted) {
   ui.audio.muted = muted;
   // Toggle buttons keep one label; aria-pressed (and its style) carries the state.
@@ -152,10 +173,16 @@ const HANDLERS = {
   turn_state: (ev) => turn.set(text(ev.state)),
   reply_start: (ev) => captions.replyStart(ev.reply_id),
   reply_text: (ev) => captions.replyText(ev.reply_id, text(ev.text)),
-  reply_audio_start: (ev) => captions.replyAudioStart(ev.reply_id),
+  reply_audio_start: (ev) => {
+    if (flushed && String(ev.reply_id) !== flushed.replyId) endDrop();
+    captions.replyAudioStart(ev.reply_id);
+  },
   reply_audio_end: (ev) => captions.replyAudioEnd(ev.reply_id),
   reply_done: (ev) => captions.replyDone(ev.reply_id),
-  reply_cancelled: (ev) => captions.replyCancelled(ev.reply_id, text(ev.heard_text), text(ev.reason)),
+  reply_cancelled: (ev) => {
+    dropCancelledAudio(ev.reply_id);
+    captions.replyCancelled(ev.reply_id, text(ev.heard_text), text(ev.reason));
+  },
   turn_metrics: (ev) => waterfall.add(ev),
   turn_decision: (ev) => turn.decision(ev),
   backchannel: (ev) => turn.badge('backchannel', ev.text ? `backchannel “${ev.text}”` : 'backchannel'),

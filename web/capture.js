@@ -1,7 +1,8 @@
 // Records what the remote agent track plays (mono, the AudioContext's rate) so tests can
 // check the agent's audio end to end. It taps the Web Audio graph, not the <audio>
 // element, so it keeps recording while the speaker is muted. Only the newest
-// `maxSeconds` are kept.
+// `maxSeconds` are kept. While gated (the page is dropping a cancelled reply's tail) it
+// records silence, as the speaker plays it.
 
 const WORKLET_URL = new URL('./capture-worklet.js', import.meta.url);
 
@@ -12,15 +13,18 @@ export class AgentCapture {
     this.sink = null;
     this.starting = null;
     this.sampleRate = 0;
+    this.gated = false;
     this.reset();
+  }
+
+  gate(on) {
+    this.gated = Boolean(on);
   }
 
   /** Forget everything recorded (a new call starts from zero). */
   reset() {
     this.chunks = [];
     this.kept = 0;
-    /** Every sample seen since reset, including those dropped from the ring. */
-    this.totalSamples = 0;
   }
 
   /** Start recording `sourceNode` (a MediaStreamAudioSourceNode) in `ctx`. */
@@ -50,9 +54,9 @@ export class AgentCapture {
   }
 
   push(samples) {
+    if (this.gated) samples = new Float32Array(samples.length);
     this.chunks.push(samples);
     this.kept += samples.length;
-    this.totalSamples += samples.length;
     const max = Math.round(this.maxSeconds * this.sampleRate);
     while (this.kept - this.chunks[0].length >= max) this.kept -= this.chunks.shift().length;
   }

@@ -8,34 +8,42 @@ const CAMERA_CONSTRAINTS = { width: { ideal: 640, max: 640 }, height: { ideal: 4
 const PLAYOUT_REPORT_MS = 200;
 
 /**
- * Milliseconds of the agent's outgoing stream this browser has actually played.
- *
- * From the audio receiver's inbound-rtp stats: samples the jitter buffer put out that
- * came from real packets (totalSamplesReceived - concealedSamples), so the figure is a
- * position on the server's send timeline (minus lost packets), not wall time.
- * `totalSamplesDuration / totalSamplesReceived` gives the sample period without
- * guessing the decoder's output rate. Returns null when the browser lacks these stats.
+ * How long the agent's audio takes from the server to this browser's speaker, as far as
+ * WebRTC stats tell: one-way network transit (half the round trip) plus the time samples
+ * spent in the jitter buffer since the previous call. The server counts that much of a
+ * cancelled reply as never heard. Null when the browser lacks these stats.
  */
-async function receiverPlayedMs(receiver) {
-  const report = await receiver.getStats();
-  for (const s of report.values()) {
-    if (s.type !== 'inbound-rtp' || s.kind !== 'audio') continue;
-    const { totalSamplesReceived: received, concealedSamples: concealed = 0, totalSamplesDuration: dur } = s;
-    if (!received || !dur) return null;
-    return ((received - concealed) * dur * 1000) / received;
+class ReceiveDelay {
+  constructor(receiver) {
+    this.receiver = receiver;
+    this.prev = null;
   }
-  return null;
+
+  async ms() {
+    const report = await this.receiver.getStats();
+    let inbound = null;
+    let rtt = 0;
+    for (const s of report.values()) {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') inbound = s;
+      if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime) rtt = s.currentRoundTripTime;
+    }
+    if (!inbound || inbound.jitterBufferEmittedCount == null) return null;
+    const now = { delay: inbound.jitterBufferDelay, emitted: inbound.jitterBufferEmittedCount };
+    const prev = this.prev;
+    this.prev = now;
+    if (!prev || now.emitted <= prev.emitted) return null;
+    const buffered = (now.delay - prev.delay) / (now.emitted - prev.emitted);
+    return (buffered + rtt / 2) * 1000;
+  }
 }
 
 export class RtcSession {
   /**
    * callbacks: onEvent(event), onState(state), onRemoteStream(stream),
-   * onLocalStream(stream), onError(message). `fallbackPlayedMs()` is used for playout
-   * reports where the browser has no usable receiver stats.
+   * onLocalStream(stream), onError(message).
    */
-  constructor(callbacks, fallbackPlayedMs = () => null) {
+  constructor(callbacks) {
     this.cb = callbacks;
-    this.fallbackPlayedMs = fallbackPlayedMs;
     this.pc = null;
     this.dc = null;
     this.mic = null;
@@ -120,14 +128,14 @@ export class RtcSession {
 
   startPlayoutReports() {
     const receiver = this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio').receiver;
+    const delay = new ReceiveDelay(receiver);
     let busy = false;
     this.playoutTimer = setInterval(async () => {
       if (busy) return; // getStats can be slow under load; never queue them up
       busy = true;
       try {
-        let played = await receiverPlayedMs(receiver);
-        if (played == null) played = this.fallbackPlayedMs();
-        if (played != null) this.send({ type: 'playout', played_ms: Math.round(played * 10) / 10 });
+        const ms = await delay.ms();
+        if (ms != null) this.send({ type: 'playout', delay_ms: Math.round(ms * 10) / 10 });
       } finally {
         busy = false;
       }

@@ -6,6 +6,11 @@ own. Creating one loads the acoustic model, dictionary and language model (~0.4 
 one on its first `accept` (which runs on the executor; `new_stream` is called on the
 event loop and must stay cheap) and gives it back when the stream is garbage collected.
 
+pocketsphinx's extension holds the GIL while it works, so even on the executor a long
+call stalls the event loop (and with it every session's outgoing audio, which browsers
+answer by growing their jitter buffers). Hence: a decoder is loaded when the recognizer
+is (start-up), not in a user's first turn; and callers feed it short chunks.
+
 `final()` ends the utterance (running pocketsphinx's second, more accurate pass) and
 keeps the text; audio accepted afterwards starts a new utterance whose text is appended.
 The session asks for a final at a pause, so this split falls where a pause is anyway,
@@ -36,11 +41,15 @@ class _Lease:
 class DecoderPool:
     """Idle pocketsphinx decoders of one configuration, reused across streams."""
 
-    def __init__(self, final_pass: bool = True, max_hmm_per_frame: int = 30000) -> None:
+    def __init__(
+        self, final_pass: bool = True, max_hmm_per_frame: int = 30000, preload: int = 1
+    ) -> None:
         self.final_pass = final_pass
         self.max_hmm_per_frame = max_hmm_per_frame
         self._idle: deque[_Lease] = deque()  # append/pop are atomic: finalizers may run anywhere
         self._create_lock = threading.Lock()
+        for _ in range(preload):
+            self._idle.append(_Lease(self._create()))
 
     def _create(self) -> Decoder:
         # fwdflat + bestpath are the second pass at end_utt: better text, slower end.

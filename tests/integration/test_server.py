@@ -97,3 +97,45 @@ async def test_aiortc_client_connects_gets_events_and_hangs_up(server: RunningSe
     await pc.close()
     assert len(server.registry) == 0
     assert server.registry.running_tasks() == 0
+
+
+async def test_page_messages_playout_reports_and_garbage(server: RunningServer) -> None:
+    """Playout reports set the session's receive delay; an unreadable message gets one
+    error event and the call goes on."""
+    pc = RTCPeerConnection()
+    pc.addTrack(AudioStreamTrack())
+    channel = pc.createDataChannel("events")
+    got: list[dict] = []  # type: ignore[type-arg]
+    channel.on("message", lambda m: got.append(json.loads(m)))
+    await pc.setLocalDescription(await pc.createOffer())
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            server.url + "/v1/sessions", json={"sdp": pc.localDescription.sdp, "type": "offer"}
+        ) as resp:
+            answer = await resp.json()
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        for _ in range(100):
+            if channel.readyState == "open" and got:
+                break
+            await asyncio.sleep(0.1)
+        session = server.registry.sessions[answer["session_id"]].session
+        for message in (
+            "not json",
+            '{"type": "playout", "delay_ms": 80}',
+            '{"type": "playout", "delay_ms": "soon"}',  # well-formed, unusable: ignored
+            '{"type": "something_newer"}',
+            "[1, 2]",
+            '{"type": "playout", "delay_ms": 120}',
+        ):
+            channel.send(message)
+        for _ in range(50):
+            if session.client_playout.lag_ms == 100:
+                break
+            await asyncio.sleep(0.1)
+        assert session.client_playout.lag_ms == 100  # median of 80 and 120
+        errors = [e for e in got if e["type"] == "error"]
+        assert len(errors) == 1 and "unreadable message from the page" in errors[0]["message"]
+        assert len(server.registry) == 1
+        async with http.delete(server.url + f"/v1/sessions/{answer['session_id']}"):
+            pass
+    await pc.close()

@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from omnivox.agent.cli import main
 from omnivox.agent.simulate import simulate
@@ -92,6 +93,28 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
     assert resume - last > 20  # a gap far longer than any pause inside a reply
     after = res.agent[(last + 1) * FRAME_SAMPLES : resume * FRAME_SAMPLES]
     assert not np.any(after), "agent audio continued after the cancel decision"
+
+
+async def test_audio_still_in_the_far_ends_buffer_at_a_cancel_was_not_heard() -> None:
+    pcm = np.concatenate(
+        [
+            silence(0.5),
+            speech("What are your opening hours?"),
+            silence(2.5),
+            speech("Wait, stop.", voice="en-gb+f2"),
+            silence(0.5),
+        ]
+    )
+    rules = agent_config().model_copy(
+        update={"turns": agent_config().turns.model_copy(update={"classifier": "none"})}
+    )
+    res = await simulate(pcm, shared_stack(), rules, playout_delay_ms=300)
+    [c] = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
+    assert c["played_ms"] > 300 and c["heard_ms"] == pytest.approx(c["played_ms"] - 300)
+    spoken = " ".join(
+        e["text"] for e in res.of_type("reply_text") if e["reply_id"] == c["reply_id"]
+    )
+    assert spoken.startswith(c["heard_text"]) and len(c["heard_text"]) < len(spoken)
 
 
 async def test_greeting_is_spoken_first() -> None:

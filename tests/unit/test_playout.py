@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from omnivox.agent.playout import PlayoutQueue
+from omnivox.agent.playout import ClientPlayout, PlayoutQueue
 from omnivox.media.frames import FRAME_SAMPLES
 
 
@@ -73,3 +73,28 @@ async def test_heard_text_stops_at_the_last_word_boundary_played() -> None:
 def test_max_ahead_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_ahead"):
         PlayoutQueue(max_ahead=0)
+
+
+async def test_heard_text_by_a_given_position() -> None:
+    q = PlayoutQueue(max_ahead=50)
+    start = q.add_text("Hello there friend.")
+    q.mark(0, start)
+    q.mark(3200, start + 5)
+    q.mark(6400, start + 11)
+    await q.put(np.zeros(9600, np.int16))
+    while q.pop() is not None:
+        pass
+    assert q.heard_text() == "Hello there"
+    assert q.heard_text(6399) == "Hello"
+    assert q.heard_text(0) == ""
+
+
+def test_client_playout_median_of_recent_reports() -> None:
+    c = ClientPlayout(window=3, max_delay_ms=1000)
+    assert c.lag_ms == 0.0  # no reports: what was sent was heard
+    for delay in (40, 60, 900):
+        c.report(delay)
+    assert c.lag_ms == 60  # one spike does not move it
+    c.report(-5)  # clock skew on the far end: clamped
+    c.report(5000)  # clamped to the bound
+    assert c.lag_ms == 900

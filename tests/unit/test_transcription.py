@@ -1,0 +1,62 @@
+"""The transcription worker on the real pocketsphinx recognizer: order, bounded calls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omnivox.agent.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
+from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.models.recognizer.base import RecognizerStream
+from omnivox.models.recognizer.factory import create_recognizer
+from omnivox.models.talker.espeak import EspeakTalker
+
+
+class SpiedStream:
+    """The real stream, with the size of every `accept` call written down."""
+
+    def __init__(self, inner: RecognizerStream, sizes: list[int]) -> None:
+        self._inner = inner
+        self._sizes = sizes
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        self._sizes.append(len(pcm))
+        return self._inner.accept(pcm)
+
+    def final(self) -> str:
+        return self._inner.final()
+
+
+class SpiedRecognizer:
+    name = "spied"
+
+    def __init__(self) -> None:
+        self._real = create_recognizer("pocketsphinx")
+        self.sizes: list[int] = []
+
+    def new_stream(self) -> SpiedStream:
+        return SpiedStream(self._real.new_stream(), self.sizes)
+
+
+def test_pocketsphinx_loads_a_decoder_with_the_recognizer() -> None:
+    # Loading one holds the GIL for ~0.4 s: at start-up, never in a user's first turn.
+    assert len(create_recognizer("pocketsphinx").pool) >= 1
+
+
+async def test_a_backlog_is_fed_in_bounded_chunks_and_the_final_covers_it() -> None:
+    recognizer = SpiedRecognizer()
+    partials: list[str] = []
+    errors: list[str] = []
+    worker = TranscriptionWorker(recognizer, partials.append, errors.append)
+    pcm = EspeakTalker(voice="en-us+m3", rate_wpm=160).synthesize_pcm("go forward ten meters")
+    worker.open_stream()
+    # The whole utterance queued at once, as when the worker fell behind.
+    for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        worker.feed(pcm[i : i + FRAME_SAMPLES])
+    final = worker.request_final()
+    worker.start()
+    text = await final
+    await worker.close()
+    assert errors == []
+    assert max(recognizer.sizes) <= MAX_CHUNK_SAMPLES
+    assert sum(recognizer.sizes) == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+    assert text  # pocketsphinx on an eSpeak voice: words, if not these
