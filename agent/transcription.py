@@ -73,6 +73,10 @@ class TranscriptionWorker:
             item = self._items.popleft()
             if isinstance(item, asyncio.Future) and not item.done():
                 item.cancel()
+        # Hand the stream's decoder back now, not when the closed session is collected:
+        # otherwise the next caller's recognizer loads a new one (pocketsphinx: ~0.3 s
+        # holding the GIL, every session stalled).
+        self._stream = None
 
     async def _run(self) -> None:
         while True:

@@ -60,3 +60,15 @@ async def test_a_backlog_is_fed_in_bounded_chunks_and_the_final_covers_it() -> N
     assert max(recognizer.sizes) <= MAX_CHUNK_SAMPLES
     assert sum(recognizer.sizes) == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
     assert text  # pocketsphinx on an eSpeak voice: words, if not these
+
+
+async def test_closing_hands_the_decoder_back_at_once() -> None:
+    recognizer = create_recognizer("pocketsphinx")
+    worker = TranscriptionWorker(recognizer, lambda _t: None, lambda _e: None)
+    worker.start()
+    worker.open_stream()
+    worker.feed(np.zeros(FRAME_SAMPLES, np.int16))
+    await worker.request_final()
+    idle = len(recognizer.pool)
+    await worker.close()
+    assert len(recognizer.pool) == idle + 1  # while `worker` itself is still referenced
