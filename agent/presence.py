@@ -76,3 +76,58 @@ class PresenceTracker:
     ) -> Presence:
         self.present, self.facing = present, facing
         return Presence(t_ms, present, facing, faces, arrived)
+
+
+@dataclass(frozen=True, slots=True)
+class Greet:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Clear the conversation: the visitor it was with has gone."""
+
+
+VisitorAction = Greet | Forget
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorConfig:
+    greeting: str = ""
+    """Said to someone who walks up; empty: nothing."""
+    greet_after_quiet_ms: float = 30_000.0
+    forget_on_leave: bool = False
+
+
+class VisitorPolicy:
+    """What the agent does about people coming and going: greet an arrival after a quiet
+    spell (not someone stepping back into view mid-conversation), and on a kiosk forget
+    the conversation once its visitor has left and the agent is idle. Pure: the session
+    says when someone last spoke and whether it is idle."""
+
+    def __init__(self, config: VisitorConfig) -> None:
+        self.config = config
+        self._last_activity_ms = float("-inf")
+        self._forget_pending = False
+
+    def activity(self, t_ms: float) -> None:
+        """Someone (user or agent) started speaking."""
+        self._last_activity_ms = t_ms
+
+    def presence(self, p: Presence, *, idle: bool) -> list[VisitorAction]:
+        self._forget_pending = not p.present and self.config.forget_on_leave
+        actions: list[VisitorAction] = []
+        forget = self.tick(idle=idle)
+        if forget is not None:
+            actions.append(forget)
+        quiet = p.t_ms - self._last_activity_ms >= self.config.greet_after_quiet_ms
+        if p.arrived and idle and quiet and self.config.greeting:
+            actions.append(Greet(self.config.greeting))
+        return actions
+
+    def tick(self, *, idle: bool) -> Forget | None:
+        """A pending forget happens once the agent is idle (not mid-reply)."""
+        if self._forget_pending and idle:
+            self._forget_pending = False
+            return Forget()
+        return None

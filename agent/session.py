@@ -25,7 +25,14 @@ from omnivox.agent.history import History
 from omnivox.agent.intervention_config import build_interventions
 from omnivox.agent.interventions import InterventionChain
 from omnivox.agent.playout import ClientPlayout
-from omnivox.agent.presence import Presence, PresenceConfig
+from omnivox.agent.presence import (
+    Forget,
+    Greet,
+    Presence,
+    PresenceConfig,
+    VisitorConfig,
+    VisitorPolicy,
+)
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
@@ -114,9 +121,13 @@ class Session:
             PresenceConfig(arrive_frames=cam.arrive_frames, leave_ms=cam.leave_ms),
         )
         self._thinker = stack.thinker
-        self._forget_pending = False
-        self._last_activity_ms = float("-inf")
-        """When someone last spoke (user or agent): arrivals are greeted after a quiet spell."""
+        self.visitors = VisitorPolicy(
+            VisitorConfig(
+                greeting=(cam.arrival_greeting or config.greeting) if cam.greet_on_arrival else "",
+                greet_after_quiet_ms=cam.greet_after_quiet_s * 1000,
+                forget_on_leave=cam.forget_on_leave,
+            )
+        )
         self.vad = stack.new_vad()
         self.history = History()
         self.reply: Reply | None = None
@@ -211,7 +222,8 @@ class Session:
             return
         if self.camera.frames:
             self.camera.tick()
-            self._maybe_forget()
+            if (forget := self.visitors.tick(idle=self._idle)) is not None:
+                self._visitor_action(forget)
         self._preroll.append(frame)
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
         if self._feeding:
@@ -265,7 +277,7 @@ class Session:
         self._emit("error", message=message, source="turn_classifier")
 
     def _on_speech_start(self, onset_ms: float) -> None:
-        self._last_activity_ms = self.clock.now_ms()
+        self.visitors.activity(self.clock.now_ms())
         new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
         self._generation += 1
         if new_turn or not self._has_stream:
@@ -369,7 +381,7 @@ class Session:
         timings: ReplyTimings | None = None,
         media: asyncio.Future[UserMedia] | None = None,
     ) -> None:
-        self._last_activity_ms = self.clock.now_ms()
+        self.visitors.activity(self.clock.now_ms())
         if self.reply is not None:
             self.reply.cancel()
         reply = Reply(
@@ -432,27 +444,19 @@ class Session:
 
         return asyncio.ensure_future(gather())
 
+    @property
+    def _idle(self) -> bool:
+        return self.reply is None and self.policy.state is TurnState.LISTENING
+
     def _on_presence(self, p: Presence) -> None:
         self._emit("presence", present=p.present, facing=p.facing, faces=p.faces)
-        cam = self.config.camera
-        idle = self.reply is None and self.policy.state is TurnState.LISTENING
-        # The next visitor starts a new conversation (once the current reply is over).
-        self._forget_pending = not p.present and cam.forget_on_leave
-        self._maybe_forget()
-        quiet_ms = self.clock.now_ms() - self._last_activity_ms
-        if (
-            p.arrived
-            and cam.greet_on_arrival
-            and idle
-            and quiet_ms >= cam.greet_after_quiet_s * 1000
-        ):
-            greeting = cam.arrival_greeting or self.config.greeting
-            if greeting:
-                self._start_reply(text=greeting)
+        for action in self.visitors.presence(p, idle=self._idle):
+            self._visitor_action(action)
 
-    def _maybe_forget(self) -> None:
-        if self._forget_pending and self.reply is None and self.policy.state is TurnState.LISTENING:
-            self._forget_pending = False
+    def _visitor_action(self, action: Greet | Forget) -> None:
+        if isinstance(action, Greet):
+            self._start_reply(text=action.text)
+        else:
             self.history = History()
             self._emit("conversation_reset", reason="visitor_left")
 

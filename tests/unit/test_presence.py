@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from omnivox.agent.presence import PresenceConfig, PresenceTracker
+from omnivox.agent.presence import (
+    Forget,
+    Greet,
+    Presence,
+    PresenceConfig,
+    PresenceTracker,
+    VisitorConfig,
+    VisitorPolicy,
+)
 from omnivox.models.vision.face_detector import FaceObservation
 
 FACING = FaceObservation(1, True, (0.4, 0.2, 0.2, 0.25))
@@ -79,3 +87,45 @@ def test_a_returning_visitor_arrives_again() -> None:
     assert t.tick(1500) is not None
     [again] = feed(t, [FACING], start_ms=2000)
     assert again.arrived
+
+
+def arrived(t_ms: float) -> Presence:
+    return Presence(t_ms, present=True, facing=True, faces=1, arrived=True)
+
+
+def left(t_ms: float) -> Presence:
+    return Presence(t_ms, present=False, facing=False, faces=0)
+
+
+def test_an_arrival_after_a_quiet_spell_is_greeted() -> None:
+    v = VisitorPolicy(VisitorConfig(greeting="Hi!", greet_after_quiet_ms=30_000))
+    assert v.presence(arrived(1000), idle=True) == [Greet("Hi!")]  # nobody spoke yet
+    v.activity(5000)
+    assert v.presence(arrived(20_000), idle=True) == []  # 15 s after someone spoke
+    assert v.presence(arrived(35_000), idle=True) == [Greet("Hi!")]
+
+
+def test_no_greeting_while_busy_or_without_a_line() -> None:
+    assert VisitorPolicy(VisitorConfig(greeting="Hi!")).presence(arrived(0), idle=False) == []
+    assert VisitorPolicy(VisitorConfig(greeting="")).presence(arrived(0), idle=True) == []
+
+
+def test_forgetting_waits_for_the_reply_to_end() -> None:
+    v = VisitorPolicy(VisitorConfig(forget_on_leave=True))
+    assert v.presence(left(1000), idle=False) == []
+    assert v.tick(idle=False) is None
+    assert v.tick(idle=True) == Forget()
+    assert v.tick(idle=True) is None  # once
+
+
+def test_a_visitor_back_before_the_reply_ended_is_not_forgotten() -> None:
+    v = VisitorPolicy(VisitorConfig(forget_on_leave=True))
+    v.presence(left(1000), idle=False)
+    v.presence(arrived(2000), idle=False)
+    assert v.tick(idle=True) is None
+
+
+def test_without_forget_on_leave_nothing_is_forgotten() -> None:
+    v = VisitorPolicy(VisitorConfig())
+    assert v.presence(left(1000), idle=True) == []
+    assert v.tick(idle=True) is None
