@@ -102,8 +102,10 @@ def read_labels(data_dir: Path) -> list[LabelledClip]:
         rows = list(csv.reader(f))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if header[:2] != ["path", "label"] or header[2:] not in ([], ["transcript"]):
-        raise EvalDataError(f"{listing} line 1: header must be path,label[,transcript], "
-                            f"got {','.join(header) or '(empty file)'}")
+        raise EvalDataError(
+            f"{listing} line 1: header must be path,label[,transcript], "
+            f"got {','.join(header) or '(empty file)'}"
+        )
     clips, problems = [], []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -115,8 +117,9 @@ def read_labels(data_dir: Path) -> list[LabelledClip]:
         path, label = row[0].strip(), row[1].strip()
         transcript = row[2].strip() if len(row) > 2 and row[2].strip() else None
         if label not in LABELS:
-            problems.append(f"{where}: unknown label {label!r} (expected one of "
-                            f"{', '.join(LABELS)})")
+            problems.append(
+                f"{where}: unknown label {label!r} (expected one of {', '.join(LABELS)})"
+            )
             continue
         file = data_dir / path
         if not file.is_file():
@@ -149,8 +152,7 @@ class _Partials:
         """The partial at each query time (in samples of ``audio``, since onset)."""
         if clip.transcript is not None and not self.force_recognizer:
             start, end = speech_bounds(audio)
-            return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS)
-                    for t in times]
+            return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS) for t in times]
         if self._decoder is None:
             from pocketsphinx import Decoder  # only when a recognizer is needed
 
@@ -175,8 +177,13 @@ def agent_replies(seed: int, count: int = 6) -> list[np.ndarray]:
     return [synthesize(AGENT_VOICE, texts[int(i)], rng) for i in picks]
 
 
-def trace_clip(classifier: TurnClassifier, clip: LabelledClip, partials: _Partials,
-               agent: np.ndarray | None, rng: np.random.Generator) -> Trace:
+def trace_clip(
+    classifier: TurnClassifier,
+    clip: LabelledClip,
+    partials: _Partials,
+    agent: np.ndarray | None,
+    rng: np.random.Generator,
+) -> Trace:
     """Replay one clip from its onset, querying every ``QUERY_MS``."""
     start, end = speech_bounds(clip.audio)
     start = max(0, start - ONSET_PREROLL_MS * _MS)
@@ -201,8 +208,7 @@ def trace_clip(classifier: TurnClassifier, clip: LabelledClip, partials: _Partia
         scores = classifier.score(audio[:t], text, context)
         probs.append(scores.p_takeover if speaking else scores.p_finished)
         words.append(len(text.split()))
-    return Trace(clip.label, tuple((t - origin) / _MS for t in times), tuple(probs),
-                 tuple(words))
+    return Trace(clip.label, tuple((t - origin) / _MS for t in times), tuple(probs), tuple(words))
 
 
 def _first(flags: Sequence[bool]) -> int | None:
@@ -213,9 +219,13 @@ def _percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def decide(traces: Sequence[Trace], takeover: float, finished: float,
-           takeover_words: int | None = None, silence_ms: float | None = None
-           ) -> dict[str, object]:
+def decide(
+    traces: Sequence[Trace],
+    takeover: float,
+    finished: float,
+    takeover_words: int | None = None,
+    silence_ms: float | None = None,
+) -> dict[str, object]:
     """Metrics for thresholds on the model's probabilities, or, with ``takeover_words``
     and ``silence_ms``, for the word-count / fixed-silence rule."""
     per_class = {label: {"count": 0, "correct": 0} for label in LABELS}
@@ -223,8 +233,11 @@ def decide(traces: Sequence[Trace], takeover: float, finished: float,
     end_ms: list[float] = []
     for trace in traces:
         if trace.label in OVERLAP_LABELS:
-            fired = [w >= takeover_words for w in trace.words] if takeover_words is not None \
+            fired = (
+                [w >= takeover_words for w in trace.words]
+                if takeover_words is not None
                 else [p >= takeover for p in trace.probs]
+            )
         elif silence_ms is not None:
             fired = [t >= silence_ms for t in trace.times_ms]
         else:
@@ -237,8 +250,10 @@ def decide(traces: Sequence[Trace], takeover: float, finished: float,
             stop_ms.append(trace.times_ms[k])
         if k is not None and trace.label == "end_of_turn":
             end_ms.append(trace.times_ms[k])
-    table = {label: {**c, "accuracy": c["correct"] / c["count"] if c["count"] else None}
-             for label, c in per_class.items()}
+    table = {
+        label: {**c, "accuracy": c["correct"] / c["count"] if c["count"] else None}
+        for label, c in per_class.items()
+    }
     bc, it = per_class["backchannel"], per_class["interruption"]
     return {
         "backchannel_false_stop_rate": 1.0 - bc["correct"] / bc["count"] if bc["count"] else None,
@@ -251,11 +266,17 @@ def decide(traces: Sequence[Trace], takeover: float, finished: float,
     }
 
 
-def trace_all(classifier: TurnClassifier, clips: Sequence[LabelledClip], overlay: bool,
-              seed: int = 0, force_recognizer: bool = False) -> list[Trace]:
+def trace_all(
+    classifier: TurnClassifier,
+    clips: Sequence[LabelledClip],
+    overlay: bool,
+    seed: int = 0,
+    force_recognizer: bool = False,
+) -> list[Trace]:
     partials = _Partials(force_recognizer)
-    replies = agent_replies(seed) if overlay and any(
-        c.label in OVERLAP_LABELS for c in clips) else []
+    replies = (
+        agent_replies(seed) if overlay and any(c.label in OVERLAP_LABELS for c in clips) else []
+    )
     traces = []
     for i, clip in enumerate(progress(clips, len(clips), "replaying clips")):
         rng = np.random.default_rng([seed, i])
@@ -272,28 +293,38 @@ def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, 
     report["thresholds"] = {"takeover": th.takeover, "finished": th.finished}
     report["baseline"] = {
         "rule": f"take the floor after {n_words} recognised words; end of turn after "
-                f"{silence:.0f} ms of silence",
+        f"{silence:.0f} ms of silence",
         **decide(traces, th.takeover, th.finished, n_words, silence),
     }
     return report
 
 
-def run_eval(data_dir: Path, overlay_agent: bool, model: Path | None = None, seed: int = 0,
-             force_recognizer: bool = False) -> dict[str, object]:
+def run_eval(
+    data_dir: Path,
+    overlay_agent: bool,
+    model: Path | None = None,
+    seed: int = 0,
+    force_recognizer: bool = False,
+) -> dict[str, object]:
     """Evaluate the classifier on a labelled directory; see the module docstring."""
     clips = read_labels(Path(data_dir))
     classifier = TurnClassifier.load(model)
-    report = summarize(trace_all(classifier, clips, overlay_agent, seed, force_recognizer),
-                       classifier)
+    report = summarize(
+        trace_all(classifier, clips, overlay_agent, seed, force_recognizer), classifier
+    )
     report["data"] = str(data_dir)
     report["overlay_agent"] = overlay_agent
-    report["partials"] = "pocketsphinx" if force_recognizer else \
-        "labels.csv transcript (pocketsphinx where missing)"
+    report["partials"] = (
+        "pocketsphinx" if force_recognizer else "labels.csv transcript (pocketsphinx where missing)"
+    )
     return report
 
 
-_COMMAND = re.compile(r"\?|^(please|press|enter|hold|wait|try|check|dial|say|record|stay|"
-                      r"hang|go|to) ", re.IGNORECASE)
+_COMMAND = re.compile(
+    r"\?|^(please|press|enter|hold|wait|try|check|dial|say|record|stay|"
+    r"hang|go|to) ",
+    re.IGNORECASE,
+)
 
 
 def build_human_set(folder: Path, seed: int = 0) -> dict[str, int]:
@@ -304,8 +335,11 @@ def build_human_set(folder: Path, seed: int = 0) -> dict[str, int]:
     holds; the few backchannel-like prompts ("oh", "thank you") are backchannels."""
     rng = np.random.default_rng(seed)
     prompts = asterisk_prompts()
-    items = [LabelledAudio(r.name.replace("/", "-"), load_16k(r.path), "backchannel", r.text)
-             for r in prompts if r.name in HUMAN_BACKCHANNELS]
+    items = [
+        LabelledAudio(r.name.replace("/", "-"), load_16k(r.path), "backchannel", r.text)
+        for r in prompts
+        if r.name in HUMAN_BACKCHANNELS
+    ]
     held = [r for r in prompts if held_out(r.text) and r.name not in HUMAN_BACKCHANNELS]
     for rec in held + other_speakers():
         audio = load_16k(rec.path, rec.sample_rate)
@@ -332,36 +366,57 @@ def _fmt(value: object, percent: bool = False) -> str:
 def format_report(report: dict[str, object]) -> str:
     base = report["baseline"]
     assert isinstance(base, dict)
-    lines = [f"turn classifier on {report['data']} (overlay agent: {report['overlay_agent']})",
-             f"{'':34}{'model':>10}{'baseline':>10}"]
-    for key, pct in (("backchannel_false_stop_rate", True), ("interruption_recall", True),
-                     ("decision_ms_p50", False), ("decision_ms_p95", False),
-                     ("end_of_turn_decision_ms_p50", False),
-                     ("end_of_turn_decision_ms_p95", False)):
+    lines = [
+        f"turn classifier on {report['data']} (overlay agent: {report['overlay_agent']})",
+        f"{'':34}{'model':>10}{'baseline':>10}",
+    ]
+    for key, pct in (
+        ("backchannel_false_stop_rate", True),
+        ("interruption_recall", True),
+        ("decision_ms_p50", False),
+        ("decision_ms_p95", False),
+        ("end_of_turn_decision_ms_p50", False),
+        ("end_of_turn_decision_ms_p95", False),
+    ):
         lines.append(f"{key:34}{_fmt(report[key], pct):>10}{_fmt(base[key], pct):>10}")
     model_classes, base_classes = report["per_class"], base["per_class"]
     assert isinstance(model_classes, dict)
     for label in LABELS:
         m, b = model_classes[label], base_classes[label]
-        lines.append(f"{label + ' accuracy (n=' + str(m['count']) + ')':34}"
-                     f"{_fmt(m['accuracy'], True):>10}{_fmt(b['accuracy'], True):>10}")
+        lines.append(
+            f"{label + ' accuracy (n=' + str(m['count']) + ')':34}"
+            f"{_fmt(m['accuracy'], True):>10}{_fmt(b['accuracy'], True):>10}"
+        )
     lines.append(f"baseline: {base['rule']}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="omnivox eval turns", description=__doc__.split(
-        "\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="omnivox eval turns", description=__doc__.split("\n\n")[0]
+    )
     task = parser.add_mutually_exclusive_group(required=True)
-    task.add_argument("--data", type=Path,
-                      help="folder with labels.csv (path,label[,transcript]) and WAVs")
-    task.add_argument("--make-human-set", type=Path, metavar="DIR",
-                      help="write a labelled set of real human speech (Asterisk prompts, "
-                           "pocketsphinx test recordings) to DIR, then exit")
-    parser.add_argument("--overlay-agent", action="store_true",
-                        help="mix overlap clips over the agent's echo, starting mid-reply")
-    parser.add_argument("--asr", choices=("transcript", "pocketsphinx"), default="transcript",
-                        help="partials from the transcript column (default) or pocketsphinx")
+    task.add_argument(
+        "--data", type=Path, help="folder with labels.csv (path,label[,transcript]) and WAVs"
+    )
+    task.add_argument(
+        "--make-human-set",
+        type=Path,
+        metavar="DIR",
+        help="write a labelled set of real human speech (Asterisk prompts, "
+        "pocketsphinx test recordings) to DIR, then exit",
+    )
+    parser.add_argument(
+        "--overlay-agent",
+        action="store_true",
+        help="mix overlap clips over the agent's echo, starting mid-reply",
+    )
+    parser.add_argument(
+        "--asr",
+        choices=("transcript", "pocketsphinx"),
+        default="transcript",
+        help="partials from the transcript column (default) or pocketsphinx",
+    )
     parser.add_argument("--model", type=Path, help="ONNX model (default: the committed one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -371,8 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {sum(counts.values())} clips to {args.make_human_set}: {counts}")
         return 0
     try:
-        report = run_eval(args.data, args.overlay_agent, args.model, args.seed,
-                          args.asr == "pocketsphinx")
+        report = run_eval(
+            args.data, args.overlay_agent, args.model, args.seed, args.asr == "pocketsphinx"
+        )
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"omnivox eval turns: {err}", file=sys.stderr)
         return 2

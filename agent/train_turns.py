@@ -116,19 +116,25 @@ class Clip:
 # ---- 1-3: speech, labels, channel ------------------------------------------------------
 
 
-def _finish(audio: np.ndarray, text: str, label: str, source: str, phrase: str,
-            rng: np.random.Generator) -> Clip:
+def _finish(
+    audio: np.ndarray, text: str, label: str, source: str, phrase: str, rng: np.random.Generator
+) -> Clip:
     tail_ms = 600.0 if label in OVERLAP_LABELS else 1100.0
     trimmed, end = trim(audio, rng, tail_ms)
     return Clip(augment(trimmed, rng), end, text, label, source, phrase)
 
 
-def _tts_jobs(phrases: dict[str, list[str]], evaluation: bool, plan: Plan,
-              rng: np.random.Generator) -> list[tuple[str, str]]:
+def _tts_jobs(
+    phrases: dict[str, list[str]], evaluation: bool, plan: Plan, rng: np.random.Generator
+) -> list[tuple[str, str]]:
     """(kind, text) for every rendition; kinds are the phrase lists plus "answer"
     (a backchannel word said as a whole turn, e.g. "okay." after a question)."""
-    counts = {"backchannel": plan.backchannel, "takeover": plan.takeover,
-              "finished": plan.finished, "unfinished": plan.unfinished}
+    counts = {
+        "backchannel": plan.backchannel,
+        "takeover": plan.takeover,
+        "finished": plan.finished,
+        "unfinished": plan.unfinished,
+    }
     jobs = []
     for kind, n in counts.items():
         chosen = [p for p in phrases[kind] if held_out(p) == evaluation][:: plan.phrase_stride]
@@ -145,8 +151,13 @@ def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> l
     voices = [v for v in VOICES if v.held_out == evaluation]
     jobs = _tts_jobs(load_phrases(), evaluation, plan, rng)
     clips = []
-    label_of = {"backchannel": "backchannel", "takeover": "interruption",
-                "finished": "end_of_turn", "unfinished": "hold", "answer": "end_of_turn"}
+    label_of = {
+        "backchannel": "backchannel",
+        "takeover": "interruption",
+        "finished": "end_of_turn",
+        "unfinished": "hold",
+        "answer": "end_of_turn",
+    }
     title = "speaking held-out phrases" if evaluation else "speaking training phrases"
     for kind, text in progress(jobs, len(jobs), title):
         voice = voices[int(rng.integers(len(voices)))]
@@ -171,8 +182,9 @@ def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> l
 
 def real_clips(plan: Plan, rng: np.random.Generator) -> list[Clip]:
     """Human speech for training: Asterisk prompts outside the held-out fifth, LibriVox."""
-    recordings = [r for r in asterisk_prompts()
-                  if not held_out(r.text) and r.name not in HUMAN_BACKCHANNELS]
+    recordings = [
+        r for r in asterisk_prompts() if not held_out(r.text) and r.name not in HUMAN_BACKCHANNELS
+    ]
     recordings = recordings[:: plan.real_stride] + librivox()
     clips = []
     for rec in progress(recordings, len(recordings), "cutting real speech"):
@@ -210,8 +222,9 @@ def _queries(clip: Clip, rng: np.random.Generator) -> list[int]:
     return sorted(int(t) for t in rng.choice(grid, size=min(k, len(grid)), replace=False))
 
 
-def make_examples(clips: Sequence[Clip], agent: Sequence[np.ndarray],
-                  rng: np.random.Generator) -> Examples:
+def make_examples(
+    clips: Sequence[Clip], agent: Sequence[np.ndarray], rng: np.random.Generator
+) -> Examples:
     frames, masks, extras, tasks, targets = [], [], [], [], []
     for clip in progress(clips, len(clips), "computing features"):
         overlap = clip.label in OVERLAP_LABELS
@@ -231,8 +244,13 @@ def make_examples(clips: Sequence[Clip], agent: Sequence[np.ndarray],
             extras.append(inputs.extra)
             tasks.append(0 if overlap else 1)
             targets.append(float(clip.label in ("interruption", "end_of_turn")))
-    return Examples(np.stack(frames), np.stack(masks), np.stack(extras),
-                    np.array(tasks, np.int64), np.array(targets, np.float32))
+    return Examples(
+        np.stack(frames),
+        np.stack(masks),
+        np.stack(extras),
+        np.array(tasks, np.int64),
+        np.array(targets, np.float32),
+    )
 
 
 # ---- 5: model, training, export ----------------------------------------------------------
@@ -251,12 +269,21 @@ def _build_model(stats: dict[str, np.ndarray]) -> Any:
             for name, value in stats.items():
                 self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
             self.conv = nn.Sequential(
-                nn.Conv1d(FRAME_DIM, 32, 5, stride=2, padding=2), nn.ReLU(),
-                nn.Conv1d(32, 48, 5, stride=2, padding=2), nn.ReLU(),
-                nn.Conv1d(48, 64, 3, padding=1), nn.ReLU())
+                nn.Conv1d(FRAME_DIM, 32, 5, stride=2, padding=2),
+                nn.ReLU(),
+                nn.Conv1d(32, 48, 5, stride=2, padding=2),
+                nn.ReLU(),
+                nn.Conv1d(48, 64, 3, padding=1),
+                nn.ReLU(),
+            )
             self.side = nn.Sequential(nn.Linear(EXTRA_DIM, 64), nn.ReLU())
-            self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(3 * 64 + 64, 64), nn.ReLU(),
-                                      nn.Dropout(0.3), nn.Linear(64, 2))
+            self.head = nn.Sequential(
+                nn.Dropout(0.3),
+                nn.Linear(3 * 64 + 64, 64),
+                nn.ReLU(),
+                nn.Dropout(0.3),
+                nn.Linear(64, 2),
+            )
 
         def logits(self, frames: Any, mask: Any, extra: Any) -> Any:
             x = (frames - self.frame_mean) / self.frame_std * mask.unsqueeze(-1)
@@ -278,8 +305,12 @@ def _build_model(stats: dict[str, np.ndarray]) -> Any:
 def _stats(data: Examples) -> dict[str, np.ndarray]:
     valid = data.mask.astype(bool)
     frames = data.frames[valid].astype(np.float32)
-    return {"frame_mean": frames.mean(axis=0), "frame_std": frames.std(axis=0) + 1e-3,
-            "extra_mean": data.extra.mean(axis=0), "extra_std": data.extra.std(axis=0) + 1e-3}
+    return {
+        "frame_mean": frames.mean(axis=0),
+        "frame_std": frames.std(axis=0) + 1e-3,
+        "extra_mean": data.extra.mean(axis=0),
+        "extra_std": data.extra.std(axis=0) + 1e-3,
+    }
 
 
 def _auc(score: np.ndarray, positive: np.ndarray) -> float:
@@ -298,8 +329,9 @@ def validation_auc(probs: np.ndarray, val: Examples) -> float:
     of "yeah" or of "wait" sound alike) dominate the loss and punish confidence, while
     the decision thresholds are tuned afterwards anyway.
     """
-    return float(np.mean([_auc(probs[val.task == k, k], val.target[val.task == k] > 0.5)
-                          for k in (0, 1)]))
+    return float(
+        np.mean([_auc(probs[val.task == k, k], val.target[val.task == k] > 0.5) for k in (0, 1)])
+    )
 
 
 def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
@@ -319,8 +351,11 @@ def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
             weight[pick] = 0.5 * (data.task == task).sum() / max(pick.sum(), 1)
 
     def tensors(d: Examples, rows: Any) -> tuple[Any, ...]:
-        return (torch.from_numpy(d.frames[rows].astype(np.float32)),
-                torch.from_numpy(d.mask[rows]), torch.from_numpy(d.extra[rows]))
+        return (
+            torch.from_numpy(d.frames[rows].astype(np.float32)),
+            torch.from_numpy(d.mask[rows]),
+            torch.from_numpy(d.extra[rows]),
+        )
 
     def perturbed(d: Examples, rows: Any) -> tuple[Any, ...]:
         """SpecAugment-style masks (a band of mel channels, a stretch of time) and, for
@@ -338,7 +373,8 @@ def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
     def loss_of(out: Any, d: Examples, rows: Any, w: Any) -> Any:
         logit = out.gather(1, torch.from_numpy(d.task[rows]).unsqueeze(1)).squeeze(1)
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            logit, torch.from_numpy(d.target[rows]), reduction="none")
+            logit, torch.from_numpy(d.target[rows]), reduction="none"
+        )
         return (bce * w).sum() / w.sum()
 
     started, best, best_state = time.monotonic(), -1.0, None
@@ -347,20 +383,23 @@ def train(data: Examples, val: Examples, plan: Plan, seed: int) -> Any:
         order = rng.permutation(len(data.target))
         for i in range(0, len(order), 128):
             rows = order[i : i + 128]
-            loss = loss_of(model.logits(*perturbed(data, rows)), data, rows,
-                           torch.from_numpy(weight[rows]))
+            loss = loss_of(
+                model.logits(*perturbed(data, rows)), data, rows, torch.from_numpy(weight[rows])
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
         model.eval()
         with torch.no_grad():
-            score = validation_auc(model(*tensors(val, np.arange(len(val.target)))).numpy(),
-                                   val)
+            score = validation_auc(model(*tensors(val, np.arange(len(val.target)))).numpy(), val)
         if score > best:
             best = score
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        print(f"epoch {epoch + 1}/{plan.epochs}: train loss {float(loss.detach()):.3f}, "
-              f"validation AUC {score:.3f}", file=sys.stderr)
+        print(
+            f"epoch {epoch + 1}/{plan.epochs}: train loss {float(loss.detach()):.3f}, "
+            f"validation AUC {score:.3f}",
+            file=sys.stderr,
+        )
         if time.monotonic() - started > plan.max_train_s:
             print("training time budget spent; stopping", file=sys.stderr)
             break
@@ -378,14 +417,23 @@ def export(model: Any, path: Path, check: Examples, metadata: dict[str, str]) ->
     import torch
 
     rows = np.arange(min(64, len(check.target)))
-    inputs = (torch.from_numpy(check.frames[rows].astype(np.float32)),
-              torch.from_numpy(check.mask[rows]), torch.from_numpy(check.extra[rows]))
+    inputs = (
+        torch.from_numpy(check.frames[rows].astype(np.float32)),
+        torch.from_numpy(check.mask[rows]),
+        torch.from_numpy(check.extra[rows]),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(model, inputs, str(path), input_names=["frames", "mask", "extra"],
-                          output_names=["probs"], opset_version=17, dynamo=False,
-                          dynamic_axes={n: {0: "batch"} for n in ("frames", "mask", "extra",
-                                                                   "probs")})
+        torch.onnx.export(
+            model,
+            inputs,
+            str(path),
+            input_names=["frames", "mask", "extra"],
+            output_names=["probs"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={n: {0: "batch"} for n in ("frames", "mask", "extra", "probs")},
+        )
     graph = onnx.load(str(path))
     for key, value in metadata.items():
         graph.metadata_props.add(key=key, value=value)
@@ -393,8 +441,10 @@ def export(model: Any, path: Path, check: Examples, metadata: dict[str, str]) ->
     with torch.no_grad():
         expected = model(*inputs).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (got,) = session.run(["probs"], {"frames": inputs[0].numpy(), "mask": inputs[1].numpy(),
-                                     "extra": inputs[2].numpy()})
+    (got,) = session.run(
+        ["probs"],
+        {"frames": inputs[0].numpy(), "mask": inputs[1].numpy(), "extra": inputs[2].numpy()},
+    )
     worst = float(np.abs(got - expected).max())
     if worst > 1e-4:
         raise RuntimeError(f"onnxruntime and torch disagree by {worst:.2e} on the check batch")
@@ -424,25 +474,36 @@ def tune(model_path: Path, val_clips: Sequence[Clip], seed: int) -> dict[str, st
         table = report["per_class"]
         return sum(table[c]["accuracy"] or 0.0 for c in (a, b)) / 2
 
-    takeover = max(grid, key=lambda th: balanced(decide(traces, th, 0.5),
-                                                 "backchannel", "interruption"))
-    finished = max(grid, key=lambda th: balanced(decide(traces, 0.5, th),
-                                                 "end_of_turn", "hold"))
-    words = max(range(1, 8), key=lambda n: balanced(decide(traces, 0.5, 0.5, n, 0.0),
-                                                    "backchannel", "interruption"))
-    return {"threshold_takeover": str(takeover), "threshold_finished": str(finished),
-            "baseline_takeover_words": str(words)}
+    takeover = max(
+        grid, key=lambda th: balanced(decide(traces, th, 0.5), "backchannel", "interruption")
+    )
+    finished = max(grid, key=lambda th: balanced(decide(traces, 0.5, th), "end_of_turn", "hold"))
+    words = max(
+        range(1, 8),
+        key=lambda n: balanced(decide(traces, 0.5, 0.5, n, 0.0), "backchannel", "interruption"),
+    )
+    return {
+        "threshold_takeover": str(takeover),
+        "threshold_finished": str(finished),
+        "baseline_takeover_words": str(words),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="omnivox train turns",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("out/turns"),
-                        help="folder for the model, evaluation sets and report")
+    parser = argparse.ArgumentParser(
+        prog="omnivox train turns", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/turns"),
+        help="folder for the model, evaluation sets and report",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run (about a minute)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--install", action="store_true",
-                        help=f"also copy the model to {PACKAGE_MODEL}")
+    parser.add_argument(
+        "--install", action="store_true", help=f"also copy the model to {PACKAGE_MODEL}"
+    )
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401  (fail early, with the fix, if the extra is missing)
@@ -459,31 +520,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_clips = [c for c in clips if phrase_fold(c.phrase) == VALIDATION_FOLD]
     train_clips = [c for c in clips if phrase_fold(c.phrase) != VALIDATION_FOLD]
     agent_texts = load_phrases()["agent"]
-    agent = [synthesize(AGENT_VOICE, agent_texts[int(i)], rng)
-             for i in rng.choice(len(agent_texts), size=8, replace=False)]
+    agent = [
+        synthesize(AGENT_VOICE, agent_texts[int(i)], rng)
+        for i in rng.choice(len(agent_texts), size=8, replace=False)
+    ]
     data = make_examples(train_clips, agent, rng)
     val = make_examples(val_clips, agent, rng)
     data_s = time.monotonic() - started
 
     model = train(data, val, plan, args.seed)
     train_s = time.monotonic() - started - data_s
-    info = {"seed": args.seed, "plan": "quick" if args.quick else "full",
-            "train_clips": Counter(c.label for c in train_clips),
-            "val_clips": Counter(c.label for c in val_clips),
-            "train_examples": len(data.target), "data_s": round(data_s),
-            "train_s": round(train_s),
-            "voices": [f"{v.engine}:{v.name}" for v in VOICES if not v.held_out]}
+    info = {
+        "seed": args.seed,
+        "plan": "quick" if args.quick else "full",
+        "train_clips": Counter(c.label for c in train_clips),
+        "val_clips": Counter(c.label for c in val_clips),
+        "train_examples": len(data.target),
+        "data_s": round(data_s),
+        "train_s": round(train_s),
+        "voices": [f"{v.engine}:{v.name}" for v in VOICES if not v.held_out],
+    }
     model_path = out / MODEL_FILE
-    export(model, model_path, val, {"feature_version": str(FEATURE_VERSION),
-                                    "window_frames": str(WINDOW_FRAMES),
-                                    "training": json.dumps(info)})
+    export(
+        model,
+        model_path,
+        val,
+        {
+            "feature_version": str(FEATURE_VERSION),
+            "window_frames": str(WINDOW_FRAMES),
+            "training": json.dumps(info),
+        },
+    )
     _set_metadata(model_path, tune(model_path, val_clips, args.seed))
 
     eval_synth = out / "eval_synthetic"
     shutil.rmtree(eval_synth, ignore_errors=True)
     held = synthetic_clips(True, plan, rng)
-    write_labelled_dir(eval_synth, (LabelledAudio(f"clip{i:04d}", c.audio, c.label, c.text)
-                                    for i, c in enumerate(held)))
+    write_labelled_dir(
+        eval_synth,
+        (LabelledAudio(f"clip{i:04d}", c.audio, c.label, c.text) for i, c in enumerate(held)),
+    )
     eval_human = out / "eval_human"
     shutil.rmtree(eval_human, ignore_errors=True)
     build_human_set(eval_human, args.seed)

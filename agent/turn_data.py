@@ -58,17 +58,26 @@ class Voice:
 
 
 VOICES = (
-    Voice("espeak", "en-us", False), Voice("espeak", "en-gb", False),
-    Voice("espeak", "en-us+m3", False), Voice("espeak", "en-us+f2", False),
-    Voice("espeak", "en+f4", False), Voice("espeak", "en-gb-x-rp+m5", False),
-    Voice("espeak", "en-029+m2", False), Voice("espeak", "en-gb-x-gbclan+f5", False),
-    Voice("espeak", "en-us+klatt3", False), Voice("espeak", "en+steph", False),
+    Voice("espeak", "en-us", False),
+    Voice("espeak", "en-gb", False),
+    Voice("espeak", "en-us+m3", False),
+    Voice("espeak", "en-us+f2", False),
+    Voice("espeak", "en+f4", False),
+    Voice("espeak", "en-gb-x-rp+m5", False),
+    Voice("espeak", "en-029+m2", False),
+    Voice("espeak", "en-gb-x-gbclan+f5", False),
+    Voice("espeak", "en-us+klatt3", False),
+    Voice("espeak", "en+steph", False),
     Voice("espeak", "en-us+max", False),
-    Voice("flite", "kal16", False), Voice("flite", "awb", False), Voice("flite", "rms", False),
+    Voice("flite", "kal16", False),
+    Voice("flite", "awb", False),
+    Voice("flite", "rms", False),
     Voice("flite", "kal", False),
     # Held out: never trained on, only in the synthetic evaluation set.
-    Voice("espeak", "en-gb-scotland+f3", True), Voice("espeak", "en-us-nyc+m6", True),
-    Voice("espeak", "en-gb-x-gbcwmd+annie", True), Voice("flite", "slt", True),
+    Voice("espeak", "en-gb-scotland+f3", True),
+    Voice("espeak", "en-us-nyc+m6", True),
+    Voice("espeak", "en-gb-x-gbcwmd+annie", True),
+    Voice("flite", "slt", True),
 )
 AGENT_VOICE = Voice("espeak", "en-us", False)  # the embedded Talker's default voice
 
@@ -89,8 +98,12 @@ def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
     for i, item in enumerate(items):
         if i % step == 0:
             done = int(30 * i / max(total, 1))
-            print(f"\r{label:<28} [{'#' * done}{'.' * (30 - done)}] {i}/{total}",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{label:<28} [{'#' * done}{'.' * (30 - done)}] {i}/{total}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         yield item
     print(f"\r{label:<28} [{'#' * 30}] {total}/{total}", file=sys.stderr, flush=True)
 
@@ -223,8 +236,10 @@ def word_ends(text: str, start: int, end: int) -> list[tuple[str, int]]:
     weights = np.cumsum([len(w) + 1 for w in words], dtype=np.float64)
     if not words:
         return []
-    return [(w, int(start + (end - start) * c / weights[-1])) for w, c in zip(
-        words, weights, strict=True)]
+    return [
+        (w, int(start + (end - start) * c / weights[-1]))
+        for w, c in zip(words, weights, strict=True)
+    ]
 
 
 def reveal(text: str, start: int, end: int, t: int, lag: int) -> str:
@@ -233,8 +248,30 @@ def reveal(text: str, start: int, end: int, t: int, lag: int) -> str:
     return " ".join(w for w, e in word_ends(text, start, end) if e + lag <= t)
 
 
-_CONFUSIONS = ("a", "the", "and", "i", "uh", "oh", "huh", "no", "yeah", "to", "you", "it",
-               "in", "on", "hm", "so", "is", "that", "what", "hello", "okay", "but")
+_CONFUSIONS = (
+    "a",
+    "the",
+    "and",
+    "i",
+    "uh",
+    "oh",
+    "huh",
+    "no",
+    "yeah",
+    "to",
+    "you",
+    "it",
+    "in",
+    "on",
+    "hm",
+    "so",
+    "is",
+    "that",
+    "what",
+    "hello",
+    "okay",
+    "but",
+)
 
 
 def recognizer_noise(text: str, rng: np.random.Generator) -> str:
@@ -268,17 +305,41 @@ def synthesize(voice: Voice, text: str, rng: np.random.Generator) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="omnivox-tts-") as tmp:
         out = Path(tmp) / "x.wav"
         if voice.engine == "espeak":
-            cmd = [exe, "-v", voice.name, "-s", str(int(rng.integers(130, 215))),
-                   "-p", str(int(rng.integers(25, 76))), "-w", str(out), "--", text]
+            cmd = [
+                exe,
+                "-v",
+                voice.name,
+                "-s",
+                str(int(rng.integers(130, 215))),
+                "-p",
+                str(int(rng.integers(25, 76))),
+                "-w",
+                str(out),
+                "--",
+                text,
+            ]
         else:
             stretch = f"duration_stretch={rng.uniform(0.8, 1.3):.2f}"
             f0 = _FLITE_F0.get(voice.name, 120.0) * rng.uniform(0.85, 1.3)
-            cmd = [exe, "-voice", voice.name, "--setf", stretch, "--setf",
-                   f"int_f0_target_mean={f0:.0f}", "-o", str(out), "-t", text]
+            cmd = [
+                exe,
+                "-voice",
+                voice.name,
+                "--setf",
+                stretch,
+                "--setf",
+                f"int_f0_target_mean={f0:.0f}",
+                "-o",
+                str(out),
+                "-t",
+                text,
+            ]
         done = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
         if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"{exe} failed for voice {voice.name!r}: "
-                               f"{done.stderr.decode(errors='replace').strip()[:200]}")
+            raise RuntimeError(
+                f"{exe} failed for voice {voice.name!r}: "
+                f"{done.stderr.decode(errors='replace').strip()[:200]}"
+            )
         return load_16k(out)
 
 
@@ -376,8 +437,7 @@ class AgentOverlay:
     ms_since_agent_pause: float
 
 
-def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator
-                  ) -> AgentOverlay:
+def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator) -> AgentOverlay:
     """Mix the agent's voice as it reaches the server (the echo of the user's speaker:
     delayed, filtered, reverberant, quieter than the user) under ``user``, starting
     mid-reply. The agent's reply is looped if it is shorter than needed."""
@@ -417,8 +477,10 @@ def asterisk_prompts() -> list[Recording]:
             path = ASTERISK_DIR / f"{name.strip()}.wav"
             if not sep or line.startswith(";") or "[" in text or not text:
                 continue
-            if name.split("/")[0] in ("digits", "letters", "phonetic", "silence") \
-                    and name != "digits/oh":
+            if (
+                name.split("/")[0] in ("digits", "letters", "phonetic", "silence")
+                and name != "digits/oh"
+            ):
                 continue
             if path.exists():
                 out.append(Recording(name.strip(), path, text))
@@ -447,17 +509,25 @@ def other_speakers() -> list[Recording]:
         for line in cards.read_text().splitlines():
             m = re.match(r"<s>(.*)</s>\s*\((.+)\)", line)
             if m and (cards.parent / f"{m.group(2)}.wav").exists():
-                out.append(Recording(f"cards-{m.group(2)}", cards.parent / f"{m.group(2)}.wav",
-                                     m.group(1).strip()))
-    for stem, text in (("goforward", "go forward ten meters"),
-                       ("something", "go somewhere and do something")):
+                out.append(
+                    Recording(
+                        f"cards-{m.group(2)}",
+                        cards.parent / f"{m.group(2)}.wav",
+                        m.group(1).strip(),
+                    )
+                )
+    for stem, text in (
+        ("goforward", "go forward ten meters"),
+        ("something", "go somewhere and do something"),
+    ):
         if (POCKETSPHINX_DATA / f"{stem}.raw").exists():
             out.append(Recording(stem, POCKETSPHINX_DATA / f"{stem}.raw", text, 16_000))
     return out
 
 
-def cut_at_pause(pcm: np.ndarray, text: str, rng: np.random.Generator,
-                 min_ms: int = 80) -> tuple[np.ndarray, str] | None:
+def cut_at_pause(
+    pcm: np.ndarray, text: str, rng: np.random.Generator, min_ms: int = 80
+) -> tuple[np.ndarray, str] | None:
     """A prefix of ``pcm`` ending at an internal pause that is not a sentence end, and
     the words it (probably) holds; None when there is no such pause."""
     start, end = speech_bounds(pcm)
@@ -483,4 +553,3 @@ def trim(pcm: np.ndarray, rng: np.random.Generator, tail_ms: float) -> tuple[np.
     tail = int(tail_ms * SAMPLE_RATE / 1000)
     silence = np.zeros(tail, np.int16)
     return np.concatenate([speech, silence]), len(speech)
-

@@ -122,7 +122,8 @@ class TurnClassifier:
         self.metadata = metadata
         self.thresholds = TurnThresholds(
             float(metadata.get("threshold_takeover", 0.5)),
-            float(metadata.get("threshold_finished", 0.5)))
+            float(metadata.get("threshold_finished", 0.5)),
+        )
         self._cache = _TrackCache()
 
     @classmethod
@@ -142,22 +143,25 @@ class TurnClassifier:
         options.intra_op_num_threads = 1  # many sessions share the CPU; one query is tiny
         options.inter_op_num_threads = 1
         try:
-            session = ort.InferenceSession(str(path), options,
-                                           providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise ValueError(f"{path}: not a loadable ONNX model ({err})") from None
         metadata = dict(session.get_modelmeta().custom_metadata_map)
         version = metadata.get("feature_version")
         if version != str(FEATURE_VERSION):
-            raise ValueError(f"{path}: made for turn features version {version!r}, this "
-                             f"code computes version {FEATURE_VERSION}; retrain it with "
-                             "`omnivox train turns`")
+            raise ValueError(
+                f"{path}: made for turn features version {version!r}, this "
+                f"code computes version {FEATURE_VERSION}; retrain it with "
+                "`omnivox train turns`"
+            )
         shapes = {i.name: i.shape for i in session.get_inputs()}
         expected = {"frames": FRAME_DIM, "mask": WINDOW_FRAMES, "extra": EXTRA_DIM}
         for name, size in expected.items():
             if name not in shapes or shapes[name][-1] != size:
-                raise ValueError(f"{path}: input {name!r} should end in size {size}, "
-                                 f"the model has {shapes.get(name)}")
+                raise ValueError(
+                    f"{path}: input {name!r} should end in size {size}, "
+                    f"the model has {shapes.get(name)}"
+                )
         return cls(session, metadata)
 
     @property

@@ -97,8 +97,11 @@ class ModelInputs:
 def check_audio(audio: object) -> np.ndarray:
     """The classifier takes 16 kHz mono int16; anything else is a caller's bug."""
     if not isinstance(audio, np.ndarray) or audio.dtype != np.int16 or audio.ndim != 1:
-        what = f"{audio.dtype} array of shape {audio.shape}" if isinstance(
-            audio, np.ndarray) else type(audio).__name__
+        what = (
+            f"{audio.dtype} array of shape {audio.shape}"
+            if isinstance(audio, np.ndarray)
+            else type(audio).__name__
+        )
         raise TypeError(f"audio must be a 1-D int16 numpy array (16 kHz mono), got {what}")
     return audio
 
@@ -108,8 +111,9 @@ def n_frames(n_samples: int) -> int:
     return 0 if n_samples < pt.WIN else 1 + (n_samples - pt.WIN) // HOP
 
 
-def compute_track(audio: np.ndarray, previous: FrameTrack | None = None,
-                  keep: int | None = WINDOW_FRAMES) -> FrameTrack:
+def compute_track(
+    audio: np.ndarray, previous: FrameTrack | None = None, keep: int | None = WINDOW_FRAMES
+) -> FrameTrack:
     """Frames of ``audio``; with ``previous`` (a track of a prefix of the same audio)
     only the frames the new samples complete are computed.
 
@@ -138,8 +142,9 @@ def compute_track(audio: np.ndarray, previous: FrameTrack | None = None,
     return FrameTrack(mel[drop:], f0[drop:], voicing[drop:], first + drop, len(audio))
 
 
-def _audio_features(track: FrameTrack, end: int, n_samples: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _audio_features(
+    track: FrameTrack, end: int, n_samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window frames ending at frame ``end`` (exclusive), mask, and audio scalars."""
     lo = max(track.first, end - WINDOW_FRAMES)
     mel = track.mel[lo - track.first : end - track.first].astype(np.float64)
@@ -175,32 +180,48 @@ def _audio_features(track: FrameTrack, end: int, n_samples: int
 _BACKCHANNEL = frozenset(
     "yeah yes yep yup ya uhhuh mhm mm hmm right okay ok alright sure wow oh ah cool great "
     "nice gotcha exactly indeed true totally absolutely ha haha hah lol interesting "
-    "perfect fine good see got it i thanks".split())
-_STOP = frozenset("wait stop hold hang pause enough cancel quiet shut nevermind halt "
-                  "excuse interrupt".split())
-_CORRECTION = frozenset("no not nope wrong actually instead mean sorry incorrect rather "
-                        "don't didn't isn't that's".split())
-_QUESTION = frozenset("what who when where why how which whose can could would will do "
-                      "does did is are should may shall".split())
+    "perfect fine good see got it i thanks".split()
+)
+_STOP = frozenset(
+    "wait stop hold hang pause enough cancel quiet shut nevermind halt excuse interrupt".split()
+)
+_CORRECTION = frozenset(
+    "no not nope wrong actually instead mean sorry incorrect rather "
+    "don't didn't isn't that's".split()
+)
+_QUESTION = frozenset(
+    "what who when where why how which whose can could would will do "
+    "does did is are should may shall".split()
+)
 # Words a finished sentence rarely ends on, by kind: people pause after them mid-turn.
-_DETERMINER = frozenset("the a an my your our their his her its this these those some any "
-                        "every each no".split())
-_PREPOSITION = frozenset("to for of with in on at from about by into after before between "
-                         "like than as around until".split())
-_CONJUNCTION = frozenset("and but so or because cause then if that which when while unless "
-                         "plus also".split())
-_AUXILIARY = frozenset("is was were are am be been will would can could should shall may "
-                       "might must have has had do does did i'm i'd i'll".split())
+_DETERMINER = frozenset(
+    "the a an my your our their his her its this these those some any every each no".split()
+)
+_PREPOSITION = frozenset(
+    "to for of with in on at from about by into after before between "
+    "like than as around until".split()
+)
+_CONJUNCTION = frozenset(
+    "and but so or because cause then if that which when while unless plus also".split()
+)
+_AUXILIARY = frozenset(
+    "is was were are am be been will would can could should shall may "
+    "might must have has had do does did i'm i'd i'll".split()
+)
 _FILLER = frozenset("um uh er erm uhm hmm eh mmm".split())
-_REQUEST = frozenset("want need like book tell help give check change find show send call "
-                     "cancel reschedule order make get".split())
+_REQUEST = frozenset(
+    "want need like book tell help give check change find show send call "
+    "cancel reschedule order make get".split()
+)
 _CLOSER = frozenset("please thanks thank bye goodbye".split())
 _SELF = frozenset("i i'm i'd i'll i've my me we we're our".split())
 
 # Spellings recognisers and people use for the same sounds, folded to one token.
 _CANONICAL = (
-    (re.compile(r"\b(?:uh[\s-]?huh|mm[\s-]?hmm+|mhm+|mm[\s-]?hm|hmm[\s-]?hmm|um[\s-]?hum)\b"),
-     "uhhuh"),
+    (
+        re.compile(r"\b(?:uh[\s-]?huh|mm[\s-]?hmm+|mhm+|mm[\s-]?hm|hmm[\s-]?hmm|um[\s-]?hum)\b"),
+        "uhhuh",
+    ),
     (re.compile(r"\bok(?:ay|ey)?\b"), "okay"),
     (re.compile(r"\b(?:ha[\s-]?)+ha\b|\bhehe+\b|\b(?:heh[\s-]?)+heh\b"), "haha"),
     (re.compile(r"\bnever\s+mind\b"), "nevermind"),
@@ -266,8 +287,10 @@ def text_features(text: str) -> np.ndarray:
 
 def context_features(context: TurnContext) -> np.ndarray:
     seconds = min(context.ms_since_agent_pause, 30_000.0) / 1000.0
-    return np.array([float(context.agent_speaking), math.log1p(seconds),
-                     float(context.agent_asked_question)], np.float32)
+    return np.array(
+        [float(context.agent_speaking), math.log1p(seconds), float(context.agent_asked_question)],
+        np.float32,
+    )
 
 
 TEXT_CLASSES = 18
@@ -275,8 +298,7 @@ TEXT_DIM = TEXT_CLASSES + LAST_WORD_BUCKETS + TEXT_BUCKETS  # the bag comes last
 EXTRA_DIM = 3 + 3 + TEXT_DIM
 
 
-def model_inputs(track: FrameTrack, n_samples: int, text: str,
-                 context: TurnContext) -> ModelInputs:
+def model_inputs(track: FrameTrack, n_samples: int, text: str, context: TurnContext) -> ModelInputs:
     """Inputs for the query made when ``n_samples`` samples since onset have arrived.
 
     ``track`` must cover at least those samples (training computes one track per clip
@@ -284,8 +306,10 @@ def model_inputs(track: FrameTrack, n_samples: int, text: str,
     """
     end = n_frames(n_samples)
     if n_samples > track.n_samples or max(0, end - WINDOW_FRAMES) < track.first:
-        raise ValueError(f"track ({track.first}..{track.end} frames of {track.n_samples} "
-                         f"samples) does not cover a query at {n_samples} samples")
+        raise ValueError(
+            f"track ({track.first}..{track.end} frames of {track.n_samples} "
+            f"samples) does not cover a query at {n_samples} samples"
+        )
     frames, mask, scalars = _audio_features(track, end, n_samples)
     extra = np.concatenate([scalars, context_features(context), text_features(text)])
     return ModelInputs(frames, mask, extra.astype(np.float32))
