@@ -65,6 +65,9 @@ class TranscriptionWorker:
         return fut
 
     async def close(self) -> None:
+        # A recognizer call cut off here still runs in its thread on the stream: then
+        # the stream is left to the garbage collector instead of being closed under it.
+        in_call = self._in_flight
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,10 +76,10 @@ class TranscriptionWorker:
             item = self._items.popleft()
             if isinstance(item, asyncio.Future) and not item.done():
                 item.cancel()
-        # Hand the stream's decoder back now, not when the closed session is collected:
-        # otherwise the next caller's recognizer loads a new one (pocketsphinx: ~0.3 s
-        # holding the GIL, every session stalled).
-        self._stream = None
+        if in_call:
+            self._stream = None
+        else:
+            self._replace_stream(None)
 
     async def _run(self) -> None:
         while True:
@@ -98,9 +101,17 @@ class TranscriptionWorker:
             finally:
                 self._in_flight = False
 
+    def _replace_stream(self, stream: RecognizerStream | None) -> None:
+        """Close the old stream at once: a pooled decoder left to the garbage collector
+        makes the next stream load a new one (pocketsphinx: ~0.3 s holding the GIL, a
+        stall for every session)."""
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = stream
+
     async def _handle(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
         if isinstance(item, str):
-            self._stream = self._recognizer.new_stream()
+            self._replace_stream(self._recognizer.new_stream())
         elif isinstance(item, np.ndarray):
             # Coalesce queued audio into one call: fewer thread hops when we fall behind.
             # Bounded, because some recognizers hold the GIL for the whole call.

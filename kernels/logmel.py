@@ -42,8 +42,9 @@ def _mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def _check_params(sample_rate: int, n_fft: int, win: int, hop: int, n_mels: int,
-                  fmin: float, fmax: float) -> None:
+def _check_params(
+    sample_rate: int, n_fft: int, win: int, hop: int, n_mels: int, fmin: float, fmax: float
+) -> None:
     if not 0 < win <= n_fft:
         raise ValueError(f"win must be in 1..n_fft ({n_fft}), got {win}")
     if hop <= 0 or n_mels <= 0:
@@ -53,8 +54,13 @@ def _check_params(sample_rate: int, n_fft: int, win: int, hop: int, n_mels: int,
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
-                   fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+def mel_filterbank(
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    n_mels: int = N_MELS,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> np.ndarray:
     """Triangular HTK-mel filters, shape ``(n_mels, n_fft // 2 + 1)``, peak gain 1.
 
     Cached and read-only: every caller shares one array.
@@ -87,9 +93,16 @@ def n_frames(n_samples: int, win: int = WIN, hop: int = HOP) -> int:
     return 0 if n_samples < win else 1 + (n_samples - win) // hop
 
 
-def logmel(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
-           win: int = WIN, hop: int = HOP, n_mels: int = N_MELS, fmin: float = FMIN,
-           fmax: float = FMAX) -> np.ndarray:
+def logmel(
+    pcm: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    win: int = WIN,
+    hop: int = HOP,
+    n_mels: int = N_MELS,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> np.ndarray:
     """Natural-log mel power per frame, shape ``(n_frames, n_mels)``, float32.
 
     ``pcm`` is int16 (scaled to [-1, 1)) or float32 already in that range.
@@ -106,9 +119,16 @@ def logmel(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
     return np.log(mel + POWER_FLOOR).astype(np.float32)
 
 
-def logmel_reference(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT,
-                     win: int = WIN, hop: int = HOP, n_mels: int = N_MELS,
-                     fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+def logmel_reference(
+    pcm: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    win: int = WIN,
+    hop: int = HOP,
+    n_mels: int = N_MELS,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> np.ndarray:
     """One frame and one triangle at a time, straight from the definitions; for tests."""
     _check_params(sample_rate, n_fft, win, hop, n_mels, fmin, fmax)
     x = _as_float(pcm)

@@ -78,8 +78,7 @@ def mix_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = max(len(xa), len(xb))
     xa += [0] * (n - len(xa))
     xb += [0] * (n - len(xb))
-    return np.array([_saturate_sample(p + q) for p, q in zip(xa, xb, strict=True)],
-                    dtype=np.int16)
+    return np.array([_saturate_sample(p + q) for p, q in zip(xa, xb, strict=True)], dtype=np.int16)
 
 
 def apply_gain_reference(pcm: np.ndarray, gain_db: float) -> np.ndarray:
@@ -96,7 +95,9 @@ def fade_reference(pcm: np.ndarray, start_gain: float, end_gain: float) -> np.nd
     _check_linear_gain("end_gain", end_gain)
     n = len(samples)
     return np.array(
-        [_saturate_sample(s * (start_gain + (end_gain - start_gain) * ((i + 1) / n)))
-         for i, s in enumerate(samples)],
+        [
+            _saturate_sample(s * (start_gain + (end_gain - start_gain) * ((i + 1) / n)))
+            for i, s in enumerate(samples)
+        ],
         dtype=np.int16,
     )

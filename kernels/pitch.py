@@ -40,8 +40,9 @@ def _lag_range(sample_rate: int, fmin: float, fmax: float, win: int) -> tuple[in
     lo = math.ceil(sample_rate / fmax)
     hi = math.floor(sample_rate / fmin)
     if lo < 2 or hi + 1 >= win:
-        raise ValueError(f"lags {lo}..{hi} do not fit a {win}-sample window; "
-                         "raise win or fmin, or lower fmax")
+        raise ValueError(
+            f"lags {lo}..{hi} do not fit a {win}-sample window; raise win or fmin, or lower fmax"
+        )
     return lo, hi
 
 
@@ -67,8 +68,14 @@ def _window_and_acf(win: int, max_lag: int, n_fft: int) -> tuple[np.ndarray, np.
     return window, acf
 
 
-def pitch(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, win: int = WIN, hop: int = HOP,
-          fmin: float = FMIN, fmax: float = FMAX) -> tuple[np.ndarray, np.ndarray]:
+def pitch(
+    pcm: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    win: int = WIN,
+    hop: int = HOP,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(f0_hz, voicing)`` per frame, each float32 of shape ``(n_frames,)``."""
     lo, hi = _lag_range(sample_rate, fmin, fmax, win)
     x = _as_float(pcm)
@@ -102,16 +109,22 @@ def pitch(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, win: int = WIN, hop: 
     return f0.astype(np.float32), voicing.astype(np.float32)
 
 
-def pitch_reference(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, win: int = WIN,
-                    hop: int = HOP, fmin: float = FMIN,
-                    fmax: float = FMAX) -> tuple[np.ndarray, np.ndarray]:
+def pitch_reference(
+    pcm: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    win: int = WIN,
+    hop: int = HOP,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> tuple[np.ndarray, np.ndarray]:
     """Direct lag sums, one frame at a time; for tests."""
     lo, hi = _lag_range(sample_rate, fmin, fmax, win)
     x = _as_float(pcm)
     count = _n_frames(len(x), win, hop)
     window = [0.5 - 0.5 * math.cos(2.0 * math.pi * (i + 1) / (win + 1)) for i in range(win)]
-    window_acf = [sum(window[i] * window[i + lag] for i in range(win - lag))
-                  for lag in range(hi + 2)]
+    window_acf = [
+        sum(window[i] * window[i + lag] for i in range(win - lag)) for lag in range(hi + 2)
+    ]
     f0 = np.zeros(count, dtype=np.float32)
     voicing = np.zeros(count, dtype=np.float32)
     for k in range(count):
@@ -123,8 +136,7 @@ def pitch_reference(pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, win: int = 
         acf = [sum(xw[i] * xw[i + lag] for i in range(win - lag)) for lag in range(hi + 2)]
         r0 = max(acf[0], 1e-30)
         norm = [(acf[lag] / r0) / (window_acf[lag] / window_acf[0]) for lag in range(hi + 2)]
-        best = max(range(lo, hi + 1),
-                   key=lambda lag: norm[lag] - OCTAVE_COST * math.log2(lag / lo))
+        best = max(range(lo, hi + 1), key=lambda lag: norm[lag] - OCTAVE_COST * math.log2(lag / lo))
         a, b, c = norm[best - 1], norm[best], norm[best + 1]
         denom = a - 2.0 * b + c
         offset = min(0.5, max(-0.5, 0.5 * (a - c) / denom)) if denom < 0.0 else 0.0

@@ -58,8 +58,7 @@ def _from_float(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return saturate_int16(y * np.float32(FULL_SCALE))
 
 
-def resample(pcm: np.ndarray, src_rate: int, dst_rate: int,
-             quality: Quality = "HQ") -> np.ndarray:
+def resample(pcm: np.ndarray, src_rate: int, dst_rate: int, quality: Quality = "HQ") -> np.ndarray:
     """Resample a whole mono signal; int16 in gives int16 out, float32 gives float32.
 
     The output has ``ceil(len(pcm) * dst_rate / src_rate)`` samples and no delay.
@@ -84,9 +83,13 @@ class StreamResampler:
     returned as is.
     """
 
-    def __init__(self, src_rate: int, dst_rate: int,
-                 dtype: type[np.int16] | type[np.float32] = np.int16,
-                 quality: Quality = "HQ") -> None:
+    def __init__(
+        self,
+        src_rate: int,
+        dst_rate: int,
+        dtype: type[np.int16] | type[np.float32] = np.int16,
+        quality: Quality = "HQ",
+    ) -> None:
         _check_rates(src_rate, dst_rate)
         _check_quality(quality)
         self._dtype = np.dtype(dtype)
@@ -94,8 +97,11 @@ class StreamResampler:
             raise TypeError(f"dtype must be int16 or float32, got {self._dtype}")
         self.src_rate = src_rate
         self.dst_rate = dst_rate
-        self._stream = (None if src_rate == dst_rate
-                        else soxr.ResampleStream(src_rate, dst_rate, 1, "float32", quality))
+        self._stream = (
+            None
+            if src_rate == dst_rate
+            else soxr.ResampleStream(src_rate, dst_rate, 1, "float32", quality)
+        )
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Feed the next chunk; return whatever output is ready (possibly none)."""

@@ -34,5 +34,9 @@ def room_quote(
         raise ValueError("hours must be at least 1")
     billed = max(hours, WEEKEND_MINIMUM_HOURS[room]) if weekend else hours
     dollars = billed * HOURLY_RATE[room]
-    return {"room": room, "hours_billed": billed, "dollars": dollars,
-            "summary": f"That would be {dollars} dollars for {billed} hours."}
+    return {
+        "room": room,
+        "hours_billed": billed,
+        "dollars": dollars,
+        "summary": f"That would be {dollars} dollars for {billed} hours.",
+    }

@@ -19,6 +19,11 @@ class RecognizerStream(Protocol):
         audio may be accepted afterwards (the session asks speculatively at a pause)."""
         ...
 
+    def close(self) -> None:
+        """Give back what the stream holds (a pooled decoder) now, not at garbage
+        collection. Idempotent; the stream is not used afterwards."""
+        ...
+
 
 class Recognizer(Protocol):
     """A loaded model; cheap to open many streams from."""

@@ -58,6 +58,9 @@ class HybridStream:
         self._last = text
         return text
 
+    def close(self) -> None:
+        self._sphinx.close()
+
     def final(self) -> str:
         closes = self._moonshine.at_pause
         text = self._moonshine.final()

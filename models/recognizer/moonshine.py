@@ -373,6 +373,9 @@ class MoonshineStream:
     def final(self) -> str:
         return self._text.final()
 
+    def close(self) -> None:
+        """Nothing pooled: the model is shared, the rest is garbage."""
+
 
 class MoonshineRecognizer:
     """The `moonshine` backend: one shared model, a light stream per turn."""

@@ -88,6 +88,7 @@ class PocketsphinxStream:
     def __init__(self, pool: DecoderPool, partial_interval_ms: int = 300) -> None:
         self._pool = pool
         self._lease: _Lease | None = None
+        self._release: weakref.finalize | None = None
         self._interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
         self._since_partial = 0
         self._texts: list[str] = []  # finished utterances (ended by final())
@@ -96,7 +97,8 @@ class PocketsphinxStream:
     def _decoder(self) -> Decoder:
         if self._lease is None:
             self._lease = self._pool.take()
-            weakref.finalize(self, self._pool.give_back, self._lease)
+            # Given back on close(), or when the stream is collected if nobody closes it.
+            self._release = weakref.finalize(self, self._pool.give_back, self._lease)
         if not self._lease.in_utterance:
             self._lease.decoder.start_utt()
             self._lease.in_utterance = True
@@ -131,6 +133,11 @@ class PocketsphinxStream:
             self._lease.decoder.end_utt()
             self._lease.in_utterance = False
         self._last = ""  # the next hypothesis is news even if it repeats an old one
+
+    def close(self) -> None:
+        if self._release is not None:
+            self._release()  # runs give_back at most once
+        self._lease = None
 
     def final(self) -> str:
         if self._lease is not None and self._lease.in_utterance:

@@ -50,9 +50,7 @@ def main() -> None:
     yuv = av.VideoFrame.from_ndarray(face, format="rgb24").reformat(format="yuv420p")
     rows = {
         "detect, face in view": lambda: detector.detect(face),
-        "detect, empty scene (nobody present)": lambda: detector.detect(
-            empty, check_profile=False
-        ),
+        "detect, empty scene (nobody present)": lambda: detector.detect(empty, check_profile=False),
         "detect, empty scene (+ profile passes)": lambda: detector.detect(empty),
         "decoded frame -> RGB": lambda: frame_to_rgb(yuv),
         "snapshot JPEG encode": lambda: encode_jpeg(face),

@@ -41,9 +41,12 @@ async def connect(url: str) -> RTCPeerConnection:
     pc.addTrack(AudioStreamTrack())
     pc.createDataChannel("events")
     await pc.setLocalDescription(await pc.createOffer())
-    async with aiohttp.ClientSession() as http, http.post(
-        url + "/v1/sessions", json={"sdp": pc.localDescription.sdp, "type": "offer"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            url + "/v1/sessions", json={"sdp": pc.localDescription.sdp, "type": "offer"}
+        ) as resp,
+    ):
         answer = await resp.json()
     await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
     return pc
@@ -78,8 +81,9 @@ def main() -> None:
     with open(config, "w") as f:
         f.write("greeting: ''\n")
     exe = os.path.join(os.path.dirname(sys.executable), "omnivox")
-    proc = subprocess.Popen([exe, "serve", "--port", str(port), "--config", config],
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(port), "--config", config], stderr=subprocess.DEVNULL
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):

@@ -45,10 +45,17 @@ QUERIES = [
 ]
 
 
-VOCAB = [f"{a}{b}" for a in ("lo", "ba", "ki", "ru", "te", "mo")
-         for b in ("rim", "dax", "pel", "ton", "sup", "vek", "nor", "qua")]
-BIG_QUERIES = ["so what about the lorim and the kidax", "is there any tepel", "um basup mover",
-               "ruton"]
+VOCAB = [
+    f"{a}{b}"
+    for a in ("lo", "ba", "ki", "ru", "te", "mo")
+    for b in ("rim", "dax", "pel", "ton", "sup", "vek", "nor", "qua")
+]
+BIG_QUERIES = [
+    "so what about the lorim and the kidax",
+    "is there any tepel",
+    "um basup mover",
+    "ruton",
+]
 
 
 class PassThrough:
@@ -94,14 +101,26 @@ async def main(runs: int) -> None:
 
     rows: list[tuple[str, str, tuple[float, float]]] = []
     c = chain(safety)
-    rows.append(("safety on_text", "per chunk",
-                 await measure(runs, lambda i: c.on_text(CHUNKS[i % len(CHUNKS)], spent))))
+    rows.append(
+        (
+            "safety on_text",
+            "per chunk",
+            await measure(runs, lambda i: c.on_text(CHUNKS[i % len(CHUNKS)], spent)),
+        )
+    )
     p = chain(PassThrough())
-    rows.append(("pass-through on_text", "per chunk",
-                 await measure(runs, lambda i: p.on_text(CHUNKS[i % len(CHUNKS)], spent))))
+    rows.append(
+        (
+            "pass-through on_text",
+            "per chunk",
+            await measure(runs, lambda i: p.on_text(CHUNKS[i % len(CHUNKS)], spent)),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        folders = (("example docs", EXAMPLE_DOCS, QUERIES),
-                   ("synthetic", big_folder(Path(tmp)), BIG_QUERIES))
+        folders = (
+            ("example docs", EXAMPLE_DOCS, QUERIES),
+            ("synthetic", big_folder(Path(tmp)), BIG_QUERIES),
+        )
         for label, folder, queries in folders:
             t = time.perf_counter()
             rag = DocumentRetrieval(load_folder(folder))
@@ -115,12 +134,24 @@ async def main(runs: int) -> None:
                 return r.before_think(ctx, spent)
 
             stats = await measure(max(runs // 4, 50), turn)
-            rows.append((f"rag before_think ({label}: {len(rag.passages)} passages, "
-                         f"read in {load_ms:.0f} ms)", "per turn", stats))
+            rows.append(
+                (
+                    f"rag before_think ({label}: {len(rag.passages)} passages, "
+                    f"read in {load_ms:.0f} ms)",
+                    "per turn",
+                    stats,
+                )
+            )
     tc = chain(ToolsIntervention([registry]))
-    rows.append(("tools on_tool_call (current_time)", "per call",
-                 await measure(runs, lambda i: tc.on_tool_call(ToolCall("1", "current_time", {}),
-                                                               spent))))
+    rows.append(
+        (
+            "tools on_tool_call (current_time)",
+            "per call",
+            await measure(
+                runs, lambda i: tc.on_tool_call(ToolCall("1", "current_time", {}), spent)
+            ),
+        )
+    )
     for name, unit, (p50, p95) in rows:
         print(f"{name:66} {unit:9} p50 {p50 * 1000:8.1f} us   p95 {p95 * 1000:8.1f} us")
 

@@ -17,8 +17,14 @@ import numpy as np
 from omnivox.kernels import g711, level, mixing
 from omnivox.kernels.resample import StreamResampler, resample, resample_reference
 
-RESAMPLE_PAIRS = [(8000, 16000), (16000, 8000), (48000, 16000), (16000, 48000),
-                  (22050, 16000), (24000, 16000)]
+RESAMPLE_PAIRS = [
+    (8000, 16000),
+    (16000, 8000),
+    (48000, 16000),
+    (16000, 48000),
+    (22050, 16000),
+    (24000, 16000),
+]
 
 
 def frame(rate: int, seed: int = 0) -> np.ndarray:
@@ -46,30 +52,54 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object] | None
         x = frame(src)
         stream = StreamResampler(src, dst)
         out.append((f"resample stream {src}->{dst}", partial(stream.process, x), None))
-        out.append((f"resample one-shot {src}->{dst}", partial(resample, x, src, dst),
-                    partial(resample_reference, x, src, dst)))
+        out.append(
+            (
+                f"resample one-shot {src}->{dst}",
+                partial(resample, x, src, dst),
+                partial(resample_reference, x, src, dst),
+            )
+        )
     pcm8, pcm16, other16 = frame(8000), frame(16000), frame(16000, seed=1)
     ulaw, alaw = g711.ulaw_encode(pcm8).tobytes(), g711.alaw_encode(pcm8).tobytes()
     out += [
-        ("ulaw_encode 160", lambda: g711.ulaw_encode(pcm8),
-         lambda: g711.ulaw_encode_reference(pcm8)),
-        ("ulaw_decode 160", lambda: g711.ulaw_decode(ulaw),
-         lambda: g711.ulaw_decode_reference(ulaw)),
-        ("alaw_encode 160", lambda: g711.alaw_encode(pcm8),
-         lambda: g711.alaw_encode_reference(pcm8)),
-        ("alaw_decode 160", lambda: g711.alaw_decode(alaw),
-         lambda: g711.alaw_decode_reference(alaw)),
-        ("rms_dbfs 320", lambda: level.rms_dbfs(pcm16),
-         lambda: level.rms_dbfs_reference(pcm16)),
-        ("peak_dbfs 320", lambda: level.peak_dbfs(pcm16),
-         lambda: level.peak_dbfs_reference(pcm16)),
+        (
+            "ulaw_encode 160",
+            lambda: g711.ulaw_encode(pcm8),
+            lambda: g711.ulaw_encode_reference(pcm8),
+        ),
+        (
+            "ulaw_decode 160",
+            lambda: g711.ulaw_decode(ulaw),
+            lambda: g711.ulaw_decode_reference(ulaw),
+        ),
+        (
+            "alaw_encode 160",
+            lambda: g711.alaw_encode(pcm8),
+            lambda: g711.alaw_encode_reference(pcm8),
+        ),
+        (
+            "alaw_decode 160",
+            lambda: g711.alaw_decode(alaw),
+            lambda: g711.alaw_decode_reference(alaw),
+        ),
+        ("rms_dbfs 320", lambda: level.rms_dbfs(pcm16), lambda: level.rms_dbfs_reference(pcm16)),
+        ("peak_dbfs 320", lambda: level.peak_dbfs(pcm16), lambda: level.peak_dbfs_reference(pcm16)),
         ("frame_levels 1 s / 320", lambda: level.frame_levels(np.tile(pcm16, 50), 320), None),
-        ("mix 320", lambda: mixing.mix(pcm16, other16),
-         lambda: mixing.mix_reference(pcm16, other16)),
-        ("apply_gain 320", lambda: mixing.apply_gain(pcm16, -6.0),
-         lambda: mixing.apply_gain_reference(pcm16, -6.0)),
-        ("fade 320", lambda: mixing.fade(pcm16, 1.0, 0.0),
-         lambda: mixing.fade_reference(pcm16, 1.0, 0.0)),
+        (
+            "mix 320",
+            lambda: mixing.mix(pcm16, other16),
+            lambda: mixing.mix_reference(pcm16, other16),
+        ),
+        (
+            "apply_gain 320",
+            lambda: mixing.apply_gain(pcm16, -6.0),
+            lambda: mixing.apply_gain_reference(pcm16, -6.0),
+        ),
+        (
+            "fade 320",
+            lambda: mixing.fade(pcm16, 1.0, 0.0),
+            lambda: mixing.fade_reference(pcm16, 1.0, 0.0),
+        ),
     ]
     return out
 
@@ -79,8 +109,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2000, help="calls per fast path")
     args = parser.parse_args()
     ref_repeat = max(20, args.repeat // 20)  # references are 10-1000x slower
-    print(f"{'kernel (20 ms frame)':34} {'fast med':>9} {'fast p95':>9} "
-          f"{'ref med':>9} {'ref p95':>9}   (microseconds)")
+    print(
+        f"{'kernel (20 ms frame)':34} {'fast med':>9} {'fast p95':>9} "
+        f"{'ref med':>9} {'ref p95':>9}   (microseconds)"
+    )
     for name, fast, ref in cases():
         med, p95 = time_us(fast, args.repeat)
         line = f"{name:34} {med:9.1f} {p95:9.1f}"

@@ -23,8 +23,9 @@ from omnivox.agent.eval_turns import (
 )
 from omnivox.agent.turn_data import ASTERISK_DIR, write_wav
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="needs the espeak-ng CLI")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"
+)
 
 FIXTURE = [
     ("bc.wav", "backchannel", "uh huh"),
@@ -42,8 +43,7 @@ def _labels(folder: Path, rows: list[str]) -> None:
 def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     for name, _, text in FIXTURE:
-        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(folder / name), text],
-                       check=True)
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(folder / name), text], check=True)
     # One clip as an 8 kHz stereo file, to exercise resampling and mix-down.
     with wave.open(str(folder / "bc.wav")) as w:
         rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
@@ -61,13 +61,23 @@ def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("overlay", [False, True])
 def test_tiny_set_counts_every_class_once(tiny_set: Path, overlay: bool) -> None:
     report = run_eval(tiny_set, overlay_agent=overlay)
-    for key in ("backchannel_false_stop_rate", "interruption_recall", "decision_ms_p50",
-                "decision_ms_p95", "per_class", "baseline"):
+    for key in (
+        "backchannel_false_stop_rate",
+        "interruption_recall",
+        "decision_ms_p50",
+        "decision_ms_p95",
+        "per_class",
+        "baseline",
+    ):
         assert key in report
     per_class = report["per_class"]
     assert isinstance(per_class, dict)
     assert {k: v["count"] for k, v in per_class.items()} == {
-        "backchannel": 1, "interruption": 1, "end_of_turn": 1, "hold": 1}
+        "backchannel": 1,
+        "interruption": 1,
+        "end_of_turn": 1,
+        "hold": 1,
+    }
     assert report["backchannel_false_stop_rate"] in (0.0, 1.0)
     baseline = report["baseline"]
     assert isinstance(baseline, dict) and "words" in baseline["rule"]
@@ -102,9 +112,12 @@ def test_decide_counts_decisions_and_latencies() -> None:
 
 
 def test_decide_word_count_and_silence_rule() -> None:
-    traces = [_trace("backchannel", [0.9, 0.9], [1, 2]),
-              _trace("interruption", [0.0, 0.0, 0.0], [0, 2, 3]),
-              _trace("hold", [0.0] * 8), _trace("end_of_turn", [0.0] * 8)]
+    traces = [
+        _trace("backchannel", [0.9, 0.9], [1, 2]),
+        _trace("interruption", [0.0, 0.0, 0.0], [0, 2, 3]),
+        _trace("hold", [0.0] * 8),
+        _trace("end_of_turn", [0.0] * 8),
+    ]
     report = decide(traces, 0.5, 0.5, takeover_words=3, silence_ms=400.0)
     assert report["backchannel_false_stop_rate"] == 0.0
     assert report["decision_ms_p50"] == 300.0
@@ -122,8 +135,18 @@ def test_bad_rows_are_all_reported_by_line(tmp_path: Path) -> None:
     write_wav(tmp_path / "ok.wav", (3000 * np.sin(np.arange(8000) / 5)).astype(np.int16))
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF....WAVEjunk")
     write_wav(tmp_path / "silent.wav", np.zeros(8000, np.int16))
-    _labels(tmp_path, ["path,label", "missing.wav,hold", "ok.wav,maybe", "corrupt.wav,hold",
-                       "silent.wav,end_of_turn", "ok.wav", "ok.wav,hold"])
+    _labels(
+        tmp_path,
+        [
+            "path,label",
+            "missing.wav,hold",
+            "ok.wav,maybe",
+            "corrupt.wav,hold",
+            "silent.wav,end_of_turn",
+            "ok.wav",
+            "ok.wav,hold",
+        ],
+    )
     with pytest.raises(EvalDataError) as err:
         read_labels(tmp_path)
     message = str(err.value)
@@ -135,11 +158,14 @@ def test_bad_rows_are_all_reported_by_line(tmp_path: Path) -> None:
     assert "line 7" not in message
 
 
-@pytest.mark.parametrize(("content", "text"), [
-    ("file,label\nok.wav,hold\n", "line 1: header must be path,label[,transcript]"),
-    ("", "(empty file)"),
-    ("path,label\n", "no clips listed"),
-])
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        ("file,label\nok.wav,hold\n", "line 1: header must be path,label[,transcript]"),
+        ("", "(empty file)"),
+        ("path,label\n", "no clips listed"),
+    ],
+)
 def test_bad_files_are_named(tmp_path: Path, content: str, text: str) -> None:
     (tmp_path / "labels.csv").write_text(content)
     with pytest.raises(EvalDataError, match=re.escape(text)):
@@ -152,7 +178,8 @@ def test_missing_labels_file(tmp_path: Path) -> None:
 
 
 def test_cli_exits_2_with_the_message_and_no_traceback(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _labels(tmp_path, ["path,label", "gone.wav,backchannel"])
     assert main(["--data", str(tmp_path)]) == 2
     out, err = capsys.readouterr()

@@ -29,21 +29,33 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "interventions"
         ([{"rga": {}}], r"^interventions\[0\]: unknown intervention 'rga' \(available: rag, "),
         ([{"safety": {}, "rag": {}}], r"^interventions\[0\]: must be a mapping with one key"),
         (["safety"], r"^interventions\[0\]: must be a mapping with one key"),
-        ([{"safety": {}}, {"safety": {"colour": 1}}],
-         r"^interventions\[1\]\.safety\.colour: unknown key$"),
-        ([{"safety": {"redact": ["phone", "email"]}}],
-         r"^interventions\[0\]\.safety\.redact\[1\]: unknown kind 'email' \(use card, phone\)$"),
-        ([{"safety": {"patterns": ["ok", "(unclosed"]}}],
-         r"^interventions\[0\]\.safety\.patterns\[1\]: not a regular expression"),
+        (
+            [{"safety": {}}, {"safety": {"colour": 1}}],
+            r"^interventions\[1\]\.safety\.colour: unknown key$",
+        ),
+        (
+            [{"safety": {"redact": ["phone", "email"]}}],
+            r"^interventions\[0\]\.safety\.redact\[1\]: unknown kind 'email' \(use card, phone\)$",
+        ),
+        (
+            [{"safety": {"patterns": ["ok", "(unclosed"]}}],
+            r"^interventions\[0\]\.safety\.patterns\[1\]: not a regular expression",
+        ),
         ([{"safety": {"blocklist": "word"}}], r"^interventions\[0\]\.safety\.blocklist: "),
-        ([{"safety": {"budget_ms": 0}}],
-         r"^interventions\[0\]\.safety\.budget_ms: .*greater than 0"),
+        (
+            [{"safety": {"budget_ms": 0}}],
+            r"^interventions\[0\]\.safety\.budget_ms: .*greater than 0",
+        ),
         ([{"safety": {"on_overrun": "later"}}], r"^interventions\[0\]\.safety\.on_overrun: "),
-        ([{"safety": {"classifier": {"class": "no colon"}}}],
-         r"^interventions\[0\]\.safety\.classifier\.class: "),
+        (
+            [{"safety": {"classifier": {"class": "no colon"}}}],
+            r"^interventions\[0\]\.safety\.classifier\.class: ",
+        ),
         ([{"rag": {}}], r"^interventions\[0\]\.rag\.folder: Field required"),
-        ([{"rag": {"folder": "d", "k": 0}}],
-         r"^interventions\[0\]\.rag\.k: .*greater than or equal to 1"),
+        (
+            [{"rag": {"folder": "d", "k": 0}}],
+            r"^interventions\[0\]\.rag\.k: .*greater than or equal to 1",
+        ),
         ([{"rag": "docs"}], r"^interventions\[0\]\.rag: must be a mapping"),
         ([{"tools": {"import": "mod"}}], r"^interventions\[0\]\.tools\.import: "),
         ([{"python": {}}], r"^interventions\[0\]\.python\.class: Field required"),
@@ -66,20 +78,32 @@ def test_parse_config_reports_them_with_the_source() -> None:
 @pytest.mark.parametrize(
     ("specs", "error"),
     [
-        ([{"rag": {"folder": "no/such/folder"}}],
-         r"^interventions\[0\]\.rag\.folder: no such folder"),
-        ([{"tools": {"import": ["omnivox.agent.safety", "no_such_module_xyz"]}}],
-         r"^interventions\[0\]\.tools\.import\[1\]: cannot import 'no_such_module_xyz' "
-         r"\(ModuleNotFoundError"),
-        ([{"python": {"class": "omnivox.agent.safety:Nope"}}],
-         r"^interventions\[0\]\.python\.class: 'omnivox.agent.safety' has no 'Nope'"),
-        ([{"python": {"class": "omnivox.agent.safety:SafetyFilter", "options": {"colour": 1}}}],
-         r"^interventions\[0\]\.python\.options: omnivox.agent.safety:SafetyFilter could not be "
-         r"made \(TypeError"),
-        ([{"python": {"class": "omnivox.agent.clock:VirtualClock"}}],
-         r"^interventions\[0\]\.python\.class: 'omnivox.agent.clock:VirtualClock' has none of"),
-        ([{"safety": {"classifier": {"class": "omnivox.agent.clock:VirtualClock"}}}],
-         r"^interventions\[0\]\.safety\.classifier\.class: .* has no async classify"),
+        (
+            [{"rag": {"folder": "no/such/folder"}}],
+            r"^interventions\[0\]\.rag\.folder: no such folder",
+        ),
+        (
+            [{"tools": {"import": ["omnivox.agent.safety", "no_such_module_xyz"]}}],
+            r"^interventions\[0\]\.tools\.import\[1\]: cannot import 'no_such_module_xyz' "
+            r"\(ModuleNotFoundError",
+        ),
+        (
+            [{"python": {"class": "omnivox.agent.safety:Nope"}}],
+            r"^interventions\[0\]\.python\.class: 'omnivox.agent.safety' has no 'Nope'",
+        ),
+        (
+            [{"python": {"class": "omnivox.agent.safety:SafetyFilter", "options": {"colour": 1}}}],
+            r"^interventions\[0\]\.python\.options: omnivox.agent.safety:SafetyFilter could not be "
+            r"made \(TypeError",
+        ),
+        (
+            [{"python": {"class": "omnivox.agent.clock:VirtualClock"}}],
+            r"^interventions\[0\]\.python\.class: 'omnivox.agent.clock:VirtualClock' has none of",
+        ),
+        (
+            [{"safety": {"classifier": {"class": "omnivox.agent.clock:VirtualClock"}}}],
+            r"^interventions\[0\]\.safety\.classifier\.class: .* has no async classify",
+        ),
     ],
 )
 def test_build_errors_name_the_key(specs: object, error: str) -> None:
@@ -88,12 +112,20 @@ def test_build_errors_name_the_key(specs: object, error: str) -> None:
 
 
 def test_entries_build_in_order_with_tools_last_when_not_configured() -> None:
-    items = build_interventions([
-        {"rag": {"folder": str(EXAMPLE / "docs"), "k": 2, "budget_ms": 100}},
-        {"safety": {"blocklist": ["x"], "on_overrun": "wait"}},
-        {"python": {"class": "omnivox.agent.safety:SafetyFilter", "name": "strict",
-                    "options": {"redact": ["card"]}, "budget_ms": 20}},
-    ])
+    items = build_interventions(
+        [
+            {"rag": {"folder": str(EXAMPLE / "docs"), "k": 2, "budget_ms": 100}},
+            {"safety": {"blocklist": ["x"], "on_overrun": "wait"}},
+            {
+                "python": {
+                    "class": "omnivox.agent.safety:SafetyFilter",
+                    "name": "strict",
+                    "options": {"redact": ["card"]},
+                    "budget_ms": 20,
+                }
+            },
+        ]
+    )
     assert [i.name for i in items] == ["rag", "safety", "strict", "tools"]
     rag, safety, strict, tools = items
     assert isinstance(rag, DocumentRetrieval) and rag.k == 2 and rag.budget_ms == 100
@@ -106,8 +138,10 @@ def test_entries_build_in_order_with_tools_last_when_not_configured() -> None:
 async def test_imported_tools_are_offered_with_the_thinkers_own() -> None:
     kb = KnowledgeBaseThinker(None)
     items = build_interventions(
-        [{"tools": {"import": ["examples.interventions.my_tools"], "budget_ms": 1000}},
-         {"safety": {}}],
+        [
+            {"tools": {"import": ["examples.interventions.my_tools"], "budget_ms": 1000}},
+            {"safety": {}},
+        ],
         thinker_tools=kb.tools,
     )
     assert [i.name for i in items] == ["tools", "safety"]  # configured: no second one

@@ -44,7 +44,8 @@ class Recorder:
     async def before_think(self, ctx: ThinkContext) -> ThinkContext:
         self.log.append(f"{self.name}.before_think")
         return dataclasses.replace(
-            ctx, context=(*ctx.context, f"from {self.name}"),
+            ctx,
+            context=(*ctx.context, f"from {self.name}"),
             sources=(*ctx.sources, Source(self.name, f"{self.name}.md", 0.5)),
         )
 
@@ -150,8 +151,9 @@ async def test_hooks_run_in_chain_order_and_time_is_recorded_per_name() -> None:
 
 async def test_a_rewrite_feeds_the_next_intervention_and_a_block_stops_the_chain() -> None:
     log: list[str] = []
-    c, _ = chain(Upper(), SafetyFilter(blocklist=["HELLO"], blocked_reply="No."),
-                 Recorder("after", log))
+    c, _ = chain(
+        Upper(), SafetyFilter(blocklist=["HELLO"], blocked_reply="No."), Recorder("after", log)
+    )
     assert await c.on_text("hello there", {}) == Blocked("No.", by="safety")
     assert log == []  # nothing after the block ran
     assert await c.on_text("hi 555-123-4567", {}) == "HI a phone number"  # upper, then redacted
@@ -208,7 +210,8 @@ async def test_hanging_hooks_are_cut_at_their_budget() -> None:
     c, reports = chain(Hangs(), Stubborn(), Upper())
     assert await asyncio.wait_for(c.on_text("go on", {}), 10) == "GO ON"
     assert [r.split(" (")[0] for r in reports] == [
-        "intervention 'hangs'", "intervention 'stubborn'"
+        "intervention 'hangs'",
+        "intervention 'stubborn'",
     ]
     assert all("did not finish within 50 ms; skipped" in r for r in reports)
 
@@ -258,9 +261,10 @@ async def test_tool_calls_go_to_the_first_intervention_that_answers() -> None:
     }
     assert len(reports) == 1
     vetoed, _ = chain(Veto(), ToolsIntervention([registry]))
-    assert "not allowed" in json.loads(await vetoed.on_tool_call(ToolCall("3", "add", {}), {}))[
-        "error"
-    ]
+    assert (
+        "not allowed"
+        in json.loads(await vetoed.on_tool_call(ToolCall("3", "add", {}), {}))["error"]
+    )
 
 
 # ---- in a Reply, with the real Thinker and Talker ----------------------------------
@@ -274,12 +278,14 @@ async def run_reply(
     kb = thinker or KnowledgeBaseThinker(None, now=lambda: PINNED)
 
     def report(message: str) -> None:
-        events.append(Event("error", clock.now_ms(), {"source": "intervention",
-                                                      "message": message}))
+        events.append(
+            Event("error", clock.now_ms(), {"source": "intervention", "message": message})
+        )
 
     c = InterventionChain([*items, ToolsIntervention([kb.tools])], clock, report)
-    deps = ReplyDeps(thinker=kb, talker=EspeakTalker(), clock=clock, emit=events.append,
-                     interventions=c)
+    deps = ReplyDeps(
+        thinker=kb, talker=EspeakTalker(), clock=clock, emit=events.append, interventions=c
+    )
     fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     fut.set_result(question)
     reply = Reply("r1", deps, [], transcript=fut)
@@ -318,8 +324,10 @@ async def test_a_blocked_reply_keeps_what_was_said_and_speaks_the_blocked_line()
     # or stop by with a description." The second sentence is blocked.
     safety = SafetyFilter(blocklist=["description"], blocked_reply="Let's move on.")
     reply, events = await run_reply("where is the lost and found", safety)
-    assert spoken(events) == ["Lost items are kept at the front desk for thirty days.",
-                              "Let's move on."]
+    assert spoken(events) == [
+        "Lost items are kept at the front desk for thirty days.",
+        "Let's move on.",
+    ]
     assert [e.data["by"] for e in events if e.type == "reply_blocked"] == ["safety"]
     assert reply.playout.heard_text().endswith("Let's move on.")
 

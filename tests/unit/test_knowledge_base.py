@@ -156,17 +156,20 @@ NOISY = [
     ("what are you", "who_are_you"),
     ("is this an automated system", "are_you_a_robot"),
     ("what did you say", "repeat"),
-    *(pytest.param(q, e, marks=pytest.mark.xfail(strict=True, reason=why)) for q, e, why in [
-        ("what's the time right now", "current_time", "'right now' belongs to open_now"),
-        ("how much does pilates cost", "price_classes", "the day pass wins on 'cost'"),
-        ("can i book online", "booking", "'online' is in a wifi phrasing"),
-        ("what's the why fie network", "wifi", "a three-letter fragment is not joined"),
-        ("did anyone find my phone", "lost_found", "'phone' is a contact keyword"),
-        ("can i call the front desk", "contact", "no phrasing says 'front desk'"),
-        ("can i swim in the morning", "pool", "'good morning' outweighs 'swim'"),
-        ("can my wife come with me", "guest", "'wife' is a near-miss of 'wifi'"),
-        ("hey how's it going", "hello", "no phrasing has 'going'"),
-    ]),
+    *(
+        pytest.param(q, e, marks=pytest.mark.xfail(strict=True, reason=why))
+        for q, e, why in [
+            ("what's the time right now", "current_time", "'right now' belongs to open_now"),
+            ("how much does pilates cost", "price_classes", "the day pass wins on 'cost'"),
+            ("can i book online", "booking", "'online' is in a wifi phrasing"),
+            ("what's the why fie network", "wifi", "a three-letter fragment is not joined"),
+            ("did anyone find my phone", "lost_found", "'phone' is a contact keyword"),
+            ("can i call the front desk", "contact", "no phrasing says 'front desk'"),
+            ("can i swim in the morning", "pool", "'good morning' outweighs 'swim'"),
+            ("can my wife come with me", "guest", "'wife' is a near-miss of 'wifi'"),
+            ("hey how's it going", "hello", "no phrasing has 'going'"),
+        ]
+    ),
 ]
 
 OFF_TOPIC = [
@@ -179,8 +182,12 @@ OFF_TOPIC = [
     "what's the meaning of life",
     "can you order me a pizza",
     "what's the stock price of apple",
-    pytest.param("i need a plumber", marks=pytest.mark.xfail(
-        strict=True, reason="'plumber' is a near-miss of 'number' (contact entry)")),
+    pytest.param(
+        "i need a plumber",
+        marks=pytest.mark.xfail(
+            strict=True, reason="'plumber' is a near-miss of 'number' (contact entry)"
+        ),
+    ),
     "how old is the universe",
     "play some music",
     "what's the whether like today",
@@ -274,20 +281,26 @@ async def test_follow_up_question_is_spoken_after_the_answer(kb: KnowledgeBaseTh
 
 
 async def test_repeat_says_the_last_answer_again(kb: KnowledgeBaseThinker) -> None:
-    history = [Message("user", "where is the bike rack"),
-               Message("assistant", "Bikes go out front."),
-               Message("user", "sorry can you say that again")]
+    history = [
+        Message("user", "where is the bike rack"),
+        Message("assistant", "Bikes go out front."),
+        Message("user", "sorry can you say that again"),
+    ]
     assert await say(kb, history) == "Bikes go out front."
     assert await say(kb, [Message("user", "can you repeat that")]) == (
-        "I haven't said anything yet. How can I help?")
+        "I haven't said anything yet. How can I help?"
+    )
 
 
 async def test_repeat_after_an_interruption_says_the_whole_answer(kb: KnowledgeBaseThinker) -> None:
-    history = [Message("user", "do you have bike racks"),
-               Message("assistant", "There are covered bike racks …"),
-               Message("user", "can you repeat that")]
+    history = [
+        Message("user", "do you have bike racks"),
+        Message("assistant", "There are covered bike racks …"),
+        Message("user", "can you repeat that"),
+    ]
     assert await say(kb, history) == (
-        "There are covered bike racks by the main entrance. Please bring your own lock.")
+        "There are covered bike racks by the main entrance. Please bring your own lock."
+    )
 
 
 async def test_answers_stream_in_small_pieces(kb: KnowledgeBaseThinker) -> None:
@@ -305,8 +318,10 @@ async def test_closing_the_stream_early_is_clean(kb: KnowledgeBaseThinker) -> No
 
 
 async def test_fallback_and_greeting(kb: KnowledgeBaseThinker) -> None:
-    assert kb.fallback == ("Sorry, I don't know that, but I can help with opening hours, "
-                           "prices, classes, or our facilities.")
+    assert kb.fallback == (
+        "Sorry, I don't know that, but I can help with opening hours, "
+        "prices, classes, or our facilities."
+    )
     assert await say(kb, [Message("user", "tell me a joke")]) == kb.fallback
     assert await say(kb, [Message("system", "be nice")]) == kb.greeting
 
@@ -318,11 +333,13 @@ async def test_context_passages_answer_what_the_kb_cannot(kb: KnowledgeBaseThink
     ]
     request = [Message("user", "can I bring my dog")]
     assert await say(kb, request, context=context) == (
-        "Dogs are not allowed in the building, except assistance dogs.")
+        "Dogs are not allowed in the building, except assistance dogs."
+    )
     assert await say(kb, [Message("user", "tell me a joke")], context=context) == kb.fallback
     # A good KB answer wins over context.
     assert (await say(kb, [Message("user", "is there parking")], context=context)).startswith(
-        "There's a free parking lot")
+        "There's a free parking lot"
+    )
 
 
 # ---- tools through the Thinker protocol ---------------------------------------------
@@ -358,26 +375,37 @@ async def test_tool_call_ids_are_unique(kb: KnowledgeBaseThinker) -> None:
 
 async def test_tool_results_are_matched_by_call_id_when_unnamed(kb: KnowledgeBaseThinker) -> None:
     call = ToolCall("abc", "current_time", {})
-    messages = [Message("user", "what time is it"), Message("assistant", tool_calls=[call]),
-                Message("tool", content='{"time": "9 AM", "timezone": "x"}', tool_call_id="abc")]
+    messages = [
+        Message("user", "what time is it"),
+        Message("assistant", tool_calls=[call]),
+        Message("tool", content='{"time": "9 AM", "timezone": "x"}', tool_call_id="abc"),
+    ]
     assert await say(kb, messages) == "It's 9 AM right now."
 
 
 @pytest.mark.parametrize(
     "result",
-    ['{"error": "current_time failed: boom"}', "not json", '{"timezone": "no time field"}',
-     '"a bare string"'],
+    [
+        '{"error": "current_time failed: boom"}',
+        "not json",
+        '{"timezone": "no time field"}',
+        '"a bare string"',
+    ],
 )
 async def test_a_failed_tool_is_spoken_about(kb: KnowledgeBaseThinker, result: str) -> None:
     call = ToolCall("c1", "current_time", {})
-    messages = [Message("user", "what time is it"), Message("assistant", tool_calls=[call]),
-                Message("tool", content=result, tool_call_id="c1", name="current_time")]
+    messages = [
+        Message("user", "what time is it"),
+        Message("assistant", tool_calls=[call]),
+        Message("tool", content=result, tool_call_id="c1", name="current_time"),
+    ]
     assert await say(kb, messages) == "Sorry, I can't check that right now."
 
 
 async def test_tools_the_request_does_not_offer_are_not_called(kb: KnowledgeBaseThinker) -> None:
     assert await say(kb, [Message("user", "what time is it")]) == (
-        "Sorry, I can't check that right now.")
+        "Sorry, I can't check that right now."
+    )
 
 
 async def test_application_tools_with_fixed_arguments(tmp_path: Path) -> None:
@@ -392,10 +420,17 @@ async def test_application_tools_with_fixed_arguments(tmp_path: Path) -> None:
         """
         return {"degrees": 28 if unit == "celsius" else 82, "unit": unit}
 
-    path = write_kb(tmp_path, entries=[{
-        "id": "temp", "questions": ["how warm is the water"],
-        "tools": [{"name": "pool_temperature", "arguments": {"unit": "fahrenheit"}}],
-        "answer": "The water is {pool_temperature.degrees} degrees."}])
+    path = write_kb(
+        tmp_path,
+        entries=[
+            {
+                "id": "temp",
+                "questions": ["how warm is the water"],
+                "tools": [{"name": "pool_temperature", "arguments": {"unit": "fahrenheit"}}],
+                "answer": "The water is {pool_temperature.degrees} degrees.",
+            }
+        ],
+    )
     kb = KnowledgeBaseThinker(path, tools=tools)
     calls, text = await tool_round(kb, "how warm is the water")
     assert calls[0].arguments == {"unit": "fahrenheit"}
@@ -416,8 +451,16 @@ def test_shipped_front_desk_is_valid_and_speakable() -> None:
         spoken = re.sub(r"\{\w+(\.\w+)?\}", "", e.answer)  # tool placeholders
         assert not re.search(r"https?:|www\.|\.com|[*#_`\[\]<>{}]|\d", spoken), e.id
     ids = {e.id for e in kb.entries}
-    for needed in ("hello", "thanks", "goodbye", "who_are_you", "repeat", "are_you_a_robot",
-                   "current_time", "open_now"):
+    for needed in (
+        "hello",
+        "thanks",
+        "goodbye",
+        "who_are_you",
+        "repeat",
+        "are_you_a_robot",
+        "current_time",
+        "open_now",
+    ):
         assert needed in ids
 
 
@@ -438,34 +481,50 @@ GOOD = {"id": "a", "questions": ["where is it"], "answer": "Here."}
 @pytest.mark.parametrize(
     ("top", "message"),
     [
-        ({"entries": [GOOD, {"id": "b", "questions": ["q"]}]},
-         "entries[1] (id 'b'): 'answer' must be a non-empty string"),
-        ({"entries": [GOOD, {"id": "a", "questions": ["q"], "answer": "x"}]},
-         "entries[1] (id 'a'): duplicate id 'a'"),
+        (
+            {"entries": [GOOD, {"id": "b", "questions": ["q"]}]},
+            "entries[1] (id 'b'): 'answer' must be a non-empty string",
+        ),
+        (
+            {"entries": [GOOD, {"id": "a", "questions": ["q"], "answer": "x"}]},
+            "entries[1] (id 'a'): duplicate id 'a'",
+        ),
         ({"entries": [{**GOOD, "anwser": "typo"}]}, "entries[0] (id 'a'): unknown key 'anwser'"),
         ({"entries": [{**GOOD, "questions": []}]}, "entries[0] (id 'a'): 'questions' must list"),
         ({"entries": [{**GOOD, "questions": "where"}]}, "'questions' must be a list"),
-        ({"entries": [{**GOOD, "answer": "It's {current_time.time}."}]},
-         "entries[0] (id 'a'): answer uses {current_time.time} but 'tools' does not list"),
+        (
+            {"entries": [{**GOOD, "answer": "It's {current_time.time}."}]},
+            "entries[0] (id 'a'): answer uses {current_time.time} but 'tools' does not list",
+        ),
         ({"entries": [{**GOOD, "answer": "a { b"}]}, "stray brace"),
         ({"entries": [{**GOOD, "on_yes": "b"}]}, "'on_yes' needs a 'follow_up'"),
-        ({"entries": [{**GOOD, "follow_up": "More?", "on_yes": "zz"}]},
-         "entries[0] (id 'a'): on_yes: no entry has id 'zz'"),
+        (
+            {"entries": [{**GOOD, "follow_up": "More?", "on_yes": "zz"}]},
+            "entries[0] (id 'a'): on_yes: no entry has id 'zz'",
+        ),
         ({"entries": [{**GOOD, "action": "dance"}]}, "'action' must be 'repeat'"),
         ({"entries": [{**GOOD, "id": "has space"}]}, "'id' may use only letters"),
-        ({"entries": [{**GOOD, "tools": [5]}]},
-         "entries[0] (id 'a'): tools[0] must be a tool name"),
-        ({"entries": [{**GOOD, "synonyms": [["car park", "lot"]]}]},
-         "entries[0] (id 'a'): synonyms[0] must be a list of two or more single words"),
+        (
+            {"entries": [{**GOOD, "tools": [5]}]},
+            "entries[0] (id 'a'): tools[0] must be a tool name",
+        ),
+        (
+            {"entries": [{**GOOD, "synonyms": [["car park", "lot"]]}]},
+            "entries[0] (id 'a'): synonyms[0] must be a list of two or more single words",
+        ),
         ({"entries": [GOOD, "just a string"]}, "entries[1]: must be a mapping"),
         ({"entries": []}, "'entries' must be a non-empty list"),
         ({"min_score": 3}, "top level: 'min_score' must be a number in (0, 1]"),
         ({"colour": "blue"}, "top level: unknown key 'colour'"),
         ({"timezone": "Mars/Base"}, "top level: 'timezone': unknown timezone 'Mars/Base'"),
-        ({"opening_hours": {"weekly": {"mon": "9-5"}}},
-         "top level: opening_hours: needs a top-level 'timezone'"),
-        ({"timezone": "UTC", "opening_hours": {"weekly": {"mon": "9-5"}}},
-         "top level: opening_hours: weekly.mon: '9-5'"),
+        (
+            {"opening_hours": {"weekly": {"mon": "9-5"}}},
+            "top level: opening_hours: needs a top-level 'timezone'",
+        ),
+        (
+            {"timezone": "UTC", "opening_hours": {"weekly": {"mon": "9-5"}}},
+            "top level: opening_hours: weekly.mon: '9-5'",
+        ),
     ],
 )
 def test_invalid_files_name_the_entry_and_key(
@@ -482,8 +541,10 @@ def test_invalid_files_name_the_entry_and_key(
     ("tools", "message"),
     [
         (["teleport"], "entries[0] (id 'a'): tools: unknown tool 'teleport' (known: current_time"),
-        ([{"name": "current_time", "arguments": {"tz": "UTC"}}],
-         "entries[0] (id 'a'): tools: current_time: unexpected argument 'tz'"),
+        (
+            [{"name": "current_time", "arguments": {"tz": "UTC"}}],
+            "entries[0] (id 'a'): tools: current_time: unexpected argument 'tz'",
+        ),
     ],
 )
 def test_tool_references_are_checked_at_startup(

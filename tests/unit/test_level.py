@@ -75,8 +75,9 @@ def test_frame_levels_match_reference(pcm: np.ndarray, frame: int) -> None:
 
 
 def test_frame_levels_are_per_frame_rms_and_drop_the_partial_tail() -> None:
-    pcm = np.concatenate([_sine(1000, 320), np.zeros(320, np.int16), _sine(30000, 320),
-                          _sine(30000, 100)])
+    pcm = np.concatenate(
+        [_sine(1000, 320), np.zeros(320, np.int16), _sine(30000, 320), _sine(30000, 100)]
+    )
     levels = frame_levels(pcm, 320)
     assert levels.tolist() == [rms_dbfs(pcm[:320]), SILENCE_DBFS, rms_dbfs(pcm[640:960])]
 

@@ -75,11 +75,14 @@ def test_silence_reads_a_finite_floor() -> None:
     assert np.all(np.isfinite(out)) and np.allclose(out, np.log(1e-9))
 
 
-@pytest.mark.parametrize(("pcm", "error", "text"), [
-    (np.zeros((2, 800), np.int16), ValueError, "1-D"),
-    (np.zeros(800, np.float64), TypeError, "dtype"),
-    ([0] * 800, TypeError, "numpy array"),
-])
+@pytest.mark.parametrize(
+    ("pcm", "error", "text"),
+    [
+        (np.zeros((2, 800), np.int16), ValueError, "1-D"),
+        (np.zeros(800, np.float64), TypeError, "dtype"),
+        ([0] * 800, TypeError, "numpy array"),
+    ],
+)
 def test_bad_input_is_named(pcm: object, error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text):
         logmel(pcm)

@@ -70,8 +70,9 @@ def test_fade_out_ends_silent_and_chained_fades_have_no_step() -> None:
     assert out[-1] == 0
     assert np.all(np.diff(out.astype(np.int32)) < 0)
     # Three frames faded 1 -> 2/3 -> 1/3 -> 0 equal one fade over the whole 60 ms.
-    chained = np.concatenate([fade(pcm, 1.0, 2 / 3), fade(pcm, 2 / 3, 1 / 3),
-                              fade(pcm, 1 / 3, 0.0)])
+    chained = np.concatenate(
+        [fade(pcm, 1.0, 2 / 3), fade(pcm, 2 / 3, 1 / 3), fade(pcm, 1 / 3, 0.0)]
+    )
     whole = fade(np.full(960, 10000, dtype=np.int16), 1.0, 0.0)
     assert np.max(np.abs(chained.astype(np.int32) - whole)) <= 1
     np.testing.assert_array_equal(fade(pcm, 1.0, 1.0), pcm)

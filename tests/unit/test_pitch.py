@@ -17,8 +17,14 @@ def _voice(f0: float, n: int, seed: int = 0, noise: float = 0.01) -> np.ndarray:
 
 def test_fast_path_equals_reference_on_voice_noise_and_silence() -> None:
     rng = np.random.default_rng(3)
-    pcm = np.concatenate([_voice(130.0, 2400), (3000 * rng.standard_normal(1600)).astype(
-        np.int16), np.zeros(1200, np.int16), _voice(230.0, 2000, seed=1)])
+    pcm = np.concatenate(
+        [
+            _voice(130.0, 2400),
+            (3000 * rng.standard_normal(1600)).astype(np.int16),
+            np.zeros(1200, np.int16),
+            _voice(230.0, 2000, seed=1),
+        ]
+    )
     f0, voicing = pitch(pcm)
     f0_ref, voicing_ref = pitch_reference(pcm)
     np.testing.assert_allclose(f0, f0_ref, rtol=1e-5)
@@ -50,8 +56,7 @@ def test_frames_are_causal_and_counted_like_logmel() -> None:
 
 def test_float32_input_matches_int16_input() -> None:
     pcm = _voice(180.0, 4000)
-    np.testing.assert_allclose(pitch(pcm.astype(np.float32) / 32768)[0], pitch(pcm)[0],
-                               rtol=1e-5)
+    np.testing.assert_allclose(pitch(pcm.astype(np.float32) / 32768)[0], pitch(pcm)[0], rtol=1e-5)
 
 
 def test_bad_arguments_are_named() -> None:

@@ -80,3 +80,16 @@ def test_empty_and_bad_input(recognizer: PocketsphinxRecognizer) -> None:
         stream.accept(np.zeros(320, np.int32))
     with pytest.raises(ValueError, match="mono"):
         stream.accept(np.zeros((320, 2), np.int16))
+
+
+def test_close_gives_the_decoder_back_once() -> None:
+    r = PocketsphinxRecognizer()
+    assert len(r.pool) == 1  # loaded with the recognizer, not in a user's turn
+    s = r.new_stream()
+    s.accept(np.zeros(1600, np.int16))
+    assert len(r.pool) == 0
+    s.close()
+    s.close()
+    assert len(r.pool) == 1
+    del s
+    assert len(r.pool) == 1  # the finalizer does not give it back a second time

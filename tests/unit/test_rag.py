@@ -86,7 +86,8 @@ def test_a_folder_is_read_recursively(tmp_path: Path) -> None:
     assert {p.path for p in passages} == {"guide.md", "sub/faq.txt"}
     faq = [p for p in passages if p.path == "sub/faq.txt"]
     assert [(p.title, p.text) for p in faq] == [
-        ("Faq", "Lockers take a one dollar coin."), ("Faq", "The sauna is for adults only.")
+        ("Faq", "Lockers take a one dollar coin."),
+        ("Faq", "The sauna is for adults only."),
     ]
 
 
@@ -117,8 +118,9 @@ async def test_a_reply_speaks_from_the_documents_and_lists_sources(tmp_path: Pat
     kb = KnowledgeBaseThinker(None)
     rag = DocumentRetrieval(load_folder(write_docs(tmp_path / "docs")))
     chain = InterventionChain([rag, ToolsIntervention([kb.tools])], clock, print)
-    deps = ReplyDeps(thinker=kb, talker=EspeakTalker(), clock=clock, emit=events.append,
-                     interventions=chain)
+    deps = ReplyDeps(
+        thinker=kb, talker=EspeakTalker(), clock=clock, emit=events.append, interventions=chain
+    )
     fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     fut.set_result("who can use the sauna")
     reply = Reply("r1", deps, [], transcript=fut)
@@ -134,6 +136,8 @@ async def test_a_reply_speaks_from_the_documents_and_lists_sources(tmp_path: Pat
     (sources,) = [e for e in events if e.type == "sources"]
     assert sources.data["reply_id"] == "r1"
     assert sources.data["items"][0] == {
-        "title": "Faq", "path": "sub/faq.txt", "score": sources.data["items"][0]["score"]
+        "title": "Faq",
+        "path": "sub/faq.txt",
+        "score": sources.data["items"][0]["score"],
     }
     assert "rag" in reply.timings.metrics()["interventions"]

@@ -8,8 +8,16 @@ import pytest
 from omnivox.kernels.resample import StreamResampler, resample, resample_reference
 
 # Every conversion a transport needs, both ways where both ways occur, plus 44.1 kHz files.
-PAIRS = [(8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000), (22050, 16000),
-         (44100, 16000), (24000, 16000), (16000, 24000)]
+PAIRS = [
+    (8000, 16000),
+    (16000, 8000),
+    (16000, 48000),
+    (48000, 16000),
+    (22050, 16000),
+    (44100, 16000),
+    (24000, 16000),
+    (16000, 24000),
+]
 
 
 def _sweep(rate: int, top_hz: float, seconds: float = 0.4) -> np.ndarray:
@@ -56,8 +64,10 @@ def test_float32_in_gives_float32_out(src: int, dst: int) -> None:
     assert _snr_db(resample_reference(x, src, dst), fast) > 80
 
 
-@pytest.mark.parametrize(("src", "dst", "tone_hz"),
-                         [(48000, 16000, 10000.0), (22050, 16000, 9000.0), (16000, 8000, 5000.0)])
+@pytest.mark.parametrize(
+    ("src", "dst", "tone_hz"),
+    [(48000, 16000, 10000.0), (22050, 16000, 9000.0), (16000, 8000, 5000.0)],
+)
 def test_tones_above_the_new_nyquist_are_removed(src: int, dst: int, tone_hz: float) -> None:
     t = np.arange(src // 4) / src
     x = _pcm16(0.5 * np.sin(2 * np.pi * tone_hz * t))
@@ -88,8 +98,7 @@ def test_stream_of_20ms_chunks_equals_one_shot(src: int, dst: int) -> None:
     stream = StreamResampler(src, dst)
     chunk = src // 50
     parts = [stream.process(x[i : i + chunk]) for i in range(0, len(x), chunk)]
-    np.testing.assert_array_equal(np.concatenate([*parts, stream.flush()]),
-                                  resample(x, src, dst))
+    np.testing.assert_array_equal(np.concatenate([*parts, stream.flush()]), resample(x, src, dst))
 
 
 def test_stream_with_irregular_chunks_reuse_and_reset() -> None:

@@ -26,8 +26,17 @@ from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import EXTRA_DIM, FRAME_DIM, WINDOW_FRAMES
 
-TINY = Plan(backchannel=1, takeover=1, finished=1, unfinished=1, evaluation=1,
-            phrase_stride=1000, real_stride=1000, epochs=1, max_train_s=30.0)
+TINY = Plan(
+    backchannel=1,
+    takeover=1,
+    finished=1,
+    unfinished=1,
+    evaluation=1,
+    phrase_stride=1000,
+    real_stride=1000,
+    epochs=1,
+    max_train_s=30.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +53,9 @@ def test_clips_cover_both_tasks_with_a_silent_tail(clips: list) -> None:
 
 
 def test_examples_are_shaped_for_the_graph_and_deterministic(clips: list) -> None:
-    agent = [synthesize(AGENT_VOICE, "Our opening hours are nine to five.",
-                        np.random.default_rng(1))]
+    agent = [
+        synthesize(AGENT_VOICE, "Our opening hours are nine to five.", np.random.default_rng(1))
+    ]
     a = make_examples(clips, agent, np.random.default_rng(2))
     b = make_examples(clips, agent, np.random.default_rng(2))
     n = len(a.target)
@@ -72,11 +82,23 @@ def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
 
 
 def test_model_selection_auc() -> None:
-    data = Examples(np.zeros((6, 1, 1), np.float16), np.zeros((6, 1), np.float32),
-                    np.zeros((6, 1), np.float32), np.array([0, 0, 0, 1, 1, 1]),
-                    np.array([1, 0, 0, 1, 1, 0], np.float32))
-    probs = np.array([[0.9, 0.0], [0.1, 0.0], [0.2, 0.0],  # overlap: ranked perfectly
-                      [0.0, 0.3], [0.0, 0.3], [0.0, 0.3]])  # pause: all tied
+    data = Examples(
+        np.zeros((6, 1, 1), np.float16),
+        np.zeros((6, 1), np.float32),
+        np.zeros((6, 1), np.float32),
+        np.array([0, 0, 0, 1, 1, 1]),
+        np.array([1, 0, 0, 1, 1, 0], np.float32),
+    )
+    probs = np.array(
+        [
+            [0.9, 0.0],
+            [0.1, 0.0],
+            [0.2, 0.0],  # overlap: ranked perfectly
+            [0.0, 0.3],
+            [0.0, 0.3],
+            [0.0, 0.3],
+        ]
+    )  # pause: all tied
     assert validation_auc(probs, data) == pytest.approx((1.0 + 0.5) / 2)
     probs[0, 0] = 0.0  # the take-over now ranks below both backchannels
     assert validation_auc(probs, data) == pytest.approx((0.0 + 0.5) / 2)

@@ -25,6 +25,9 @@ class SpiedStream:
     def final(self) -> str:
         return self._inner.final()
 
+    def close(self) -> None:
+        self._inner.close()
+
 
 class SpiedRecognizer:
     name = "spied"

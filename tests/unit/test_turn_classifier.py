@@ -19,10 +19,8 @@ from omnivox.models.turn.classifier import (
 )
 from omnivox.models.turn.features import FEATURE_VERSION
 
-SPEAKING = TurnContext(agent_speaking=True, ms_since_agent_pause=1200.0,
-                       agent_asked_question=False)
-SILENT = TurnContext(agent_speaking=False, ms_since_agent_pause=3000.0,
-                     agent_asked_question=False)
+SPEAKING = TurnContext(agent_speaking=True, ms_since_agent_pause=1200.0, agent_asked_question=False)
+SILENT = TurnContext(agent_speaking=False, ms_since_agent_pause=3000.0, agent_asked_question=False)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +31,10 @@ def classifier() -> TurnClassifier:
 def _voice(seconds: float, f0: float, seed: int) -> np.ndarray:
     n = int(seconds * 16000)
     t = np.arange(n) / 16000
-    x = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * (1 + 0.05 * np.sin(2 * np.pi * t)) * t)
-            for k in range(1, 4))
+    x = sum(
+        0.3 / k * np.sin(2 * np.pi * k * f0 * (1 + 0.05 * np.sin(2 * np.pi * t)) * t)
+        for k in range(1, 4)
+    )
     x = x * (0.5 + 0.5 * np.abs(np.sin(2 * np.pi * 3 * t)))
     x = x + 0.003 * np.random.default_rng(seed).standard_normal(n)
     return (x * 15000).astype(np.int16)
@@ -99,8 +99,9 @@ def test_threads_share_one_classifier(classifier: TurnClassifier) -> None:
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI")
-def test_a_long_correction_outscores_a_backchannel(classifier: TurnClassifier,
-                                                    tmp_path: Path) -> None:
+def test_a_long_correction_outscores_a_backchannel(
+    classifier: TurnClassifier, tmp_path: Path
+) -> None:
     takeover = _espeak("No no, that's wrong. I said Tuesday, not Thursday.", tmp_path)
     backchannel = _espeak("uh huh", tmp_path)
     p_take = classifier.score(takeover, "no no that's wrong i said tuesday", SPEAKING)
@@ -109,12 +110,12 @@ def test_a_long_correction_outscores_a_backchannel(classifier: TurnClassifier,
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI")
-def test_a_dangling_and_is_less_finished_than_a_full_request(classifier: TurnClassifier,
-                                                             tmp_path: Path) -> None:
+def test_a_dangling_and_is_less_finished_than_a_full_request(
+    classifier: TurnClassifier, tmp_path: Path
+) -> None:
     pause = np.zeros(8000, np.int16)
     done = np.concatenate([_espeak("What time do you close today?", tmp_path), pause])
-    held = np.concatenate([_espeak("I would like to book a table for two and,", tmp_path),
-                           pause])
+    held = np.concatenate([_espeak("I would like to book a table for two and,", tmp_path), pause])
     p_done = classifier.score(done, "what time do you close today", SILENT)
     p_held = classifier.score(held, "i would like to book a table for two and", SILENT)
     assert p_done.p_finished > p_held.p_finished

@@ -44,8 +44,9 @@ def _gap(ms: int) -> np.ndarray:
 
 def _three_words() -> np.ndarray:
     """Three 'words' with a 200 ms pause after the first and 50 ms after the second."""
-    return np.concatenate([_gap(100), _burst(300), _gap(200), _burst(300), _gap(50),
-                           _burst(300), _gap(300)])
+    return np.concatenate(
+        [_gap(100), _burst(300), _gap(200), _burst(300), _gap(50), _burst(300), _gap(300)]
+    )
 
 
 def _write(path: Path, data: bytes, width: int, channels: int, rate: int) -> None:
@@ -151,12 +152,16 @@ def test_write_labelled_dir(tmp_path: Path) -> None:
     n = write_labelled_dir(tmp_path, [LabelledAudio("a", _burst(100), "hold", "so, um")])
     assert n == 1
     assert (tmp_path / "labels.csv").read_text().splitlines() == [
-        "path,label,transcript", 'a.wav,hold,"so, um"']
+        "path,label,transcript",
+        'a.wav,hold,"so, um"',
+    ]
     assert read_audio(tmp_path / "a.wav")[1] == 16000
 
 
-@pytest.mark.skipif(shutil.which("flite") is None or shutil.which("espeak-ng") is None,
-                    reason="needs the flite and espeak-ng CLIs")
+@pytest.mark.skipif(
+    shutil.which("flite") is None or shutil.which("espeak-ng") is None,
+    reason="needs the flite and espeak-ng CLIs",
+)
 def test_both_engines_speak() -> None:
     for voice in (VOICES[0], next(v for v in VOICES if v.engine == "flite")):
         audio = synthesize(voice, "hold on", RNG(0))

@@ -38,14 +38,17 @@ def _voice(seconds: float, f0: float = 150.0, silence_after: float = 0.0) -> np.
     return np.concatenate([pcm, np.zeros(int(silence_after * 16000), np.int16)])
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Mm-hmm.", ["uhhuh"]),
-    ("uh huh, OK", ["uhhuh", "okay"]),
-    ("Ha ha ha", ["haha"]),
-    ("never mind", ["nevermind"]),
-    ("I’m  DONE!", ["i'm", "done"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mm-hmm.", ["uhhuh"]),
+        ("uh huh, OK", ["uhhuh", "okay"]),
+        ("Ha ha ha", ["haha"]),
+        ("never mind", ["nevermind"]),
+        ("I’m  DONE!", ["i'm", "done"]),
+        ("", []),
+    ],
+)
 def test_tokens_fold_spellings(text: str, expected: list[str]) -> None:
     assert tokens(text) == expected
 
@@ -61,8 +64,10 @@ def test_keyword_classes() -> None:
     assert text_features("book a table for")[PREPOSITION] == 1.0
     assert text_features("change the")[DETERMINER] == 1.0
     assert text_features("the price is")[AUXILIARY] == 1.0
-    ends = [text_features(t)[TEXT_CLASSES : TEXT_CLASSES + LAST_WORD_BUCKETS]
-            for t in ("a table for", "the bill for", "a table")]
+    ends = [
+        text_features(t)[TEXT_CLASSES : TEXT_CLASSES + LAST_WORD_BUCKETS]
+        for t in ("a table for", "the bill for", "a table")
+    ]
     assert np.array_equal(ends[0], ends[1]) and not np.array_equal(ends[0], ends[2])
     assert text_features("my name is um")[FILLER_LAST] == 1.0
     assert text_features("one two three")[N_WORDS] == pytest.approx(np.log1p(3))
@@ -84,8 +89,9 @@ def test_text_must_be_a_string() -> None:
 
 
 def test_context_features_and_validation() -> None:
-    np.testing.assert_allclose(context_features(TurnContext(False, 2000.0, True)),
-                               [0.0, np.log1p(2.0), 1.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        context_features(TurnContext(False, 2000.0, True)), [0.0, np.log1p(2.0), 1.0], rtol=1e-6
+    )
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="ms_since_agent_pause"):
             TurnContext(True, bad, False)
@@ -167,9 +173,9 @@ def test_empty_audio_gives_an_all_masked_window() -> None:
     assert not inputs.mask.any() and not inputs.frames.any()
 
 
-@pytest.mark.parametrize("audio", [np.zeros(100, np.float32), np.zeros((2, 100), np.int16),
-                                   b"\x00\x00"])
+@pytest.mark.parametrize(
+    "audio", [np.zeros(100, np.float32), np.zeros((2, 100), np.int16), b"\x00\x00"]
+)
 def test_bad_audio_is_named(audio: object) -> None:
     with pytest.raises(TypeError, match="int16"):
         compute_track(audio)
-

@@ -30,8 +30,9 @@ def speech(name: str, pad_ms: int = 1000) -> tuple[np.ndarray, float, float]:
     return pcm, 1000 * loud[0] / SR, 1000 * loud[-1] / SR
 
 
-def run_frames(vad: StreamingVad, pcm: np.ndarray, t0_ms: float = 0.0,
-               frame: int = 320) -> list[VadEvent]:
+def run_frames(
+    vad: StreamingVad, pcm: np.ndarray, t0_ms: float = 0.0, frame: int = 320
+) -> list[VadEvent]:
     events: list[VadEvent] = []
     for i in range(0, len(pcm), frame):
         events += vad.process(pcm[i : i + frame], t0_ms + 1000 * i / SR)
@@ -92,8 +93,10 @@ def test_gate_hysteresis_keeps_speech_through_the_band() -> None:
     events = feed(gate, [0.9] + [0.4] * 20)
     assert events == [VadEvent("start", 32, 0)]
     # Silence interrupted by a band window starts counting again.
-    events = [gate.update(t, 32, p) for t, p in [(704, 0.1), (736, 0.1), (768, 0.4),
-                                                 (800, 0.1), (832, 0.1), (864, 0.1)]]
+    events = [
+        gate.update(t, 32, p)
+        for t, p in [(704, 0.1), (736, 0.1), (768, 0.4), (800, 0.1), (832, 0.1), (864, 0.1)]
+    ]
     assert events[:5] == [None] * 5
     assert events[5] == VadEvent("stop", 864, 768)
 
@@ -101,8 +104,11 @@ def test_gate_hysteresis_keeps_speech_through_the_band() -> None:
 def test_gate_custom_neg_threshold_and_restart() -> None:
     gate = VadGate(threshold=0.6, start_ms=32, stop_ms=64, neg_threshold=0.55)
     events = feed(gate, [0.7, 0.5, 0.5, 0.7])
-    assert events == [VadEvent("start", 32, 0), VadEvent("stop", 96, 32),
-                      VadEvent("start", 128, 96)]
+    assert events == [
+        VadEvent("start", 32, 0),
+        VadEvent("stop", 96, 32),
+        VadEvent("start", 128, 96),
+    ]
 
 
 def test_gate_reset_and_bad_config() -> None:
@@ -179,8 +185,9 @@ def test_events_follow_the_media_clock() -> None:
     pcm, _, _ = speech("agent-pass.wav")
     base = run_frames(StreamingVad(), pcm)
     shifted = run_frames(StreamingVad(), pcm, t0_ms=60_000.0)
-    assert [(e.kind, e.t_ms + 60_000, e.speech_t_ms + 60_000) for e in base] == \
-        [(e.kind, e.t_ms, e.speech_t_ms) for e in shifted]
+    assert [(e.kind, e.t_ms + 60_000, e.speech_t_ms + 60_000) for e in base] == [
+        (e.kind, e.t_ms, e.speech_t_ms) for e in shifted
+    ]
     # Decisions fall on window ends, whatever the frame size.
     assert all(e.t_ms % WINDOW_MS == 0 for e in base)
     assert run_frames(StreamingVad(), pcm, frame=160) == base
