@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
+FINAL_WAIT_MS = 200
+"""At a pause, how long the classifier waits for the final transcript before it judges
+on the streaming partial (the final usually takes 20-200 ms)."""
 MAX_TURN_AUDIO_S = 60
 """The most of one turn's audio an audio-taking Thinker gets (the end of it)."""
 
@@ -162,6 +165,7 @@ class Session:
         self._feeding = False
         self._held: list[np.ndarray] = []
         self._speculative: asyncio.Future[str] | None = None
+        self._paused_at_ms = 0.0
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.client_playout = ClientPlayout()
@@ -248,15 +252,25 @@ class Session:
         self._partial = text
         self._emit("transcript_partial", text=text)
 
-    def _maybe_query_classifier(self) -> None:
+    def _maybe_query_classifier(self, *, now_due: bool = False) -> None:
+        """Ask the classifier every interval during overlap and pauses. At a pause it is
+        asked with the speculative final (the moment it arrives): the final recognizer is
+        far more accurate than the streaming partials, and a reply has to wait for that
+        final anyway. A final slower than `FINAL_WAIT_MS` is not waited for."""
         q = self._queries
         state = self.policy.state
-        if q is None or not q.due():
+        if q is None or q.busy or not (now_due or q.due()):
             return
+        text = self._partial
         if state is TurnState.OVERLAP:
             kind, speaking = "overlap", True
         elif state is TurnState.USER_SPEAKING and self.policy.awaiting_end_of_turn:
             kind, speaking = "pause", False
+            final = self._speculative
+            if final is not None and final.done() and not final.cancelled():
+                text = final.result()
+            elif self.clock.now_ms() - self._paused_at_ms < FINAL_WAIT_MS:
+                return
         else:
             return
         now = self.clock.now_ms()
@@ -270,7 +284,11 @@ class Session:
             agent_asked_question=self._last_agent_text.rstrip().endswith("?"),
         )
         audio = np.concatenate(self._turn_audio[-150:]) if self._turn_audio else self._silence
-        q.submit(Query(kind, self._generation, audio, self._partial, context))
+        q.submit(Query(kind, self._generation, audio, text, context))
+
+    def _on_speculative_final(self, final: asyncio.Future[str]) -> None:
+        if final is self._speculative and not self.closed:
+            self._maybe_query_classifier(now_due=True)
 
     def _classifier_failed(self, message: str) -> None:
         self.policy.config = dataclasses.replace(self.policy.config, use_classifier=False)
@@ -350,7 +368,9 @@ class Session:
                 self._emit("turn_state", state=action.state.value)
             case UserPaused():
                 self._generation += 1
-                self._speculative = self._asr.request_final()
+                self._paused_at_ms = action.t_ms
+                self._speculative = final = self._asr.request_final()
+                final.add_done_callback(self._on_speculative_final)
             case TurnDecision():
                 data = {
                     "kind": action.kind,

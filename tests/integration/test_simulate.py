@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import wave
 from pathlib import Path
@@ -188,3 +189,25 @@ async def test_safety_intervention_blocks_a_reply_and_reports_its_time() -> None
     assert [e["text"] for e in res.of_type("reply_text")] == ["Let's talk about something else."]
     assert res.of_type("reply_blocked")[0]["by"] == "safety"
     assert "safety" in res.of_type("turn_metrics")[0]["interventions"]
+
+
+async def test_at_a_pause_the_classifier_judges_the_final_transcript() -> None:
+    """The streaming partials are rough; the speculative final is what the classifier
+    reads at a pause (and what the Thinker will get)."""
+    real = shared_stack().turn_classifier
+    assert real is not None
+    seen: list[tuple[bool, str]] = []
+
+    class Spy:
+        thresholds = real.thresholds
+
+        def score(self, audio, text, context):  # type: ignore[no-untyped-def]
+            seen.append((context.agent_speaking, text))
+            return real.score(audio, text, context)
+
+    stack = dataclasses.replace(shared_stack(), turn_classifier=Spy())
+    pcm = np.concatenate([silence(0.5), speech("Can I bring my kids?"), silence(2.0)])
+    res = await simulate(pcm, stack, agent_config())
+    [final] = res.of_type("transcript_final")
+    pause_texts = [text for speaking, text in seen if not speaking]
+    assert pause_texts and pause_texts[0] == final["text"]
