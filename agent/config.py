@@ -52,6 +52,8 @@ class TurnsConfig(_Section):
     """When the classifier says the user is holding the turn, wait up to this long."""
     max_overlap_ms: int = Field(1500, ge=0)
     """Undecided speech over the agent this long takes the floor anyway."""
+    backchannel_max_ms: int = Field(700, ge=0)
+    """After a backchannel verdict, take-over scores count only past this much speech."""
     duck_while_undecided: bool = True
     duck_db: float = Field(-12.0, le=0.0)
 

@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
+INTERIM_FINAL_MS = 200
+"""While the user talks over the agent, ask the final recognizer for their words this
+often (where that is cheap): "uh-huh" or "wait" read right is half the decision."""
 FINAL_WAIT_MS = 200
 """At a pause, how long the classifier waits for the final transcript before it judges
 on the streaming partial (the final usually takes 20-200 ms)."""
@@ -100,6 +103,7 @@ class Session:
                 hold_threshold=turns.hold_threshold,
                 max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
                 max_overlap_ms=turns.max_overlap_ms,
+                backchannel_max_ms=turns.backchannel_max_ms,
                 duck_while_undecided=turns.duck_while_undecided,
             )
         )
@@ -166,6 +170,10 @@ class Session:
         self._held: list[np.ndarray] = []
         self._speculative: asyncio.Future[str] | None = None
         self._paused_at_ms = 0.0
+        self._interim_finals = stack.recognizer.interim_finals
+        self._interim: asyncio.Future[str] | None = None
+        self._interim_at_ms = 0.0
+        self._overlap_text = ""
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.client_playout = ClientPlayout()
@@ -246,6 +254,7 @@ class Session:
         if self.policy.state in (TurnState.USER_SPEAKING, TurnState.OVERLAP):
             self._turn_audio.append(frame.pcm)
         self._handle(Tick(self.clock.now_ms()))
+        self._maybe_interim_final()
         self._maybe_query_classifier()
 
     def _on_partial(self, text: str) -> None:
@@ -264,6 +273,7 @@ class Session:
         text = self._partial
         if state is TurnState.OVERLAP:
             kind, speaking = "overlap", True
+            text = self._overlap_text or text
         elif state is TurnState.USER_SPEAKING and self.policy.awaiting_end_of_turn:
             kind, speaking = "pause", False
             final = self._speculative
@@ -286,6 +296,28 @@ class Session:
         audio = np.concatenate(self._turn_audio[-150:]) if self._turn_audio else self._silence
         q.submit(Query(kind, self._generation, audio, text, context))
 
+    def _maybe_interim_final(self) -> None:
+        if not (self._interim_finals and self._feeding and self._queries is not None):
+            return
+        if self.policy.state is not TurnState.OVERLAP:
+            return
+        now = self.clock.now_ms()
+        if (self._interim is not None and not self._interim.done()) or (
+            now - self._interim_at_ms < INTERIM_FINAL_MS
+        ):
+            return
+        self._interim_at_ms = now
+        generation = self._generation
+        self._interim = interim = self._asr.request_final()
+
+        def arrived(done: asyncio.Future[str]) -> None:
+            if done.cancelled() or self.closed or generation != self._generation:
+                return
+            self._overlap_text = done.result()
+            self._maybe_query_classifier(now_due=True)
+
+        interim.add_done_callback(arrived)
+
     def _on_speculative_final(self, final: asyncio.Future[str]) -> None:
         if final is self._speculative and not self.closed:
             self._maybe_query_classifier(now_due=True)
@@ -296,6 +328,8 @@ class Session:
 
     def _on_speech_start(self, onset_ms: float) -> None:
         self.visitors.activity(self.clock.now_ms())
+        self._overlap_text = ""
+        self._interim_at_ms = self.clock.now_ms()  # the first interim after 200 ms of speech
         new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
         self._generation += 1
         if new_turn or not self._has_stream:

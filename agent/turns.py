@@ -167,6 +167,10 @@ class TurnPolicyConfig:
     """At or below this p_finished the user is holding the turn."""
     max_end_of_turn_silence_ms: float = 1500.0
     max_overlap_ms: float = 1500.0
+    backchannel_max_ms: float = 700.0
+    """Once an overlap is judged a backchannel, a take-over score counts only after this
+    much speech: backchannels are short, and the same murmur scored again is no reason
+    to stop; a real "yeah, but..." goes on past it."""
     duck_while_undecided: bool = True
 
 
@@ -274,6 +278,10 @@ class TurnPolicy:
             return
         cfg = self.config
         if ev.p_takeover >= cfg.takeover_threshold:
+            if self._overlap_verdict_kind == "backchannel" and (
+                ev.t_ms - onset < cfg.backchannel_max_ms
+            ):
+                return
             self._take_over(ev.t_ms, onset, ev.p_takeover, actions)
         elif self._overlap_verdict_kind is None and ev.p_takeover <= cfg.backchannel_threshold:
             self._overlap_verdict_kind = "backchannel"

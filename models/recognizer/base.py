@@ -29,5 +29,8 @@ class Recognizer(Protocol):
     """A loaded model; cheap to open many streams from."""
 
     name: str
+    interim_finals: bool
+    """`final()` in mid-speech is cheap and leaves the stream as it was, so the session
+    may ask for one while the user talks over the agent."""
 
     def new_stream(self) -> RecognizerStream: ...

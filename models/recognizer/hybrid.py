@@ -73,6 +73,7 @@ class HybridRecognizer:
     """The `hybrid` backend (the default)."""
 
     name = "hybrid"
+    interim_finals = True
 
     def __init__(
         self,

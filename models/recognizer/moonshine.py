@@ -381,6 +381,7 @@ class MoonshineRecognizer:
     """The `moonshine` backend: one shared model, a light stream per turn."""
 
     name = "moonshine"
+    interim_finals = True
 
     def __init__(self, threads: int = 1, partial_interval_ms: int = 300) -> None:
         self.model = load_moonshine(threads)

@@ -158,6 +158,7 @@ class PocketsphinxRecognizer:
     LibriVox sentences it was 0.32 against 0.25 without, too few words to outweigh that."""
 
     name = "pocketsphinx"
+    interim_finals = False  # a final ends the utterance and runs the GIL-bound second pass
 
     def __init__(self, partial_interval_ms: int = 300, final_pass: bool = True) -> None:
         self.pool = DecoderPool(final_pass=final_pass)

@@ -219,7 +219,10 @@ _SELF = frozenset("i i'm i'd i'll i've my me we we're our".split())
 # Spellings recognisers and people use for the same sounds, folded to one token.
 _CANONICAL = (
     (
-        re.compile(r"\b(?:uh[\s-]?huh|mm[\s-]?hmm+|mhm+|mm[\s-]?hm|hmm[\s-]?hmm|um[\s-]?hum)\b"),
+        # "aha" and "a-ha": how recognizers often spell a murmured uh-huh.
+        re.compile(
+            r"\b(?:uh[\s-]?huh|mm[\s-]?hmm+|mhm+|mm[\s-]?hm|hmm[\s-]?hmm|um[\s-]?hum|a[\s-]?ha)\b"
+        ),
         "uhhuh",
     ),
     (re.compile(r"\bok(?:ay|ey)?\b"), "okay"),

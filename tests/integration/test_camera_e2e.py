@@ -97,13 +97,15 @@ async def test_a_snapshot_reaches_a_vision_thinker(tmp_path: Path) -> None:
             await page.evaluate("() => window.omnivox.setCamera(true)")
             await wait_for_event(page, "presence", 20, lambda e: e["present"])
             await wait_for_event(page, "reply_text", 40, lambda e: "nine" in e["text"])
-    [request] = llm.requests
-    last_user = [m for m in request.body["messages"] if m["role"] == "user"][-1]
-    parts = {p["type"]: p for p in last_user["content"]}
-    assert "hour" in parts["text"]["text"].lower()
+    last_users = [[m for m in r.body["messages"] if m["role"] == "user"][-1] for r in llm.requests]
+    asked = [{p["type"]: p for p in m["content"]} for m in last_users]
+    [parts] = [a for a in asked if "hour" in a["text"]["text"].lower()]
     url = parts["image_url"]["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,")
     jpeg = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
     picture = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    assert picture.shape == FACE.shape  # the camera's 640x480, through VP8 and back
+    # The camera's 640x480 through VP8 and back (Chromium scales it down when the CPU
+    # is busy, so only the aspect is fixed), and the face is still in it.
+    h, w = picture.shape[:2]
+    assert 160 <= w <= 640 and w * 3 == h * 4
     assert FaceDetector().detect(picture).facing

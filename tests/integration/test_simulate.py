@@ -211,3 +211,56 @@ async def test_at_a_pause_the_classifier_judges_the_final_transcript() -> None:
     [final] = res.of_type("transcript_final")
     pause_texts = [text for speaking, text in seen if not speaking]
     assert pause_texts and pause_texts[0] == final["text"]
+
+
+async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
+    """While the user talks over the agent, the final recognizer is asked for their words
+    every 200 ms, and the classifier reads its answer, not the streaming partial."""
+    base = shared_stack()
+    real_classifier, real_recognizer = base.turn_classifier, base.recognizer
+    assert real_classifier is not None and real_recognizer.interim_finals
+    overlap_texts: list[str] = []
+    finals: list[str] = []
+
+    class SpyClassifier:
+        thresholds = real_classifier.thresholds
+
+        def score(self, audio, text, context):  # type: ignore[no-untyped-def]
+            if context.agent_speaking:
+                overlap_texts.append(text)
+            return real_classifier.score(audio, text, context)
+
+    class SpyStream:
+        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+            self.inner = inner
+
+        def accept(self, pcm):  # type: ignore[no-untyped-def]
+            return self.inner.accept(pcm)
+
+        def final(self) -> str:
+            finals.append(self.inner.final())
+            return finals[-1]
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class SpyRecognizer:
+        name = "spy"
+        interim_finals = True
+
+        def new_stream(self) -> SpyStream:
+            return SpyStream(real_recognizer.new_stream())
+
+    stack = dataclasses.replace(base, turn_classifier=SpyClassifier(), recognizer=SpyRecognizer())
+    pcm = np.concatenate(
+        [
+            silence(0.5),
+            speech("How much is a day pass?"),
+            silence(2.5),
+            speech("Wait, I meant the price for children.", voice="en-gb+f2"),
+            silence(2.0),
+        ]
+    )
+    await simulate(pcm, stack, agent_config())
+    assert overlap_texts
+    assert any(text and text in finals for text in overlap_texts)

@@ -31,6 +31,7 @@ class SpiedStream:
 
 class SpiedRecognizer:
     name = "spied"
+    interim_finals = False
 
     def __init__(self) -> None:
         self._real = create_recognizer("pocketsphinx")

@@ -43,6 +43,9 @@ def _voice(seconds: float, f0: float = 150.0, silence_after: float = 0.0) -> np.
     [
         ("Mm-hmm.", ["uhhuh"]),
         ("uh huh, OK", ["uhhuh", "okay"]),
+        ("Aha.", ["uhhuh"]),  # a recognizer's spelling of a murmured uh-huh
+        ("a-ha, yeah", ["uhhuh", "yeah"]),
+        ("ahead", ["ahead"]),
         ("Ha ha ha", ["haha"]),
         ("never mind", ["nevermind"]),
         ("I’m  DONE!", ["i'm", "done"]),

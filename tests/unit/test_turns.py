@@ -149,6 +149,25 @@ def test_take_over_cancels_on_the_score_not_the_duration() -> None:
     assert p.state is TurnState.USER_SPEAKING
 
 
+def test_a_backchannel_verdict_is_not_overturned_by_the_same_short_murmur() -> None:
+    p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    p.handle(OverlapScore(1100, 0.1))  # "mm-hmm": backchannel
+    assert not of(p.handle(OverlapScore(1500, 0.99)), CancelReply)  # 500 ms in: still short
+    # Speech that goes on past a backchannel's length ("yeah, but...") can take over.
+    assert of(p.handle(OverlapScore(1700, 0.99)), CancelReply) == [
+        CancelReply(1700, "barge_in", 1000)
+    ]
+
+
+def test_without_a_backchannel_verdict_a_take_over_is_not_delayed() -> None:
+    p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    assert of(p.handle(OverlapScore(1200, 0.95)), CancelReply)
+
+
 def test_undecided_then_silence_resumes_and_unducks() -> None:
     p = learned()
     speaking_agent(p)
