@@ -33,6 +33,7 @@ import yaml
 from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
 from omnivox.kernels.level import frame_levels
 from omnivox.kernels.resample import resample
+from omnivox.media.wavfile import write_wav
 
 SAMPLE_RATE = 16_000
 PHRASES_FILE = Path(__file__).parent / "data" / "turn_phrases.yaml"
@@ -162,14 +163,6 @@ def read_audio(path: Path, raw_rate: int | None = None) -> tuple[np.ndarray, int
 def load_16k(path: Path, raw_rate: int | None = None) -> np.ndarray:
     pcm, rate = read_audio(path, raw_rate)
     return resample(pcm, rate, SAMPLE_RATE)
-
-
-def write_wav(path: Path, pcm: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.astype("<i2").tobytes())
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from omnivox.agent.eval_turns import (
     read_labels,
     run_eval,
 )
-from omnivox.agent.turn_data import ASTERISK_DIR, write_wav
+from omnivox.agent.turn_data import ASTERISK_DIR
+from omnivox.media.wavfile import write_wav
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"
