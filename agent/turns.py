@@ -136,6 +136,8 @@ class TurnDecision:
     kind: str
     """backchannel | interruption | false_interruption_resumed | finished | hold"""
     onset_ms: float
+    """What the decision is timed from: the overlapping speech's onset, or for finished
+    and hold the start of the pause (the user's gap, which is what they feel)."""
     probability: float | None = None
 
     @property
@@ -186,7 +188,6 @@ class TurnPolicy:
         self._ducked = False
         self._p_finished: float | None = None
         """The classifier's latest verdict on the current pause."""
-        self._user_onset_ms = 0.0
 
     @property
     def awaiting_end_of_turn(self) -> bool:
@@ -222,7 +223,6 @@ class TurnPolicy:
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
         self._p_finished = None
         if self.state is TurnState.LISTENING:
-            self._user_onset_ms = ev.onset_ms
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.USER_SPEAKING:
             self._speech_end_ms = None  # a pause, not the end
@@ -265,8 +265,6 @@ class TurnPolicy:
             self._go(TurnState.LISTENING, ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
             # The agent finished while the user was already talking: it is their turn.
-            if self._overlap_onset_ms is not None:
-                self._user_onset_ms = self._overlap_onset_ms
             self._overlap_onset_ms = None
             self._speech_end_ms = None
             self._unduck(ev.t_ms, actions)
@@ -298,10 +296,11 @@ class TurnPolicy:
             return
         self._p_finished = ev.p_finished
         cfg = self.config
+        paused = self._speech_end_ms
         if ev.p_finished >= cfg.finished_threshold:
-            actions.append(TurnDecision(ev.t_ms, "finished", self._user_onset_ms, ev.p_finished))
+            actions.append(TurnDecision(ev.t_ms, "finished", paused, ev.p_finished))
         elif ev.p_finished <= cfg.hold_threshold:
-            actions.append(TurnDecision(ev.t_ms, "hold", self._user_onset_ms, ev.p_finished))
+            actions.append(TurnDecision(ev.t_ms, "hold", paused, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
 
     def _maybe_end_turn(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -327,7 +326,6 @@ class TurnPolicy:
         self, t_ms: float, onset: float, p: float | None, actions: list[TurnAction]
     ) -> None:
         self._overlap_onset_ms = None
-        self._user_onset_ms = onset
         if self.config.use_classifier:
             actions.append(TurnDecision(t_ms, "interruption", onset, p))
         actions.append(CancelReply(t_ms, "barge_in", onset))

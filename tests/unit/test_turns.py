@@ -196,7 +196,9 @@ def test_finished_pause_takes_the_turn_early() -> None:
     p.handle(SpeechStopped(1300, 1140))
     acts = p.handle(PauseScore(1320, 0.9))
     assert of(acts, StartReply) == [StartReply(1320, 1140)]
-    assert [d.kind for d in of(acts, TurnDecision)] == ["finished"]
+    [decision] = of(acts, TurnDecision)
+    assert decision.kind == "finished"
+    assert decision.decision_ms == 180  # timed from the pause, the gap the user feels
 
 
 def test_hold_pause_waits_longer() -> None:
