@@ -73,6 +73,25 @@ async def test_spoken_question_gets_a_spoken_answer_from_the_knowledge_base(
     assert word_error_rate(answer, heard) < 0.5, (answer, heard)
 
 
+async def test_the_default_config_with_the_classifier_answers_in_the_browser(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    wav = write_user_wav(
+        tmp_path / "q.wav", silence(2.0), speech("How much is a day pass?"), silence(10.0)
+    )
+    async with launch_chromium(fake_audio_wav=wav) as page:
+        await open_page(page, server)
+        final = await wait_for_event(
+            page, "transcript_final", 40, lambda e: "pass" in e["text"].lower()
+        )
+        done = await wait_for_event(page, "reply_done", 40, lambda e: e["t_ms"] > final["t_ms"])
+        events = await page.evaluate("() => window.omnivox.events")
+    answer = " ".join(
+        e["text"] for e in events if e["type"] == "reply_text" and e["reply_id"] == done["reply_id"]
+    )
+    assert "twelve dollars" in answer, answer  # the knowledge base's day-pass entry
+
+
 async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
     rules_server: RunningServer, tmp_path: Path
 ) -> None:
