@@ -37,6 +37,22 @@ class ReceiveDelay {
   }
 }
 
+/** The server looks at a few frames a second (2 by default): send no more than
+ * SENT_CAMERA_FPS, which spares both ends encoding, decoding and bandwidth, while the
+ * local preview keeps the camera's own rate. Browsers without the setting send all. */
+const SENT_CAMERA_FPS = 5;
+
+async function limitFrameRate(sender) {
+  try {
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length === 0) params.encodings = [{}];
+    params.encodings.forEach((e) => { e.maxFramerate = SENT_CAMERA_FPS; });
+    await sender.setParameters(params);
+  } catch (err) {
+    console.warn('omnivox: cannot limit the camera frame rate:', err);
+  }
+}
+
 export class RtcSession {
   /**
    * callbacks: onEvent(event), onState(state), onRemoteStream(stream),
@@ -158,6 +174,7 @@ export class RtcSession {
       }
       this.camera = stream;
       await this.videoSender.replaceTrack(stream.getVideoTracks()[0]);
+      await limitFrameRate(this.videoSender);
     } else if (!on && this.camera) {
       await this.videoSender.replaceTrack(null);
       this.camera.getTracks().forEach((t) => t.stop());
