@@ -54,6 +54,16 @@ class TurnsConfig(_Section):
     """Undecided speech over the agent this long takes the floor anyway."""
     backchannel_max_ms: int = Field(700, ge=0)
     """After a backchannel verdict, take-over scores count only past this much speech."""
+    takeover_confident: float = Field(0.99, ge=0.0, le=1.0)
+    """One take-over score this high stops the agent on its own."""
+    takeover_support: float = Field(0.8, ge=0.0, le=1.0)
+    """Below `takeover_confident`, the previous score must be at least this."""
+    takeover_words_threshold: float = Field(0.8, ge=0.0, le=1.0)
+    """The take-over threshold once two or more non-backchannel words are heard."""
+    pause_score_wait_ms: int = Field(700, ge=0)
+    """At a pause, how long the silence rule waits for the classifier's first score."""
+    graded_pause: bool = True
+    """Between the hold and finished thresholds, wait longer the lower the score."""
     duck_while_undecided: bool = True
     duck_db: float = Field(-12.0, le=0.0)
 

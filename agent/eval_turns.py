@@ -9,7 +9,8 @@ query every 100 ms.
 - overlap: the agent stops at the first query whose ``p_takeover`` reaches the
   threshold. A backchannel that stops it is a false stop; an interruption that never
   does is a miss; the decision time is measured from onset.
-- pause: after the speech ends, the clip's own background continues for up to
+- pause: after the speech ends, the recording's own background (its frames that are
+  not speech, not the trimmed speech's quietest stretch) continues for up to
   ``PAUSE_WINDOW_MS``; end of turn is declared at the first query whose ``p_finished``
   reaches the threshold. An end_of_turn is right if that happens within the window (its
   decision time counts from the end of speech), a hold if it never does.
@@ -18,6 +19,10 @@ The partial transcript at each query is the labels.csv transcript, revealed word
 word as a streaming recognizer would (each word ``RECOGNIZER_LAG_MS`` after it ends),
 or, with no transcript or with ``--asr pocketsphinx``, pocketsphinx decoding the clip
 as it streams.
+
+Beside the thresholds alone ("model"), the turn policy itself is replayed on the same
+scores and partials ("policy": what a session decides, its staging and word rules
+included; see ``replay_policy``).
 
 The baseline beside the model's figures: take the floor after N recognised words (N
 tuned on training data, stored in the model), and end the turn after the configured
@@ -61,13 +66,27 @@ from omnivox.agent.turn_data import (
     synthesize,
     write_labelled_dir,
 )
-from omnivox.models.turn.classifier import TurnClassifier, TurnContext
+from omnivox.agent.turns import (
+    AgentAudioStarted,
+    CancelReply,
+    OverlapScore,
+    PauseScore,
+    SpeechStarted,
+    SpeechStopped,
+    StartReply,
+    Tick,
+    TurnEvent,
+    TurnPolicy,
+    TurnPolicyConfig,
+)
+from omnivox.models.turn.classifier import TurnClassifier, TurnContext, TurnThresholds
 
 QUERY_MS = 100
 PAUSE_WINDOW_MS = 800
 OVERLAP_TAIL_MS = 300  # keep querying this long after an overlapping utterance ends
 RECOGNIZER_LAG_MS = 300
 ONSET_PREROLL_MS = 50  # the policy back-dates the VAD's onset a little before the speech
+VAD_STOP_MS = 160  # the VAD reports the end of speech this long after it (vad.stop_ms)
 _MS = SAMPLE_RATE // 1000
 
 
@@ -91,6 +110,9 @@ class Trace:
     times_ms: tuple[float, ...]  # overlap: since onset; pause: since the end of speech
     probs: tuple[float, ...]
     words: tuple[int, ...]  # words in the partial transcript at each query
+    texts: tuple[str, ...] = ()  # the partial transcript at each query
+    speech_ms: float = 0.0
+    """Overlap: how long the speech lasts from onset (when the VAD will say it stopped)."""
 
 
 def read_labels(data_dir: Path) -> list[LabelledClip]:
@@ -148,10 +170,13 @@ class _Partials:
         self.force_recognizer = force_recognizer
         self._decoder: Any = None  # pocketsphinx.Decoder, imported on first use
 
-    def at(self, clip: LabelledClip, audio: np.ndarray, times: list[int]) -> list[str]:
-        """The partial at each query time (in samples of ``audio``, since onset)."""
+    def at(
+        self, clip: LabelledClip, audio: np.ndarray, speech: tuple[int, int], times: list[int]
+    ) -> list[str]:
+        """The partial at each query time (in samples of ``audio``, since onset); the
+        words are spread over ``speech``, the speech's bounds in ``audio``."""
         if clip.transcript is not None and not self.force_recognizer:
-            start, end = speech_bounds(audio)
+            start, end = speech
             return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS) for t in times]
         if self._decoder is None:
             from pocketsphinx import Decoder  # only when a recognizer is needed
@@ -185,11 +210,11 @@ def trace_clip(
     rng: np.random.Generator,
 ) -> Trace:
     """Replay one clip from its onset, querying every ``QUERY_MS``."""
-    start, end = speech_bounds(clip.audio)
-    start = max(0, start - ONSET_PREROLL_MS * _MS)
+    first, end = speech_bounds(clip.audio)
+    start = max(0, first - ONSET_PREROLL_MS * _MS)
     if clip.label in OVERLAP_LABELS:
         tail = OVERLAP_TAIL_MS * _MS
-        audio = extend_floor(clip.audio[start:], max(0, end + tail - len(clip.audio)))
+        audio = extend_floor(clip.audio[start:], max(0, end + tail - len(clip.audio)), clip.audio)
         since_pause = 2000.0
         if agent is not None:
             overlay = overlay_agent(audio, agent, rng)
@@ -197,18 +222,25 @@ def trace_clip(
         times = list(range(QUERY_MS * _MS, end - start + tail + 1, QUERY_MS * _MS))
         origin, speaking = 0, True
     else:
-        audio = extend_floor(clip.audio[start:end], PAUSE_WINDOW_MS * _MS)
+        audio = extend_floor(clip.audio[start:end], PAUSE_WINDOW_MS * _MS, clip.audio)
         origin = end - start
         times = [origin + d * _MS for d in range(QUERY_MS, PAUSE_WINDOW_MS + 1, QUERY_MS)]
         since_pause, speaking = 1500.0, False
-    texts = partials.at(clip, audio, times)
+    texts = partials.at(clip, audio, (first - start, end - start), times)
     probs, words = [], []
     for t, text in zip(times, texts, strict=True):
         context = TurnContext(speaking, since_pause + t / _MS, agent_asked_question=False)
         scores = classifier.score(audio[:t], text, context)
         probs.append(scores.p_takeover if speaking else scores.p_finished)
         words.append(len(text.split()))
-    return Trace(clip.label, tuple((t - origin) / _MS for t in times), tuple(probs), tuple(words))
+    return Trace(
+        clip.label,
+        tuple((t - origin) / _MS for t in times),
+        tuple(probs),
+        tuple(words),
+        tuple(texts),
+        (end - start) / _MS,
+    )
 
 
 def _first(flags: Sequence[bool]) -> int | None:
@@ -228,9 +260,7 @@ def decide(
 ) -> dict[str, object]:
     """Metrics for thresholds on the model's probabilities, or, with ``takeover_words``
     and ``silence_ms``, for the word-count / fixed-silence rule."""
-    per_class = {label: {"count": 0, "correct": 0} for label in LABELS}
-    stop_ms: list[float] = []
-    end_ms: list[float] = []
+    fires: list[float | None] = []
     for trace in traces:
         if trace.label in OVERLAP_LABELS:
             fired = (
@@ -243,13 +273,73 @@ def decide(
         else:
             fired = [p >= finished for p in trace.probs]
         k = _first(fired)
+        fires.append(None if k is None else trace.times_ms[k])
+    return _metrics(traces, fires)
+
+
+def policy_config(thresholds: TurnThresholds, turns: TurnsConfig | None = None) -> TurnPolicyConfig:
+    """The turn policy's settings as a session with the learned classifier builds them."""
+    turns = turns or TurnsConfig()
+    return TurnPolicyConfig(
+        end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
+        use_classifier=True,
+        takeover_threshold=thresholds.takeover,
+        backchannel_threshold=turns.backchannel_threshold,
+        finished_threshold=thresholds.finished,
+        hold_threshold=turns.hold_threshold,
+        max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
+        max_overlap_ms=turns.max_overlap_ms,
+        backchannel_max_ms=turns.backchannel_max_ms,
+    )
+
+
+def replay_policy(traces: Sequence[Trace], config: TurnPolicyConfig) -> dict[str, object]:
+    """Metrics of the turn policy itself, fed each trace's scores as timed events: what
+    the session does with the model, rules included. Overlap: the agent is speaking and
+    the VAD reports the end of the speech ``VAD_STOP_MS`` after it; a take-over is a
+    cancelled reply. Pause: the turn ends when the policy starts a reply."""
+    return _metrics(traces, [_policy_fire_ms(trace, config) for trace in traces])
+
+
+def _policy_fire_ms(trace: Trace, config: TurnPolicyConfig) -> float | None:
+    policy = TurnPolicy(config)
+    texts = trace.texts or ("",) * len(trace.probs)
+    events: list[TurnEvent]
+    if trace.label in OVERLAP_LABELS:
+        policy.handle(AgentAudioStarted(-1000.0))
+        events = [SpeechStarted(0.0, 0.0)]
+        stop = trace.speech_ms + VAD_STOP_MS
+        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
+            if t >= stop and not any(isinstance(e, SpeechStopped) for e in events):
+                events.append(SpeechStopped(stop, trace.speech_ms))
+            events += [Tick(t), OverlapScore(t, p, text)]
+    else:
+        events = [SpeechStarted(-1000.0, -1000.0), SpeechStopped(0.0, 0.0)]
+        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
+            events += [Tick(t), PauseScore(t, p, text)]
+    for event in events:
+        for action in policy.handle(event):
+            if isinstance(action, StartReply) or (
+                isinstance(action, CancelReply) and action.reason == "barge_in"
+            ):
+                return action.t_ms
+    return None
+
+
+def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str, object]:
+    """Per-class accuracy and decision times, given when (if ever) each trace fired:
+    took the floor (overlap) or ended the turn (pause)."""
+    per_class = {label: {"count": 0, "correct": 0} for label in LABELS}
+    stop_ms: list[float] = []
+    end_ms: list[float] = []
+    for trace, fire in zip(traces, fires, strict=True):
         fires_right = trace.label in ("interruption", "end_of_turn")
         per_class[trace.label]["count"] += 1
-        per_class[trace.label]["correct"] += int((k is not None) == fires_right)
-        if k is not None and trace.label == "interruption":
-            stop_ms.append(trace.times_ms[k])
-        if k is not None and trace.label == "end_of_turn":
-            end_ms.append(trace.times_ms[k])
+        per_class[trace.label]["correct"] += int((fire is not None) == fires_right)
+        if fire is not None and trace.label == "interruption":
+            stop_ms.append(fire)
+        if fire is not None and trace.label == "end_of_turn":
+            end_ms.append(fire)
     table = {
         label: {**c, "accuracy": c["correct"] / c["count"] if c["count"] else None}
         for label, c in per_class.items()
@@ -291,6 +381,7 @@ def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, 
     silence = float(TurnsConfig().end_of_turn_silence_ms)
     report = decide(traces, th.takeover, th.finished)
     report["thresholds"] = {"takeover": th.takeover, "finished": th.finished}
+    report["policy"] = replay_policy(traces, policy_config(th))
     report["baseline"] = {
         "rule": f"take the floor after {n_words} recognised words; end of turn after "
         f"{silence:.0f} ms of silence",
@@ -364,11 +455,11 @@ def _fmt(value: object, percent: bool = False) -> str:
 
 
 def format_report(report: dict[str, object]) -> str:
-    base = report["baseline"]
-    assert isinstance(base, dict)
+    base, policy = report["baseline"], report["policy"]
+    assert isinstance(base, dict) and isinstance(policy, dict)
     lines = [
         f"turn classifier on {report['data']} (overlay agent: {report['overlay_agent']})",
-        f"{'':34}{'model':>10}{'baseline':>10}",
+        f"{'':34}{'model':>10}{'policy':>10}{'baseline':>10}",
     ]
     for key, pct in (
         ("backchannel_false_stop_rate", True),
@@ -378,15 +469,20 @@ def format_report(report: dict[str, object]) -> str:
         ("end_of_turn_decision_ms_p50", False),
         ("end_of_turn_decision_ms_p95", False),
     ):
-        lines.append(f"{key:34}{_fmt(report[key], pct):>10}{_fmt(base[key], pct):>10}")
+        lines.append(
+            f"{key:34}{_fmt(report[key], pct):>10}{_fmt(policy[key], pct):>10}"
+            f"{_fmt(base[key], pct):>10}"
+        )
     model_classes, base_classes = report["per_class"], base["per_class"]
     assert isinstance(model_classes, dict)
     for label in LABELS:
-        m, b = model_classes[label], base_classes[label]
+        m, pc, b = model_classes[label], policy["per_class"][label], base_classes[label]
         lines.append(
             f"{label + ' accuracy (n=' + str(m['count']) + ')':34}"
-            f"{_fmt(m['accuracy'], True):>10}{_fmt(b['accuracy'], True):>10}"
+            f"{_fmt(m['accuracy'], True):>10}{_fmt(pc['accuracy'], True):>10}"
+            f"{_fmt(b['accuracy'], True):>10}"
         )
+    lines.append("model: the thresholds alone; policy: the turn policy fed the scores")
     lines.append(f"baseline: {base['rule']}")
     return "\n".join(lines)
 

@@ -104,6 +104,11 @@ class Session:
                 max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
                 max_overlap_ms=turns.max_overlap_ms,
                 backchannel_max_ms=turns.backchannel_max_ms,
+                takeover_confident=turns.takeover_confident,
+                takeover_support=turns.takeover_support,
+                takeover_words_threshold=turns.takeover_words_threshold,
+                pause_score_wait_ms=turns.pause_score_wait_ms,
+                graded_pause=turns.graded_pause,
                 duck_while_undecided=turns.duck_while_undecided,
             )
         )

@@ -410,18 +410,20 @@ def augment(pcm: np.ndarray, rng: np.random.Generator, phone_prob: float = 0.3) 
     return phone_codec(out) if rng.random() < phone_prob else out
 
 
-def extend_floor(pcm: np.ndarray, n: int) -> np.ndarray:
-    """``pcm`` followed by ``n`` samples of its own background (its quietest 200 ms,
-    tiled): a pause that sounds like the rest of the recording, not digital silence."""
+def extend_floor(pcm: np.ndarray, n: int, background: np.ndarray | None = None) -> np.ndarray:
+    """``pcm`` followed by ``n`` samples of the recording's own background: a pause that
+    sounds like the rest of it, not digital silence. The background is the 10 ms frames
+    of ``background`` (default ``pcm``) that are not speech, tiled; a clip trimmed to its
+    speech has none of its own, so pass the whole recording."""
     if n <= 0:
         return pcm
-    block = 3200
-    if len(pcm) < block:
+    source = pcm if background is None else background
+    quiet = ~speech_frames(source)
+    frames = source[: len(quiet) * _LEVEL_FRAME].reshape(-1, _LEVEL_FRAME)[quiet]
+    if len(frames) == 0:
         return np.concatenate([pcm, np.zeros(n, np.int16)])
-    levels = frame_levels(pcm[: len(pcm) // block * block], block)
-    k = int(np.argmin(levels))
-    floor = pcm[k * block : (k + 1) * block]
-    return np.concatenate([pcm, np.tile(floor, n // block + 1)[:n]])
+    floor = frames.reshape(-1)
+    return np.concatenate([pcm, np.tile(floor, n // len(floor) + 1)[:n]])
 
 
 @dataclass(frozen=True, slots=True)

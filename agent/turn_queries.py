@@ -81,9 +81,9 @@ class TurnQueries:
             return
         t = self._now_ms()
         if q.kind == "overlap":
-            self._deliver(OverlapScore(t, scores.p_takeover))
+            self._deliver(OverlapScore(t, scores.p_takeover, q.partial_text))
         else:
-            self._deliver(PauseScore(t, scores.p_finished))
+            self._deliver(PauseScore(t, scores.p_finished, q.partial_text))
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

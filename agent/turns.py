@@ -11,18 +11,28 @@ Rules without the classifier:
   reply is dropped and the turn continues.
 
 With the learned classifier (`use_classifier`), scores arrive as `OverlapScore` and
-`PauseScore` events (the session queries the model every ~100 ms) and refine them:
-- overlap: a take-over cancels at once; a confident backchannel lets the agent talk on;
-  while undecided the agent may be ducked, and if the user stops undecided the agent
-  resumes (a false interruption). Undecided speech that lasts `max_overlap_ms` takes over.
-- pause: "finished" takes the turn as soon as it is scored; "holding" waits up to
-  `max_end_of_turn_silence_ms`; in between the plain silence rule applies.
+`PauseScore` events (the session queries the model every ~100 ms), each with the
+transcript it was computed from, and refine them:
+- overlap: a take-over cancels the reply. One score at `takeover_confident` suffices;
+  below it a score at the threshold needs the previous one to lean the same way, since a
+  lone spike on a murmur is the commonest false stop. Two or more words that are not
+  backchannel tokens lower the threshold, and veto a backchannel verdict. That verdict
+  (a low score) lets the agent talk on; only supported scores on longer speech or on
+  real words retire it. While undecided the agent may be ducked, and if the user
+  stops undecided the agent resumes (a false interruption). Undecided speech that lasts
+  `max_overlap_ms` takes over.
+- pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
+  that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
+  between, the lower the score, the longer the wait. Until the first score arrives the
+  silence rule waits up to `pause_score_wait_ms` for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from omnivox.models.turn.wording import content_words, ends_unfinished
 
 
 class TurnState(StrEnum):
@@ -74,6 +84,8 @@ class OverlapScore:
 
     t_ms: float
     p_takeover: float
+    text: str = ""
+    """The partial transcript the score was computed from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,8 @@ class PauseScore:
 
     t_ms: float
     p_finished: float
+    text: str = ""
+    """The transcript the score was computed from."""
 
 
 TurnEvent = (
@@ -174,6 +188,19 @@ class TurnPolicyConfig:
     much speech: backchannels are short, and the same murmur scored again is no reason
     to stop; a real "yeah, but..." goes on past it."""
     duck_while_undecided: bool = True
+    takeover_confident: float = 0.99
+    """One score this high takes the floor on its own. Below it, a score at or above
+    `takeover_threshold` needs the previous one at or above `takeover_support`: a lone
+    spike on a murmur ("oh", "uh-huh") is no reason to stop."""
+    takeover_support: float = 0.8
+    takeover_words_threshold: float = 0.8
+    """With two or more words in the partial that are not backchannel tokens, this lower
+    threshold (with the same support) takes the floor: the words confirm the audio."""
+    pause_score_wait_ms: float = 700.0
+    """At a pause, the silence rule waits this long for the classifier's first score
+    (it follows the recognizer's final) rather than race it."""
+    graded_pause: bool = True
+    """Between the hold and finished thresholds, wait longer the lower the score."""
 
 
 class TurnPolicy:
@@ -188,6 +215,10 @@ class TurnPolicy:
         self._ducked = False
         self._p_finished: float | None = None
         """The classifier's latest verdict on the current pause."""
+        self._unfinished = False
+        """The current pause follows a word a finished turn does not end on."""
+        self._previous_p: float | None = None
+        """The overlap's previous take-over score."""
 
     @property
     def awaiting_end_of_turn(self) -> bool:
@@ -222,6 +253,7 @@ class TurnPolicy:
 
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
         self._p_finished = None
+        self._unfinished = False
         if self.state is TurnState.LISTENING:
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.USER_SPEAKING:
@@ -234,6 +266,7 @@ class TurnPolicy:
         elif self.state is TurnState.AGENT_SPEAKING:
             self._overlap_onset_ms = ev.onset_ms
             self._overlap_verdict_kind = None
+            self._previous_p = None
             self._go(TurnState.OVERLAP, ev.t_ms, actions)
 
     def _on_speech_stopped(self, ev: SpeechStopped, actions: list[TurnAction]) -> None:
@@ -275,15 +308,23 @@ class TurnPolicy:
         if self.state is not TurnState.OVERLAP or onset is None or not self.config.use_classifier:
             return
         cfg = self.config
-        if ev.p_takeover >= cfg.takeover_threshold:
-            if self._overlap_verdict_kind == "backchannel" and (
-                ev.t_ms - onset < cfg.backchannel_max_ms
-            ):
-                return
-            self._take_over(ev.t_ms, onset, ev.p_takeover, actions)
-        elif self._overlap_verdict_kind is None and ev.p_takeover <= cfg.backchannel_threshold:
+        p, words = ev.p_takeover, content_words(ev.text)
+        threshold = cfg.takeover_words_threshold if words >= 2 else cfg.takeover_threshold
+        support = min(cfg.takeover_support, threshold)
+        agreed = p >= threshold and (self._previous_p or 0.0) >= support
+        self._previous_p = p
+        if self._overlap_verdict_kind == "backchannel":
+            # Retired only by agreeing scores on speech that outlasts a backchannel or
+            # words that are not one.
+            takes = agreed and (ev.t_ms - onset >= cfg.backchannel_max_ms or words > 0)
+        else:
+            takes = agreed or p >= max(threshold, cfg.takeover_confident)
+        if takes:
+            self._take_over(ev.t_ms, onset, p, actions)
+        elif self._overlap_verdict_kind is None and p <= cfg.backchannel_threshold and words == 0:
+            # Words that are not backchannel tokens ("wait, the...") veto the verdict.
             self._overlap_verdict_kind = "backchannel"
-            actions.append(TurnDecision(ev.t_ms, "backchannel", onset, ev.p_takeover))
+            actions.append(TurnDecision(ev.t_ms, "backchannel", onset, p))
             self._unduck(ev.t_ms, actions)
         elif self._overlap_verdict_kind is None and cfg.duck_while_undecided and not self._ducked:
             self._ducked = True
@@ -295,12 +336,13 @@ class TurnPolicy:
         if not self.config.use_classifier:
             return
         self._p_finished = ev.p_finished
+        self._unfinished = ends_unfinished(ev.text)
         cfg = self.config
         paused = self._speech_end_ms
-        if ev.p_finished >= cfg.finished_threshold:
-            actions.append(TurnDecision(ev.t_ms, "finished", paused, ev.p_finished))
-        elif ev.p_finished <= cfg.hold_threshold:
+        if self._unfinished or ev.p_finished <= cfg.hold_threshold:
             actions.append(TurnDecision(ev.t_ms, "hold", paused, ev.p_finished))
+        elif ev.p_finished >= cfg.finished_threshold:
+            actions.append(TurnDecision(ev.t_ms, "finished", paused, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
 
     def _maybe_end_turn(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -309,6 +351,7 @@ class TurnPolicy:
         actions.append(StartReply(t_ms, self._speech_end_ms))
         self._speech_end_ms = None
         self._p_finished = None
+        self._unfinished = False
         self._go(TurnState.THINKING, t_ms, actions)
 
     def _maybe_barge_in(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -339,10 +382,18 @@ class TurnPolicy:
 
     def _pause_verdict(self, t_ms: float, speech_end_ms: float) -> bool:
         """Is the user finished? Long enough silence, refined by the classifier."""
+        cfg = self.config
         silence = t_ms - speech_end_ms
         p = self._p_finished
-        if p is not None and p >= self.config.finished_threshold:
+        if p is None:
+            wait = cfg.pause_score_wait_ms if cfg.use_classifier else cfg.end_of_turn_silence_ms
+            return silence >= max(wait, cfg.end_of_turn_silence_ms)
+        if self._unfinished or p <= cfg.hold_threshold:
+            return silence >= cfg.max_end_of_turn_silence_ms
+        if p >= cfg.finished_threshold:
             return True
-        if p is not None and p <= self.config.hold_threshold:
-            return silence >= self.config.max_end_of_turn_silence_ms
-        return silence >= self.config.end_of_turn_silence_ms
+        if not cfg.graded_pause:
+            return silence >= cfg.end_of_turn_silence_ms
+        doubt = (cfg.finished_threshold - p) / (cfg.finished_threshold - cfg.hold_threshold)
+        extra = max(0.0, cfg.max_end_of_turn_silence_ms - cfg.end_of_turn_silence_ms)
+        return silence >= cfg.end_of_turn_silence_ms + extra * doubt

@@ -242,6 +242,11 @@ def tokens(text: str) -> list[str]:
     return [w.strip("'") for w in _WORD.findall(text) if w.strip("'")]
 
 
+def is_backchannel_word(word: str) -> bool:
+    """A token (from ``tokens``) that backchannels are made of: "yeah", "uhhuh", "wow"."""
+    return word in _BACKCHANNEL or word == "uhhuh"
+
+
 def _bucket(item: str) -> int:
     # crc32, not hash(): Python salts str hashes per process, the model needs stable ids.
     return zlib.crc32(item.encode()) % TEXT_BUCKETS
@@ -256,7 +261,7 @@ def text_features(text: str) -> np.ndarray:
     words = tokens(text)
     n = len(words)
     first, last = (words[0], words[-1]) if words else ("", "")
-    backchannel = [w in _BACKCHANNEL or w == "uhhuh" for w in words]
+    backchannel = [is_backchannel_word(w) for w in words]
     classes = [
         math.log1p(n),
         float(n == 0),

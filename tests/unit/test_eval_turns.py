@@ -14,15 +14,21 @@ import pytest
 
 from omnivox.agent.eval_turns import (
     EvalDataError,
+    LabelledClip,
     Trace,
+    _Partials,
     build_human_set,
     decide,
     main,
     read_labels,
+    replay_policy,
     run_eval,
+    trace_clip,
 )
 from omnivox.agent.turn_data import ASTERISK_DIR
+from omnivox.agent.turns import TurnPolicyConfig
 from omnivox.media.wavfile import write_wav
+from omnivox.models.turn.classifier import TurnClassifier
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"
@@ -85,6 +91,9 @@ def test_tiny_set_counts_every_class_once(tiny_set: Path, overlay: bool) -> None
     # The fixed-silence rule ends every pause within the window: holds are all wrong.
     assert baseline["per_class"]["hold"]["accuracy"] == 0.0
     assert baseline["per_class"]["end_of_turn"]["accuracy"] == 1.0
+    policy = report["policy"]
+    assert isinstance(policy, dict)
+    assert sum(c["count"] for c in policy["per_class"].values()) == 4
 
 
 def _trace(label: str, probs: list[float], words: list[int] | None = None) -> Trace:
@@ -124,6 +133,44 @@ def test_decide_word_count_and_silence_rule() -> None:
     assert report["decision_ms_p50"] == 300.0
     assert report["end_of_turn_decision_ms_p50"] == 400.0
     assert report["per_class"]["hold"]["accuracy"] == 0.0
+
+
+def test_policy_replay_applies_the_policy_rules() -> None:
+    config = TurnPolicyConfig(
+        use_classifier=True, takeover_threshold=0.5, finished_threshold=0.5, hold_threshold=0.2
+    )
+    texts = ("", "", "wait no")
+    traces = [
+        Trace("interruption", (100.0, 200.0, 300.0), (0.6, 0.7, 0.9), (0, 0, 2), texts, 900.0),
+        # One spike with nothing to support it, then the VAD says the speech is over.
+        Trace("backchannel", (100.0, 200.0, 300.0), (0.1, 0.8, 0.8), (0, 0, 0), (), 100.0),
+        Trace("end_of_turn", (100.0, 200.0), (0.9, 0.9), (1, 1), ("thanks", "thanks")),
+        # The model says finished, the words say otherwise.
+        Trace("hold", (100.0,) * 8, (0.9,) * 8, (3,) * 8, ("I want the",) * 8),
+    ]
+    report = replay_policy(traces, config)
+    table = report["per_class"]
+    assert isinstance(table, dict)
+    assert {label: c["correct"] for label, c in table.items()} == {
+        "backchannel": 1,
+        "interruption": 1,
+        "end_of_turn": 1,
+        "hold": 1,
+    }
+    assert report["decision_ms_p50"] == 200.0
+    assert report["end_of_turn_decision_ms_p50"] == 100.0
+
+
+def test_a_pause_sounds_like_the_recording_not_its_speech() -> None:
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(16000) * 30).astype(np.int16)
+    tone = 8000 * np.sin(np.arange(8000) * 0.3)
+    audio[4000:12000] += tone.astype(np.int16)  # speech from 250 to 750 ms
+    clip = LabelledClip("x.wav", "end_of_turn", audio, "one two three")
+    trace = trace_clip(TurnClassifier.load(), clip, _Partials(False), None, rng)
+    assert trace.times_ms[0] == 100.0
+    # The pause is the recording's quiet background, and every word has been heard.
+    assert trace.texts[-1] == "one two three"
 
 
 def test_no_clips_of_a_class_reads_none() -> None:

@@ -129,7 +129,7 @@ def test_backchannel_keeps_the_agent_talking() -> None:
     p = learned()
     speaking_agent(p)
     p.handle(SpeechStarted(1060, 1000))
-    acts = ticks(p, 1080, 1180) + p.handle(OverlapScore(1200, 0.05))
+    acts = ticks(p, 1080, 1180) + p.handle(OverlapScore(1200, 0.05, "uh-huh"))
     acts += ticks(p, 1220, 1500) + p.handle(SpeechStopped(1520, 1360))
     assert not of(acts, CancelReply)
     decisions = of(acts, TurnDecision)
@@ -143,7 +143,7 @@ def test_take_over_cancels_on_the_score_not_the_duration() -> None:
     speaking_agent(p)
     p.handle(SpeechStarted(1060, 1000))
     assert not of(ticks(p, 1080, 1400), CancelReply)  # long enough for v1, not decided yet
-    acts = p.handle(OverlapScore(1420, 0.93))
+    acts = p.handle(OverlapScore(1420, 0.995))
     assert of(acts, CancelReply) == [CancelReply(1420, "barge_in", 1000)]
     assert of(acts, TurnDecision)[0].kind == "interruption"
     assert p.state is TurnState.USER_SPEAKING
@@ -153,7 +153,7 @@ def test_a_backchannel_verdict_is_not_overturned_by_the_same_short_murmur() -> N
     p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
     speaking_agent(p)
     p.handle(SpeechStarted(1060, 1000))
-    p.handle(OverlapScore(1100, 0.1))  # "mm-hmm": backchannel
+    p.handle(OverlapScore(1100, 0.1, "mm-hmm"))  # backchannel
     assert not of(p.handle(OverlapScore(1500, 0.99)), CancelReply)  # 500 ms in: still short
     # Speech that goes on past a backchannel's length ("yeah, but...") can take over.
     assert of(p.handle(OverlapScore(1700, 0.99)), CancelReply) == [
@@ -165,7 +165,50 @@ def test_without_a_backchannel_verdict_a_take_over_is_not_delayed() -> None:
     p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
     speaking_agent(p)
     p.handle(SpeechStarted(1060, 1000))
-    assert of(p.handle(OverlapScore(1200, 0.95)), CancelReply)
+    assert of(p.handle(OverlapScore(1200, 0.995)), CancelReply)
+
+
+def test_a_backchannel_verdict_gives_way_to_words_that_are_not_one() -> None:
+    p = learned(backchannel_max_ms=700, takeover_threshold=0.9, takeover_support=0.8)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    p.handle(OverlapScore(1100, 0.1, "yeah"))
+    assert not of(p.handle(OverlapScore(1200, 0.95, "yeah")), CancelReply)
+    assert of(p.handle(OverlapScore(1300, 0.95, "yeah wait")), CancelReply)
+
+
+def test_a_lone_take_over_spike_needs_support() -> None:
+    p = learned(takeover_threshold=0.9, takeover_support=0.8, takeover_confident=0.99)
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    assert not of(p.handle(OverlapScore(1100, 0.3)), CancelReply)
+    assert not of(p.handle(OverlapScore(1200, 0.95)), CancelReply)  # a spike: "oh"
+    assert not of(p.handle(OverlapScore(1300, 0.3)), CancelReply)
+    assert not of(p.handle(OverlapScore(1400, 0.85)), CancelReply)
+    acts = p.handle(OverlapScore(1500, 0.92))  # the previous score leaned the same way
+    assert of(acts, CancelReply) == [CancelReply(1500, "barge_in", 1000)]
+
+
+def test_words_lower_the_take_over_threshold() -> None:
+    cfg = {"takeover_threshold": 0.95, "takeover_support": 0.8, "takeover_words_threshold": 0.8}
+    murmur, words = learned(**cfg), learned(**cfg)
+    for p, text in ((murmur, "oh yeah"), (words, "no the other")):
+        speaking_agent(p)
+        p.handle(SpeechStarted(1060, 1000))
+        p.handle(OverlapScore(1100, 0.85, text))
+    assert not of(murmur.handle(OverlapScore(1200, 0.85, "oh yeah")), CancelReply)
+    assert of(words.handle(OverlapScore(1200, 0.85, "no the other one")), CancelReply)
+
+
+def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> None:
+    p = learned()
+    speaking_agent(p)
+    p.handle(SpeechStarted(1060, 1000))
+    acts = p.handle(OverlapScore(1100, 0.05, "wait the"))
+    assert not of(acts, TurnDecision)
+    assert of(acts, Duck) == [Duck(1100, True)]
+    acts = p.handle(OverlapScore(1200, 0.05, "yeah"))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["backchannel"]
 
 
 def test_undecided_then_silence_resumes_and_unducks() -> None:
@@ -212,11 +255,44 @@ def test_hold_pause_waits_longer() -> None:
 
 
 def test_uncertain_pause_falls_back_to_the_silence_rule() -> None:
-    p = learned(end_of_turn_silence_ms=400)
+    p = learned(end_of_turn_silence_ms=400, graded_pause=False)
     p.handle(SpeechStarted(100, 40))
     p.handle(SpeechStopped(1300, 1140))
     p.handle(PauseScore(1320, 0.35))
     assert of(ticks(p, 1340, 1540), StartReply) == [StartReply(1540, 1140)]
+
+
+def test_uncertain_pause_waits_longer_the_lower_the_score() -> None:
+    cfg = {"end_of_turn_silence_ms": 400, "max_end_of_turn_silence_ms": 1400}
+    cfg |= {"finished_threshold": 0.6, "hold_threshold": 0.2}
+    ends = []
+    for score in (0.5, 0.3):
+        p = learned(**cfg)
+        p.handle(SpeechStarted(100, 40))
+        p.handle(SpeechStopped(1300, 1000))
+        p.handle(PauseScore(1320, score))
+        [start] = of(ticks(p, 1340, 2600), StartReply)
+        ends.append(start.t_ms)
+    # 400 ms plus a quarter, then three quarters, of the 1000 ms up to the maximum.
+    assert ends == [1660, 2160]
+
+
+def test_a_pause_after_a_dangling_word_holds_whatever_the_score() -> None:
+    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(PauseScore(1320, 0.9, "I'd like to book the"))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
+    assert not of(ticks(p, 1340, 2620), StartReply)
+    assert of(p.handle(Tick(2640)), StartReply) == [StartReply(2640, 1140)]
+
+
+def test_the_silence_rule_waits_for_the_first_pause_score() -> None:
+    p = learned(end_of_turn_silence_ms=400, pause_score_wait_ms=700)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    assert not of(ticks(p, 1320, 1820), StartReply)  # 680 ms: no score yet, still waiting
+    assert of(p.handle(Tick(1840)), StartReply) == [StartReply(1840, 1140)]
 
 
 def test_scores_are_ignored_without_the_classifier() -> None:

@@ -1,0 +1,42 @@
+"""What the words of a partial transcript say about the turn, for the turn policy.
+
+The classifier weighs the words with the audio; these two cues are kept as rules on top
+of its scores because they are cheap to state, hold across speakers and recognisers,
+and an error is cheap in one direction only:
+
+- a turn rarely ends on an article, a linking conjunction, a preposition or a filler
+  ("I'd like to book the", "so um"): at a pause after one the user is holding the floor,
+  and waiting a little longer costs less than talking over them;
+- words that are not backchannel tokens ("no, the other one") are a take-over in the
+  making: a backchannel is one or two "yeah"s, "uh-huh"s and "I see"s.
+
+Punctuation is ignored: recognisers differ in whether and how they punctuate.
+"""
+
+from __future__ import annotations
+
+from omnivox.models.turn.features import is_backchannel_word, tokens
+
+_ARTICLE = frozenset("the a an my your our their every".split())
+_LINK = frozenset("and but or because cause if unless plus".split())
+_PREPOSITION = frozenset("to of with from into onto than for at by about".split())
+_FILLER = frozenset("um uh er erm uhm".split())
+# A question may end on a preposition: "who is it for", "where are you from".
+_QUESTION_START = frozenset("what who whom where which when why how".split())
+
+
+def ends_unfinished(text: str) -> bool:
+    """The transcript stops on a word a finished turn does not end on."""
+    words = tokens(text)
+    if not words:
+        return False
+    last = words[-1]
+    if last in _ARTICLE or last in _LINK or last in _FILLER:
+        return True
+    return last in _PREPOSITION and words[0] not in _QUESTION_START
+
+
+def content_words(text: str) -> int:
+    """How many words of the transcript are neither backchannel tokens nor fillers.
+    Single letters do not count: a recogniser spells a murmur "m. m. m"."""
+    return sum(len(w) > 1 and not is_backchannel_word(w) and w not in _FILLER for w in tokens(text))

@@ -1,0 +1,32 @@
+"""Wording cues the turn policy applies on top of the classifier's scores."""
+
+import pytest
+
+from omnivox.models.turn.wording import content_words, ends_unfinished
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'd like to book the", "so um", "Can you tell me and", "I need a ticket for", "my"],
+)
+def test_dangling_words_mean_the_turn_goes_on(text: str) -> None:
+    assert ends_unfinished(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "Where can I park?", "Who is it for?", "I'd like to book a class.", "That's it"],
+)
+def test_finished_looking_turns_are_not_flagged(text: str) -> None:
+    assert not ends_unfinished(text)
+
+
+def test_punctuation_is_ignored() -> None:
+    assert ends_unfinished("I was going to, um,") == ends_unfinished("I was going to um")
+
+
+def test_content_words_skip_backchannel_tokens_and_fillers() -> None:
+    assert content_words("uh-huh yeah, I see") == 0
+    assert content_words("um okay") == 0
+    assert content_words("no, wait") == 2
+    assert content_words("A. m. m. m") == 0
