@@ -132,7 +132,6 @@ class Session:
             lambda msg: self._emit("error", message=msg, source="camera"),
             PresenceConfig(arrive_frames=cam.arrive_frames, leave_ms=cam.leave_ms),
         )
-        self._thinker = stack.thinker
         self.visitors = VisitorPolicy(
             VisitorConfig(
                 greeting=(cam.arrival_greeting or config.greeting) if cam.greet_on_arrival else "",
@@ -487,12 +486,12 @@ class Session:
     def _user_media(self) -> asyncio.Future[UserMedia] | None:
         """Start gathering what this Thinker takes besides words, while the recognizer
         finishes: the turn's audio now (it is about to be reset), the snapshot later."""
-        thinker = self._thinker
+        thinker = self._deps.thinker
         if not (thinker.takes_images or thinker.takes_audio):
             return None
         audio = None
         if thinker.takes_audio and self._turn_audio:
-            audio = np.concatenate(self._turn_audio)[-MAX_TURN_AUDIO_S * SAMPLE_RATE :]
+            audio = np.concatenate(self._turn_audio[-MAX_TURN_AUDIO_S * 1000 // FRAME_MS :])
 
         async def gather() -> UserMedia:
             images = []
