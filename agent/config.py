@@ -71,6 +71,10 @@ class TurnsConfig(_Section):
 class RecognizerConfig(_Section):
     backend: Literal["hybrid", "moonshine", "pocketsphinx"] = "hybrid"
     partial_interval_ms: int = Field(300, ge=20)
+    early_final_ms: int = Field(64, ge=0)
+    """Start the final transcript once the user has been silent this long, before the
+    VAD calls it a pause (stop_ms): silence does not change the text, so the final is
+    ready when the pause starts and the turn can end sooner. 0: wait for the pause."""
 
 
 class ThinkerConfig(_Section):

@@ -142,6 +142,11 @@ class VadGate:
         self._run_ms = 0.0
         self._last_speech_end = 0.0
 
+    @property
+    def silence_ms(self) -> float:
+        """While speaking: how long the silence that may end the speech has lasted."""
+        return self._run_ms if self.speaking else 0.0
+
     def update(self, t_ms: float, window_ms: float, probability: float) -> VadEvent | None:
         """Feed one window ending at `t_ms`; returns an event when the state flips."""
         if self.speaking:
@@ -190,6 +195,10 @@ class StreamingVad:
     @property
     def speaking(self) -> bool:
         return self.gate.speaking
+
+    @property
+    def silence_ms(self) -> float:
+        return self.gate.silence_ms
 
     def process(self, pcm: np.ndarray, t_ms: float) -> list[VadEvent]:
         """Feed PCM whose first sample is at `t_ms` on the media clock; returns new events."""

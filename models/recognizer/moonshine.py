@@ -299,7 +299,7 @@ class SegmentedTranscript:
         self.model = model
         self.segmenter = PauseSegmenter(config)
         self.texts: list[str] = []
-        self._tail: tuple[int, str] | None = None  # (open sample count, its text)
+        self._tail: tuple[tuple[int, int] | None, str] | None = None  # (speech extent, text)
 
     def push(self, pcm: np.ndarray) -> bool:
         """Add audio; transcribe segments a pause closed. True if the text grew."""
@@ -311,11 +311,12 @@ class SegmentedTranscript:
         return bool(closed)
 
     def tail_text(self) -> str:
-        """Text of the open segment (cached until more audio arrives)."""
-        n = self.segmenter.open_samples
-        if self._tail is None or self._tail[0] != n:
+        """Text of the open segment (cached until more speech arrives: more silence
+        does not change it, so a final early in a pause serves the later ones)."""
+        extent = self.segmenter.speech_extent
+        if self._tail is None or self._tail[0] != extent:
             audio = self.segmenter.open_audio()
-            self._tail = (n, self.model.transcribe(audio) if audio is not None else "")
+            self._tail = (extent, self.model.transcribe(audio) if audio is not None else "")
         return self._tail[1]
 
     @property

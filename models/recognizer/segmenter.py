@@ -82,6 +82,7 @@ class PauseSegmenter:
         self._audio = np.zeros(0, dtype=np.int16)  # open segment, frame aligned from 0
         self._speech: list[bool] = []  # one flag per whole frame of _audio
         self._peak_db = 0.0
+        self._dropped = 0  # frames before the open segment
 
     @property
     def open_samples(self) -> int:
@@ -100,6 +101,17 @@ class PauseSegmenter:
                 break
             n += 1
         return n * 20
+
+    @property
+    def speech_extent(self) -> tuple[int, int] | None:
+        """First and last speech frame of the open segment, counted from the start of
+        the stream (None without speech). Audio with the same extent differs at most in
+        trailing silence, so its text is the same: a final asked during a pause can
+        reuse an earlier one's text."""
+        if not any(self._speech):
+            return None
+        last = len(self._speech) - 1 - self._speech[::-1].index(True)
+        return self._dropped + self._speech.index(True), self._dropped + last
 
     def push(self, pcm: np.ndarray) -> list[np.ndarray]:
         """Add audio; return the segments (trimmed speech audio) that are now closed."""
@@ -157,5 +169,6 @@ class PauseSegmenter:
         return self._audio[start * FRAME : stop * FRAME]
 
     def _drop(self, frames: int) -> None:
+        self._dropped += min(frames, len(self._speech))
         self._audio = self._audio[frames * FRAME :]
         self._speech = self._speech[frames:]

@@ -42,7 +42,7 @@ from omnivox.models.turn.features import (
     TurnContext,
     check_audio,
     compute_track,
-    model_inputs,
+    phase_inputs,
 )
 
 __all__ = ["TurnClassifier", "TurnContext", "TurnScores", "TurnThresholds"]
@@ -176,8 +176,9 @@ class TurnClassifier:
         if not isinstance(context, TurnContext):
             raise TypeError(f"context must be a TurnContext, got {type(context).__name__}")
         track = self._cache.track(audio)
-        probs = self.score_inputs([model_inputs(track, len(audio), partial_text, context)])
-        return TurnScores(float(probs[0, 0]), float(probs[0, 1]))
+        probs = self.score_inputs(phase_inputs(track, len(audio), partial_text, context))
+        mean = probs.mean(axis=0)
+        return TurnScores(float(mean[0]), float(mean[1]))
 
     def score_inputs(self, batch: Sequence[ModelInputs]) -> np.ndarray:
         """``(len(batch), 2)`` probabilities (take-over, finished) for prepared inputs."""

@@ -35,6 +35,13 @@ FEATURE_VERSION = 1
 SAMPLE_RATE = 16_000
 HOP = lm.HOP
 WINDOW_FRAMES = 200
+#: The model's convolutions stride 4 frames in all, so a score depends on where the
+#: speech falls on that grid (it moves 2 frames per 100 ms query, and scores used to
+#: swing by 0.1 from one query to the next on the same pause). The classifier averages
+#: the windows ending at the last ``STRIDE_PHASES`` frames, one per alignment.
+STRIDE_PHASES = 4
+#: Frames a streaming track keeps: the window, for each alignment.
+TRACK_FRAMES = WINDOW_FRAMES + STRIDE_PHASES - 1
 N_MELS = lm.N_MELS
 FRAME_DIM = N_MELS + 4
 TEXT_BUCKETS = 64
@@ -112,7 +119,7 @@ def n_frames(n_samples: int) -> int:
 
 
 def compute_track(
-    audio: np.ndarray, previous: FrameTrack | None = None, keep: int | None = WINDOW_FRAMES
+    audio: np.ndarray, previous: FrameTrack | None = None, keep: int | None = TRACK_FRAMES
 ) -> FrameTrack:
     """Frames of ``audio``; with ``previous`` (a track of a prefix of the same audio)
     only the frames the new samples complete are computed.
@@ -321,3 +328,13 @@ def model_inputs(track: FrameTrack, n_samples: int, text: str, context: TurnCont
     frames, mask, scalars = _audio_features(track, end, n_samples)
     extra = np.concatenate([scalars, context_features(context), text_features(text)])
     return ModelInputs(frames, mask, extra.astype(np.float32))
+
+
+def phase_inputs(
+    track: FrameTrack, n_samples: int, text: str, context: TurnContext
+) -> list[ModelInputs]:
+    """The query at ``n_samples`` as of its newest ``STRIDE_PHASES`` frames (the latest
+    first): one input per alignment of the model's stride grid, to be averaged."""
+    ends = [n_samples - k * HOP for k in range(STRIDE_PHASES)]
+    ends = [n for n in ends if n >= 0 and max(0, n_frames(n) - WINDOW_FRAMES) >= track.first]
+    return [model_inputs(track, n, text, context) for n in ends]

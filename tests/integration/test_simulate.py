@@ -13,6 +13,7 @@ import pytest
 from omnivox.agent.cli import main
 from omnivox.agent.simulate import simulate
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
+from tests.fakes.spied_recognizer import SpiedRecognizer
 
 from .conftest import agent_config, shared_stack, silence, speech, write_user_wav
 
@@ -220,7 +221,6 @@ async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
     real_classifier, real_recognizer = base.turn_classifier, base.recognizer
     assert real_classifier is not None and real_recognizer.interim_finals
     overlap_texts: list[str] = []
-    finals: list[str] = []
 
     class SpyClassifier:
         thresholds = real_classifier.thresholds
@@ -230,28 +230,8 @@ async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
                 overlap_texts.append(text)
             return real_classifier.score(audio, text, context)
 
-    class SpyStream:
-        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-            self.inner = inner
-
-        def accept(self, pcm):  # type: ignore[no-untyped-def]
-            return self.inner.accept(pcm)
-
-        def final(self) -> str:
-            finals.append(self.inner.final())
-            return finals[-1]
-
-        def close(self) -> None:
-            self.inner.close()
-
-    class SpyRecognizer:
-        name = "spy"
-        interim_finals = True
-
-        def new_stream(self) -> SpyStream:
-            return SpyStream(real_recognizer.new_stream())
-
-    stack = dataclasses.replace(base, turn_classifier=SpyClassifier(), recognizer=SpyRecognizer())
+    recognizer = SpiedRecognizer(real_recognizer)
+    stack = dataclasses.replace(base, turn_classifier=SpyClassifier(), recognizer=recognizer)
     pcm = np.concatenate(
         [
             silence(0.5),
@@ -263,4 +243,26 @@ async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
     )
     await simulate(pcm, stack, agent_config())
     assert overlap_texts
+    finals = [text for _, text in recognizer.calls.finals]
     assert any(text and text in finals for text in overlap_texts)
+
+
+@pytest.mark.parametrize("early_ms", [0, 64])
+async def test_the_final_is_started_early_in_a_silence(early_ms: int) -> None:
+    """`recognizer.early_final_ms` in, before the VAD calls it a pause, the recognizer is
+    asked for the final; the pause's own final then has the same text."""
+    recognizer = SpiedRecognizer(shared_stack().recognizer)
+    stack = dataclasses.replace(shared_stack(), recognizer=recognizer)
+    base = agent_config()
+    config = base.model_copy(
+        update={"recognizer": base.recognizer.model_copy(update={"early_final_ms": early_ms})}
+    )
+    pcm = np.concatenate([silence(0.5), speech("Can I bring my kids?"), silence(1.5)])
+    res = await simulate(pcm, stack, config)
+    [final] = res.of_type("transcript_final")
+    asked = recognizer.calls.finals
+    if early_ms == 0:
+        assert [text for _, text in asked] == [final["text"]]
+    else:
+        assert len(asked) == 2 and asked[0][1] == asked[1][1] == final["text"]
+        assert asked[0][0] < asked[1][0]  # the early one had heard less of the silence

@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from omnivox.agent.bench_latency import trim_silence
 from omnivox.agent.speech_corpus import read_wav
 from omnivox.agent.wer import word_error_rate
 from omnivox.models.recognizer.moonshine import (
     MoonshineModel,
     MoonshineRecognizer,
     MoonshineTokenizer,
+    SegmentedTranscript,
     _fields,
     _message,
     _name_subgraphs,
@@ -141,3 +143,29 @@ def test_stream_silence_and_empty_chunks(model: MoonshineModel) -> None:
     assert stream.final() == ""
     with pytest.raises(ValueError, match="dtype"):
         stream.accept(np.zeros(320, np.float64))
+
+
+def test_a_final_early_in_a_pause_serves_the_later_ones(model: MoonshineModel) -> None:
+    calls: list[int] = []
+
+    class Counting(MoonshineModel):
+        def __init__(self) -> None:  # shares the loaded sessions; counts transcriptions
+            self.__dict__.update(model.__dict__)
+
+        def transcribe(self, pcm: np.ndarray) -> str:
+            calls.append(len(pcm))
+            return super().transcribe(pcm)
+
+    tail = SegmentedTranscript(Counting())
+    speech = trim_silence(read_wav(SOUNDS / "auth-thankyou.wav"))
+    for f in frames(np.concatenate([speech, np.zeros(960, np.int16)])):  # 60 ms of pause
+        tail.push(f)
+    early = tail.tail_text()
+    for f in frames(np.zeros(1600, np.int16)):  # the pause goes on: no new speech
+        tail.push(f)
+    assert word_error_rate("thank you", early) == 0.0, early
+    assert tail.final() == early and len(calls) == 1
+    for f in frames(np.concatenate([speech, np.zeros(960, np.int16)])):  # speech again
+        tail.push(f)
+    tail.tail_text()
+    assert len(calls) == 2

@@ -107,3 +107,16 @@ def test_close_open_starts_afresh() -> None:
     assert seg.trailing_pause_ms == 120
     seg.close_open()
     assert seg.open_audio() is None and seg.open_samples == 0
+
+
+def test_speech_extent_ignores_trailing_silence_and_counts_from_the_stream_start() -> None:
+    seg = PauseSegmenter(SegmenterConfig(pause_ms=200))
+    assert seg.speech_extent is None
+    feed(seg, np.concatenate([silence(100), tone(300), silence(60)]))
+    extent = seg.speech_extent
+    assert extent == (5, 19)
+    feed(seg, silence(80))  # more pause, no more speech: same extent
+    assert seg.speech_extent == extent
+    feed(seg, np.concatenate([tone(100), silence(400), tone(200)]))  # a cut, then speech
+    first, last = seg.speech_extent or (0, 0)
+    assert first > extent[1] and last - first == 9

@@ -6,39 +6,9 @@ import numpy as np
 
 from omnivox.agent.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.media.frames import FRAME_SAMPLES
-from omnivox.models.recognizer.base import RecognizerStream
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.espeak import EspeakTalker
-
-
-class SpiedStream:
-    """The real stream, with the size of every `accept` call written down."""
-
-    def __init__(self, inner: RecognizerStream, sizes: list[int]) -> None:
-        self._inner = inner
-        self._sizes = sizes
-
-    def accept(self, pcm: np.ndarray) -> str | None:
-        self._sizes.append(len(pcm))
-        return self._inner.accept(pcm)
-
-    def final(self) -> str:
-        return self._inner.final()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class SpiedRecognizer:
-    name = "spied"
-    interim_finals = False
-
-    def __init__(self) -> None:
-        self._real = create_recognizer("pocketsphinx")
-        self.sizes: list[int] = []
-
-    def new_stream(self) -> SpiedStream:
-        return SpiedStream(self._real.new_stream(), self.sizes)
+from tests.fakes.spied_recognizer import SpiedRecognizer
 
 
 def test_pocketsphinx_loads_a_decoder_with_the_recognizer() -> None:
@@ -47,7 +17,7 @@ def test_pocketsphinx_loads_a_decoder_with_the_recognizer() -> None:
 
 
 async def test_a_backlog_is_fed_in_bounded_chunks_and_the_final_covers_it() -> None:
-    recognizer = SpiedRecognizer()
+    recognizer = SpiedRecognizer(create_recognizer("pocketsphinx"))
     partials: list[str] = []
     errors: list[str] = []
     worker = TranscriptionWorker(recognizer, partials.append, errors.append)
@@ -61,8 +31,8 @@ async def test_a_backlog_is_fed_in_bounded_chunks_and_the_final_covers_it() -> N
     text = await final
     await worker.close()
     assert errors == []
-    assert max(recognizer.sizes) <= MAX_CHUNK_SAMPLES
-    assert sum(recognizer.sizes) == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+    assert max(recognizer.calls.accept_sizes) <= MAX_CHUNK_SAMPLES
+    assert sum(recognizer.calls.accept_sizes) == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
     assert text  # pocketsphinx on an eSpeak voice: words, if not these
 
 

@@ -8,16 +8,20 @@ import pytest
 from omnivox.models.turn.features import (
     EXTRA_DIM,
     FRAME_DIM,
+    HOP,
     LAST_WORD_BUCKETS,
     N_MELS,
+    STRIDE_PHASES,
     TEXT_BUCKETS,
     TEXT_CLASSES,
+    TRACK_FRAMES,
     WINDOW_FRAMES,
     TurnContext,
     compute_track,
     context_features,
     model_inputs,
     n_frames,
+    phase_inputs,
     text_features,
     tokens,
 )
@@ -108,7 +112,7 @@ def test_incremental_track_equals_one_shot_track() -> None:
     full = compute_track(pcm)
     assert track is not None and track.n_samples == len(pcm)
     assert track.end == full.end == n_frames(len(pcm))
-    assert len(track.voicing) == WINDOW_FRAMES  # older frames dropped
+    assert len(track.voicing) == TRACK_FRAMES  # older frames dropped
     np.testing.assert_allclose(track.mel, full.mel, atol=1e-5)
     np.testing.assert_allclose(track.f0, full.f0, rtol=1e-5)
 
@@ -116,12 +120,25 @@ def test_incremental_track_equals_one_shot_track() -> None:
 def test_a_cold_track_computes_only_the_window() -> None:
     pcm = _voice(6.0)
     track = compute_track(pcm)
-    assert track.end == n_frames(len(pcm)) and track.first == track.end - WINDOW_FRAMES
+    assert track.end == n_frames(len(pcm)) and track.first == track.end - TRACK_FRAMES
     full = compute_track(pcm, keep=None)
     np.testing.assert_allclose(track.mel, full.mel[track.first :], atol=1e-5)
     jumped = compute_track(pcm, compute_track(pcm[:16000]))  # a gap longer than the window
     assert jumped.first == track.first
     np.testing.assert_allclose(jumped.voicing, track.voicing, atol=1e-6)
+
+
+def test_phase_inputs_are_the_query_as_of_its_newest_frames() -> None:
+    pcm = _voice(3.0)
+    track = compute_track(pcm)
+    inputs = phase_inputs(track, len(pcm), "so", CTX)
+    assert len(inputs) == STRIDE_PHASES
+    for k, got in enumerate(inputs):
+        want = model_inputs(track, len(pcm) - k * HOP, "so", CTX)
+        np.testing.assert_array_equal(got.frames, want.frames)
+        np.testing.assert_array_equal(got.extra, want.extra)
+    assert len(phase_inputs(compute_track(pcm[:800]), 800, "", CTX)) == STRIDE_PHASES
+    assert len(phase_inputs(compute_track(pcm[:100]), 100, "", CTX)) == 1
 
 
 def test_inputs_are_right_aligned_and_masked() -> None:

@@ -87,6 +87,19 @@ def test_gate_stops_after_stop_ms_of_silence_with_the_end_of_speech() -> None:
     assert not gate.speaking
 
 
+def test_gate_silence_ms_counts_the_silence_that_may_end_the_speech() -> None:
+    gate = VadGate(threshold=0.5, start_ms=64, stop_ms=160)
+    feed(gate, [0.1, 0.1])
+    assert gate.silence_ms == 0.0  # not speaking: no pause to count
+    feed(gate, [0.9, 0.9, 0.1, 0.1])
+    assert gate.speaking and gate.silence_ms == 64.0
+    gate.update(1000, 32, 0.9)
+    assert gate.silence_ms == 0.0  # speech again
+    for t in range(1032, 1200, 32):
+        gate.update(t, 32, 0.1)
+    assert not gate.speaking and gate.silence_ms == 0.0
+
+
 def test_gate_hysteresis_keeps_speech_through_the_band() -> None:
     gate = VadGate(threshold=0.5, start_ms=32, stop_ms=96)
     # While speaking, 0.4 (above 0.35) is still speech: no stop however long it lasts.
