@@ -71,6 +71,15 @@ def _say(text: str, voice: str) -> np.ndarray:
     return trim_silence(EspeakTalker(voice=voice, rate_wpm=165).synthesize_pcm(text))
 
 
+def _say_halting(first: str, rest: str, voice: str) -> tuple[np.ndarray, np.ndarray]:
+    """One sentence cut where ``rest`` begins. Said as one sentence, ``first`` keeps the
+    pitch of a speaker who is not done; said alone it would end on a final fall."""
+    text = f"{first} {rest}"
+    pcm, starts = EspeakTalker(voice=voice, rate_wpm=165).synthesize_with_words(text)
+    cut = next(sample for sample, char in starts if char > len(first))
+    return trim_silence(pcm[:cut]), trim_silence(pcm[cut:])
+
+
 def _ms(*parts: np.ndarray) -> float:
     return 1000.0 * sum(len(p) for p in parts) / SAMPLE_RATE
 
@@ -87,7 +96,7 @@ def build_scenarios(quick: bool) -> list[Scenario]:
                 "finished", QUESTIONS[i], np.concatenate([lead, q, silence_pcm(500)]), _ms(lead, q)
             )
         )
-        a, b = (_say(t, v) for t in PAUSED[i])
+        a, b = _say_halting(*PAUSED[i], v)
         pause = silence_pcm(PAUSE_MS)
         out.append(
             Scenario(

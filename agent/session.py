@@ -19,7 +19,7 @@ import numpy as np
 
 from omnivox.agent.camera import Camera
 from omnivox.agent.clock import Clock
-from omnivox.agent.config import AgentConfig
+from omnivox.agent.config import AgentConfig, TurnsConfig
 from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
 from omnivox.agent.intervention_config import build_interventions
@@ -72,7 +72,8 @@ FINAL_WAIT_MS = 200
 """At a pause, how long the classifier waits for the final transcript before it judges
 on the streaming partial (the final usually takes 20-200 ms)."""
 MAX_TURN_AUDIO_S = 60
-"""The most of one turn's audio an audio-taking Thinker gets (the end of it)."""
+"""The most of one turn's audio kept (its end): what an audio-taking Thinker gets, and
+a bound on memory when a turn never ends (a noisy room)."""
 
 
 class Session:
@@ -92,26 +93,7 @@ class Session:
         """Counts overlaps and pauses, so a late classifier answer is not misapplied."""
         turns = config.turns
         classifier = stack.turn_classifier if turns.classifier == "learned" else None
-        self.policy = TurnPolicy(
-            TurnPolicyConfig(
-                end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
-                barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
-                use_classifier=classifier is not None,
-                takeover_threshold=_threshold(turns.takeover_threshold, classifier, "takeover"),
-                backchannel_threshold=turns.backchannel_threshold,
-                finished_threshold=_threshold(turns.finished_threshold, classifier, "finished"),
-                hold_threshold=turns.hold_threshold,
-                max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
-                max_overlap_ms=turns.max_overlap_ms,
-                backchannel_max_ms=turns.backchannel_max_ms,
-                takeover_confident=turns.takeover_confident,
-                takeover_support=turns.takeover_support,
-                takeover_words_threshold=turns.takeover_words_threshold,
-                pause_score_wait_ms=turns.pause_score_wait_ms,
-                graded_pause=turns.graded_pause,
-                duck_while_undecided=turns.duck_while_undecided,
-            )
-        )
+        self.policy = TurnPolicy(turn_policy_config(turns, classifier))
         self._queries = (
             TurnQueries(
                 classifier,
@@ -182,7 +164,7 @@ class Session:
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.client_playout = ClientPlayout()
-        self._turn_audio: list[np.ndarray] = []
+        self._turn_audio: deque[np.ndarray] = deque(maxlen=MAX_TURN_AUDIO_S * 1000 // FRAME_MS)
         """The user's audio since the current turn's (or overlap's) onset, for the classifier."""
         self._partial = ""
         self._ducked = False
@@ -299,7 +281,8 @@ class Session:
             ),
             agent_asked_question=self._last_agent_text.rstrip().endswith("?"),
         )
-        audio = np.concatenate(self._turn_audio[-150:]) if self._turn_audio else self._silence
+        recent = list(itertools.islice(self._turn_audio, max(0, len(self._turn_audio) - 150), None))
+        audio = np.concatenate(recent) if recent else self._silence
         q.submit(Query(kind, self._generation, audio, text, context))
 
     def _maybe_early_final(self) -> None:
@@ -363,7 +346,8 @@ class Session:
             self._has_stream = True
             self._partial = ""
             start = onset_ms - PREROLL_MS / 2
-            self._turn_audio = [f.pcm for f in self._preroll if f.t_ms + f.duration_ms > start]
+            self._turn_audio.clear()
+            self._turn_audio.extend(f.pcm for f in self._preroll if f.t_ms + f.duration_ms > start)
             for pcm in self._turn_audio:
                 self._asr.feed(pcm)
         else:
@@ -513,7 +497,7 @@ class Session:
             return None
         audio = None
         if thinker.takes_audio and self._turn_audio:
-            audio = np.concatenate(self._turn_audio[-MAX_TURN_AUDIO_S * 1000 // FRAME_MS :])
+            audio = np.concatenate(self._turn_audio)
 
         async def gather() -> UserMedia:
             images = []
@@ -558,8 +542,30 @@ class Session:
         self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
 
 
-def _threshold(configured: float | None, classifier: TurnClassifier | None, name: str) -> float:
-    """A configured threshold wins; otherwise the one tuned with the shipped model."""
-    if configured is not None:
-        return configured
-    return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5
+def turn_policy_config(turns: TurnsConfig, classifier: TurnClassifier | None) -> TurnPolicyConfig:
+    """The turn policy's settings from the config, with the thresholds tuned with the
+    classifier where the config leaves them open (None: the timing rules)."""
+
+    def threshold(configured: float | None, name: str) -> float:
+        if configured is not None:
+            return configured
+        return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5
+
+    return TurnPolicyConfig(
+        end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
+        barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
+        use_classifier=classifier is not None,
+        takeover_threshold=threshold(turns.takeover_threshold, "takeover"),
+        backchannel_threshold=turns.backchannel_threshold,
+        finished_threshold=threshold(turns.finished_threshold, "finished"),
+        hold_threshold=turns.hold_threshold,
+        max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
+        max_overlap_ms=turns.max_overlap_ms,
+        backchannel_max_ms=turns.backchannel_max_ms,
+        takeover_confident=turns.takeover_confident,
+        takeover_support=turns.takeover_support,
+        takeover_words_threshold=turns.takeover_words_threshold,
+        pause_score_wait_ms=turns.pause_score_wait_ms,
+        graded_pause=turns.graded_pause,
+        duck_while_undecided=turns.duck_while_undecided,
+    )

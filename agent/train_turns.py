@@ -34,13 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from omnivox.agent.eval_turns import (
-    LabelledClip,
-    build_human_set,
-    decide,
-    run_eval,
-    trace_all,
-)
+from omnivox.agent.eval_turns import build_human_set, decide, run_eval
 from omnivox.agent.turn_data import (
     AGENT_VOICE,
     HUMAN_BACKCHANNELS,
@@ -64,6 +58,7 @@ from omnivox.agent.turn_data import (
     trim,
     write_labelled_dir,
 )
+from omnivox.agent.turn_replay import LabelledClip, PartialSource, trace_all
 from omnivox.models.turn.classifier import MODEL_FILE, TurnClassifier
 from omnivox.models.turn.features import (
     EXTRA_DIM,
@@ -222,10 +217,17 @@ def _queries(clip: Clip, rng: np.random.Generator) -> list[int]:
     return sorted(int(t) for t in rng.choice(grid, size=min(k, len(grid)), replace=False))
 
 
+RECOGNIZED_SHARE = 0.5
+"""Share of clips whose partials come from the session's own recognizer (pocketsphinx
+streaming, Moonshine interim and pause finals: its errors, its punctuation); the rest
+read the transcript, mangled like a recognizer and without punctuation."""
+
+
 def make_examples(
     clips: Sequence[Clip], agent: Sequence[np.ndarray], rng: np.random.Generator
 ) -> Examples:
     frames, masks, extras, tasks, targets = [], [], [], [], []
+    recognizer = PartialSource("hybrid")
     for clip in progress(clips, len(clips), "computing features"):
         overlap = clip.label in OVERLAP_LABELS
         audio, since = clip.audio, float(rng.uniform(0.0, 6000.0))
@@ -235,8 +237,15 @@ def make_examples(
         track = compute_track(audio, keep=None)
         asked = bool(rng.random() < 0.3)
         lag = int(rng.uniform(150.0, 500.0) * _MS)
-        for t in _queries(clip, rng):
-            text = recognizer_noise(reveal(clip.text, 0, clip.speech_end, t, lag), rng)
+        times = _queries(clip, rng)
+        if rng.random() < RECOGNIZED_SHARE:
+            heard = LabelledClip(clip.phrase, clip.label, audio, None)
+            texts = recognizer.at(heard, audio, (0, clip.speech_end), times, overlap)
+        else:
+            texts = [
+                recognizer_noise(reveal(clip.text, 0, clip.speech_end, t, lag), rng) for t in times
+            ]
+        for t, text in zip(times, texts, strict=True):
             context = TurnContext(overlap, since + t / _MS, asked)
             inputs = model_inputs(track, t, text, context)
             frames.append(inputs.frames.astype(np.float16))

@@ -30,6 +30,7 @@ from typing import TypeVar
 import numpy as np
 import yaml
 
+from omnivox.agent.word_alignment import shared_aligner
 from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
 from omnivox.kernels.level import frame_levels
 from omnivox.kernels.resample import resample
@@ -523,19 +524,29 @@ def other_speakers() -> list[Recording]:
 def cut_at_pause(
     pcm: np.ndarray, text: str, rng: np.random.Generator, min_ms: int = 80
 ) -> tuple[np.ndarray, str] | None:
-    """A prefix of ``pcm`` ending at an internal pause that is not a sentence end, and
-    the words it (probably) holds; None when there is no such pause."""
-    start, end = speech_bounds(pcm)
-    ends = word_ends(text, start, end)
+    """A prefix of ``pcm`` ending at a pause of ``min_ms`` or more between two words of
+    ``text`` where the transcript does not end a sentence, and the words said before
+    it; None when there is no such pause or the words cannot be aligned."""
+    words = shared_aligner().align(pcm, text)
+    if words is None:
+        return None
+    tokens = text.split()
     options = []
     for gap_start, gap_end in pauses(pcm, min_ms):
-        said = [(w, e) for w, e in ends if e <= (gap_start + gap_end) // 2]
-        if said and len(said) < len(ends) and not re.search(r"[.?!]$", said[-1][0]):
-            options.append((gap_start, " ".join(w for w, _ in said)))
+        middle = (gap_start + gap_end) // 2
+        k = sum((w.start + w.end) // 2 < middle for w in words)  # words before the pause
+        if not 0 < k < len(words):
+            continue
+        last, following = words[k - 1], words[k]
+        if last.token == following.token or following.start < gap_start:
+            continue  # inside a token ("twenty | one"), or the pause is not between them
+        said = tokens[: last.token + 1]
+        if not re.search(r"[.?!]$", said[-1]):
+            options.append((gap_start, " ".join(said)))
     if not options:
         return None
-    cut, words = options[int(rng.integers(len(options)))]
-    return pcm[:cut], words
+    cut, said_text = options[int(rng.integers(len(options)))]
+    return pcm[:cut], said_text
 
 
 def trim(pcm: np.ndarray, rng: np.random.Generator, tail_ms: float) -> tuple[np.ndarray, int]:

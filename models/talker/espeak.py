@@ -385,12 +385,21 @@ class EspeakTalker:
 
     def synthesize_pcm(self, text: str) -> np.ndarray:
         """Blocking: the whole utterance as 16 kHz int16 (tests, benchmarks, data)."""
+        return self.synthesize_with_words(text)[0]
+
+    def synthesize_with_words(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Blocking: the whole utterance and where its words start, as (sample index,
+        character index in ``text``) pairs."""
         chunks: list[SpeechChunk] = []
         if text.strip():
             self._run(text, chunks.append, threading.Event())
         if not chunks:
-            return np.zeros(0, np.int16)
-        return np.concatenate([c.pcm for c in chunks])
+            return np.zeros(0, np.int16), []
+        starts, offset = [], 0
+        for chunk in chunks:
+            starts += [(offset + sample, char) for sample, char in chunk.word_starts]
+            offset += len(chunk.pcm)
+        return np.concatenate([c.pcm for c in chunks]), starts
 
     def _run(self, text: str, emit: Callable[[SpeechChunk], None], stop: threading.Event) -> None:
         """The one synthesis path: blocking, process-wide serialised, emits each chunk."""

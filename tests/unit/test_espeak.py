@@ -63,6 +63,14 @@ async def test_streamed_audio_matches_the_blocking_path() -> None:
     assert abs(len(whole) - len(streamed)) <= 0.01 * len(whole)
 
 
+def test_blocking_synthesis_gives_every_word_start_in_order() -> None:
+    text = "Cut this sentence here and here."
+    pcm, starts = EspeakTalker().synthesize_with_words(text)
+    assert [char for _, char in starts] == [0, 4, 9, 18, 23, 27]
+    samples = [sample for sample, _ in starts]
+    assert samples == sorted(samples) and samples[-1] < len(pcm)
+
+
 async def test_first_chunk_arrives_before_synthesis_ends() -> None:
     text = " ".join(["This sentence is repeated to make a long utterance."] * 40)
     gen = EspeakTalker().synthesize(text)

@@ -24,7 +24,7 @@ from omnivox.agent.train_turns import (
 )
 from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize
 from omnivox.models.turn.classifier import TurnClassifier
-from omnivox.models.turn.features import EXTRA_DIM, FRAME_DIM, WINDOW_FRAMES
+from omnivox.models.turn.features import EXTRA_DIM, FEATURE_VERSION, FRAME_DIM, WINDOW_FRAMES
 
 TINY = Plan(
     backchannel=1,
@@ -72,7 +72,8 @@ def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
     data = make_examples(clips, agent, np.random.default_rng(3))
     model = train(data, data, TINY, seed=0)
     path = tmp_path / "turn.onnx"
-    export(model, path, data, {"feature_version": "1", "training": "{}"})  # checks ORT == torch
+    metadata = {"feature_version": str(FEATURE_VERSION), "training": "{}"}
+    export(model, path, data, metadata)  # checks ORT == torch
     metadata = tune(path, clips, seed=0)
     assert 0 < float(metadata["threshold_takeover"]) < 1
     assert int(metadata["baseline_takeover_words"]) >= 1

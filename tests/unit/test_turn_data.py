@@ -29,6 +29,7 @@ from omnivox.agent.turn_data import (
     trim,
     write_labelled_dir,
 )
+from omnivox.models.talker.espeak import EspeakTalker
 
 RNG = np.random.default_rng
 
@@ -102,13 +103,20 @@ def test_reveal_lags_behind_the_words() -> None:
     assert reveal("", 0, 100, 100, 0) == ""
 
 
-def test_cut_at_pause_keeps_an_unfinished_prefix() -> None:
-    cut = cut_at_pause(_three_words(), "one two three", RNG(0))
+def test_cut_at_pause_keeps_the_words_said_before_an_unfinished_pause() -> None:
+    talker = EspeakTalker(voice="en-us", rate_wpm=150)
+    pcm = talker.synthesize_pcm("I would like, a table for two.")
+    [(start, _)] = pauses(pcm)
+    cut = cut_at_pause(pcm, "I would like, a table for two.", RNG(0))
     assert cut is not None
     audio, words = cut
-    assert len(audio) == 400 * 16 and words == "one"
-    assert cut_at_pause(_three_words(), "Done. Two three", RNG(0)) is None  # sentence end
-    assert cut_at_pause(_burst(500), "one word", RNG(0)) is None
+    assert len(audio) == start and words == "I would like,"
+    # A pause after a sentence end is not a hold; nor is a recording without a pause.
+    done = talker.synthesize_pcm("Done. Two three.")
+    assert pauses(done) and cut_at_pause(done, "Done. Two three.", RNG(0)) is None
+    assert cut_at_pause(talker.synthesize_pcm("one word"), "one word", RNG(0)) is None
+    # Words the dictionary lacks: no alignment, no cut rather than a guess.
+    assert cut_at_pause(pcm, "Xqzvw brrrk, a table for two.", RNG(0)) is None
 
 
 def test_trim_and_extend_floor() -> None:
