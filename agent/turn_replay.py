@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from omnivox.agent.session import INTERIM_FINAL_MS
+from omnivox.agent.speech_channel import extend_floor, overlay_agent
 from omnivox.agent.turn_data import (
     AGENT_VOICE,
     OVERLAP_LABELS,
     SAMPLE_RATE,
-    extend_floor,
     load_phrases,
-    overlay_agent,
     progress,
     reveal,
     speech_bounds,

@@ -1,4 +1,4 @@
-"""Turn-classifier speech tools: audio files, speech timing, channel simulation."""
+"""Turn-classifier speech tools: audio files, speech timing, labels and cuts."""
 
 from __future__ import annotations
 
@@ -13,15 +13,11 @@ from omnivox.agent.turn_data import (
     VOICES,
     AudioFileError,
     LabelledAudio,
-    augment,
     cut_at_pause,
-    extend_floor,
     held_out,
     load_16k,
     load_phrases,
-    overlay_agent,
     pauses,
-    phone_codec,
     read_audio,
     reveal,
     speech_bounds,
@@ -30,24 +26,9 @@ from omnivox.agent.turn_data import (
     write_labelled_dir,
 )
 from omnivox.models.talker.espeak import EspeakTalker
+from tests.fakes.signals import burst, gap, three_words
 
 RNG = np.random.default_rng
-
-
-def _burst(ms: int, f0: float = 150.0) -> np.ndarray:
-    t = np.arange(ms * 16) / 16000
-    return (8000 * np.sin(2 * np.pi * f0 * t)).astype(np.int16)
-
-
-def _gap(ms: int) -> np.ndarray:
-    return np.zeros(ms * 16, np.int16)
-
-
-def _three_words() -> np.ndarray:
-    """Three 'words' with a 200 ms pause after the first and 50 ms after the second."""
-    return np.concatenate(
-        [_gap(100), _burst(300), _gap(200), _burst(300), _gap(50), _burst(300), _gap(300)]
-    )
 
 
 def _write(path: Path, data: bytes, width: int, channels: int, rate: int) -> None:
@@ -82,16 +63,16 @@ def test_unreadable_files_are_named(tmp_path: Path) -> None:
 
 
 def test_load_16k_resamples(tmp_path: Path) -> None:
-    _write(tmp_path / "a.wav", _burst(500).tobytes()[::1], 2, 1, 8000)
+    _write(tmp_path / "a.wav", burst(500).tobytes()[::1], 2, 1, 8000)
     assert len(load_16k(tmp_path / "a.wav")) == 16000  # 500 ms of 16 kHz samples at 8 kHz
 
 
 def test_speech_bounds_and_pauses() -> None:
-    pcm = _three_words()
+    pcm = three_words()
     assert speech_bounds(pcm) == (100 * 16, 1250 * 16)
     assert pauses(pcm, 80) == [(400 * 16, 600 * 16)]
     assert len(pauses(pcm, 40)) == 2
-    assert speech_bounds(_gap(500)) == (0, 0)
+    assert speech_bounds(gap(500)) == (0, 0)
 
 
 def test_reveal_lags_behind_the_words() -> None:
@@ -119,33 +100,9 @@ def test_cut_at_pause_keeps_the_words_said_before_an_unfinished_pause() -> None:
     assert cut_at_pause(pcm, "Xqzvw brrrk, a table for two.", RNG(0)) is None
 
 
-def test_trim_and_extend_floor() -> None:
-    audio, end = trim(_three_words(), RNG(1), tail_ms=500)
+def test_trim_keeps_the_speech_and_adds_the_tail() -> None:
+    audio, end = trim(three_words(), RNG(1), tail_ms=500)
     assert len(audio) == end + 500 * 16 and 1150 * 16 <= end <= 1270 * 16
-    noisy = (RNG(2).standard_normal(16000) * 100).astype(np.int16)
-    noisy[4000:8000] = _burst(250)
-    longer = extend_floor(noisy, 8000)
-    assert len(longer) == 24000
-    assert np.abs(longer[16000:]).max() < 1000  # the background, not the burst
-
-
-def test_augment_and_codec_keep_length_and_stay_audible() -> None:
-    pcm = _three_words()
-    for seed in range(5):
-        out = augment(pcm, RNG(seed), phone_prob=0.5)
-        assert out.dtype == np.int16 and len(out) == len(pcm) and np.abs(out).max() > 100
-    coded = phone_codec(pcm)
-    assert len(coded) == len(pcm)
-    assert np.corrcoef(coded.astype(float), pcm.astype(float))[0, 1] > 0.9
-
-
-def test_overlay_agent_puts_quieter_agent_speech_under_the_user() -> None:
-    user = np.concatenate([_gap(300), _burst(800, 200.0)])
-    agent = np.concatenate([_burst(1500, 120.0), _gap(300), _burst(3000, 120.0)])
-    mixed = overlay_agent(user, agent, RNG(3))
-    assert len(mixed.audio) == len(user) and mixed.ms_since_agent_pause >= 0
-    assert np.abs(mixed.audio[300 * 16 :]).max() > 0
-    assert np.any(mixed.audio[: 300 * 16] != 0)  # echo before the user speaks
 
 
 def test_held_out_split_is_stable_and_about_a_fifth() -> None:
@@ -157,7 +114,7 @@ def test_held_out_split_is_stable_and_about_a_fifth() -> None:
 
 
 def test_write_labelled_dir(tmp_path: Path) -> None:
-    n = write_labelled_dir(tmp_path, [LabelledAudio("a", _burst(100), "hold", "so, um")])
+    n = write_labelled_dir(tmp_path, [LabelledAudio("a", burst(100), "hold", "so, um")])
     assert n == 1
     assert (tmp_path / "labels.csv").read_text().splitlines() == [
         "path,label,transcript",
