@@ -75,8 +75,9 @@ def test_incremental_queries_equal_a_fresh_classifier(classifier: TurnClassifier
 def test_a_growing_pause_scores_smoothly(classifier: TurnClassifier) -> None:
     """Each 100 ms query moves the speech 10 frames along the model's 4-frame stride
     grid; without averaging the alignments, scores swung by ~0.1 between queries. The
-    pause stays short enough for the whole question to stay in the model's window (eSpeak
-    NG is not deterministic, so the speech differs a little from run to run)."""
+    pause stays short enough for the whole question to stay in the model's window (the
+    eSpeak NG library carries random state between syntheses, so the speech differs a
+    little with what was spoken before)."""
     voice = EspeakTalker(voice="en-us+m1", rate_wpm=165).synthesize_pcm("Do you have a pool?")
     speech = np.concatenate([np.zeros(1600, np.int16), voice])
     scores = [
