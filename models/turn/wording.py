@@ -37,6 +37,9 @@ def ends_unfinished(text: str) -> bool:
 
 
 def content_words(text: str) -> int:
-    """How many words of the transcript are neither backchannel tokens nor fillers.
-    Single letters do not count: a recogniser spells a murmur "m. m. m"."""
-    return sum(len(w) > 1 and not is_backchannel_word(w) and w not in _FILLER for w in tokens(text))
+    """How many different words of the transcript are neither backchannel tokens nor
+    fillers. Single letters do not count: a recogniser spells a murmur "m. m. m"; nor
+    do repeats: one given a fraction of a word loops on it ("Thank. Thank. Thank")."""
+    return len(
+        {w for w in tokens(text) if len(w) > 1 and not is_backchannel_word(w) and w not in _FILLER}
+    )

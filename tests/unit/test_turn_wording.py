@@ -30,3 +30,9 @@ def test_content_words_skip_backchannel_tokens_and_fillers() -> None:
     assert content_words("um okay") == 0
     assert content_words("no, wait") == 2
     assert content_words("A. m. m. m") == 0
+
+
+def test_content_words_count_a_looping_recognizer_once() -> None:
+    assert content_words("Thank. Thank. Thank") == 1
+    assert content_words("Press 1. Press 1.") == 2
+    assert content_words("no no no, stop") == 2
