@@ -41,7 +41,8 @@ def main() -> None:
         t0 = time.perf_counter()
         classifier.score(fresh, "could you tell me", CONTEXT)
         cold.append((time.perf_counter() - t0) * 1000)
-    for name, samples in (("streaming query (every 100 ms)", streaming), ("cold query (2 s)", cold)):
+    results = {"streaming query (every 100 ms)": streaming, "cold query (2 s)": cold}
+    for name, samples in results.items():
         p50, p95 = np.median(samples), np.percentile(samples, 95)
         print(f"{name:32} n={len(samples):4}  p50 {p50:6.2f} ms  p95 {p95:6.2f} ms")
 
