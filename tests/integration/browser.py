@@ -96,10 +96,12 @@ async def wait_for_event(
     since: int = 0,
 ) -> dict[str, Any]:
     """The first event of `type` (matching `predicate`) in `window.omnivox.events[since:]`,
-    polled until `timeout_s`; raises TimeoutError naming the types that did arrive."""
+    polled until `timeout_s`; raises TimeoutError naming the types that did arrive and
+    the wanted-type events the predicate refused."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     seen: list[str] = []
+    rejected: list[dict[str, Any]] = []  # of the wanted type, refused by the predicate
     index = since
     while True:
         new: list[dict[str, Any]] = await page.evaluate(
@@ -108,11 +110,16 @@ async def wait_for_event(
         index += len(new)
         for event in new:
             seen.append(event.get("type", "?"))
-            if event.get("type") == type and (predicate is None or predicate(event)):
-                return event
+            if event.get("type") == type:
+                if predicate is None or predicate(event):
+                    return event
+                rejected.append(event)
         if loop.time() >= deadline:
             tail = ", ".join(seen[-20:]) or "none"
-            raise TimeoutError(f"no {type!r} event within {timeout_s} s; last events seen: {tail}")
+            refused = f"; {type!r} events refused: {rejected[-3:]}" if rejected else ""
+            raise TimeoutError(
+                f"no {type!r} event within {timeout_s} s; last events seen: {tail}{refused}"
+            )
         await asyncio.sleep(0.05)
 
 
