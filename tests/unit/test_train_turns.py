@@ -12,8 +12,8 @@ pytest.importorskip("torch")
 if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
     pytest.skip("needs the espeak-ng and flite CLIs", allow_module_level=True)
 
-from omnivox.agent.train_turns import Plan, make_examples, synthetic_clips, tune
-from omnivox.agent.turn_data import AGENT_VOICE, LABELS, synthesize
+from omnivox.agent.train_turns import Plan, make_examples, real_clips, synthetic_clips, tune
+from omnivox.agent.turn_data import AGENT_VOICE, LABELS, PAUSE_LABELS, synthesize
 from omnivox.agent.turn_fit import export, train
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import EXTRA_DIM, FEATURE_VERSION, FRAME_DIM, WINDOW_FRAMES
@@ -42,6 +42,16 @@ def test_clips_cover_both_tasks_with_a_silent_tail(clips: list) -> None:
         assert clip.label in LABELS and clip.audio.dtype == np.int16
         assert 0 < clip.speech_end < len(clip.audio)  # the pause/tail follows the speech
         assert not clip.source.endswith(("slt", "scotland+f3"))  # held-out voices unused
+
+
+def test_real_speech_trains_only_the_pause_task() -> None:
+    """With no real backchannel, real voices over the agent would teach "real voice =
+    take-over"."""
+    real = real_clips(TINY, np.random.default_rng(0))
+    if not real:
+        pytest.skip("no Asterisk prompts or LibriVox recordings installed")
+    assert {c.label for c in real} <= set(PAUSE_LABELS)
+    assert any(c.label == "end_of_turn" for c in real)
 
 
 def test_examples_are_shaped_for_the_graph_and_deterministic(clips: list) -> None:
