@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Path("out/turns"),
         help="folder for the model, evaluation sets and report",
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (a few minutes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--install", action="store_true", help=f"also copy the model to {PACKAGE_MODEL}"
