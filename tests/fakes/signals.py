@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def burst(ms: int, f0: float = 150.0) -> np.ndarray:
+def burst(ms: int, f0: float = 150.0, amplitude: float = 8000.0) -> np.ndarray:
     """A loud tone: a 'word' to level-based speech detection."""
     t = np.arange(ms * 16) / 16000
-    return (8000 * np.sin(2 * np.pi * f0 * t)).astype(np.int16)
+    return (amplitude * np.sin(2 * np.pi * f0 * t)).astype(np.int16)
 
 
 def gap(ms: int) -> np.ndarray:

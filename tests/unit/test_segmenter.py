@@ -13,15 +13,7 @@ from omnivox.models.recognizer.segmenter import (
     check_pcm,
     frame_levels_db,
 )
-
-
-def tone(ms: int, amplitude: float = 8000.0) -> np.ndarray:
-    t = np.arange(ms * SAMPLE_RATE // 1000) / SAMPLE_RATE
-    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
-
-
-def silence(ms: int) -> np.ndarray:
-    return np.zeros(ms * SAMPLE_RATE // 1000, dtype=np.int16)
+from tests.fakes.signals import burst, gap
 
 
 def feed(seg: PauseSegmenter, pcm: np.ndarray) -> list[np.ndarray]:
@@ -51,14 +43,14 @@ def test_check_pcm_rejects_bad_input_with_message(value: object, message: str) -
 
 
 def test_frame_levels() -> None:
-    levels = frame_levels_db(np.concatenate([silence(40), tone(40)]))
+    levels = frame_levels_db(np.concatenate([gap(40), burst(40, 220.0)]))
     assert len(levels) == 4
     assert levels[0] == 0.0 and levels[2] > 70.0
 
 
 def test_pause_closes_a_segment_with_margins() -> None:
     seg = PauseSegmenter(SegmenterConfig(pause_ms=200, margin_ms=100))
-    closed = feed(seg, np.concatenate([silence(500), tone(1000), silence(400), tone(600)]))
+    closed = feed(seg, np.concatenate([gap(500), burst(1000, 220.0), gap(400), burst(600, 220.0)]))
     assert len(closed) == 1
     # 1000 ms of speech plus 100 ms margin each side
     assert len(closed[0]) == 1200 * SAMPLE_RATE // 1000
@@ -69,20 +61,20 @@ def test_pause_closes_a_segment_with_margins() -> None:
 
 def test_short_gap_does_not_cut() -> None:
     seg = PauseSegmenter(SegmenterConfig(pause_ms=200))
-    assert feed(seg, np.concatenate([tone(500), silence(100), tone(500)])) == []
+    assert feed(seg, np.concatenate([burst(500, 220.0), gap(100), burst(500, 220.0)])) == []
     assert seg.has_speech
 
 
 def test_silence_only_never_makes_a_segment_and_stays_bounded() -> None:
     seg = PauseSegmenter()
-    assert feed(seg, silence(5000)) == []
+    assert feed(seg, gap(5000)) == []
     assert seg.open_audio() is None
     assert seg.open_samples <= SegmenterConfig().margin_ms * SAMPLE_RATE // 1000
 
 
 def test_a_click_is_not_speech() -> None:
     seg = PauseSegmenter(SegmenterConfig(min_speech_ms=60))
-    assert feed(seg, np.concatenate([tone(20), silence(600)])) == []
+    assert feed(seg, np.concatenate([burst(20, 220.0), gap(600)])) == []
     assert seg.open_audio() is None
 
 
@@ -91,19 +83,19 @@ def test_quiet_pause_relative_to_loud_speech() -> None:
     rng = np.random.default_rng(0)
     noise = (rng.standard_normal(8000) * 80).astype(np.int16)
     seg = PauseSegmenter(SegmenterConfig(pause_ms=200))
-    closed = feed(seg, np.concatenate([tone(800, 20000), noise, tone(400, 20000)]))
+    closed = feed(seg, np.concatenate([burst(800, 220.0, 20000), noise, burst(400, 220.0, 20000)]))
     assert len(closed) == 1
 
 
 def test_length_cap_cuts_unbroken_speech() -> None:
     seg = PauseSegmenter(SegmenterConfig(max_segment_ms=2000))
-    closed = feed(seg, tone(5000))
+    closed = feed(seg, burst(5000, 220.0))
     assert [len(c) for c in closed] == [2000 * SAMPLE_RATE // 1000] * 2
 
 
 def test_close_open_starts_afresh() -> None:
     seg = PauseSegmenter()
-    feed(seg, np.concatenate([tone(500), silence(120)]))
+    feed(seg, np.concatenate([burst(500, 220.0), gap(120)]))
     assert seg.trailing_pause_ms == 120
     seg.close_open()
     assert seg.open_audio() is None and seg.open_samples == 0
@@ -112,11 +104,13 @@ def test_close_open_starts_afresh() -> None:
 def test_speech_extent_ignores_trailing_silence_and_counts_from_the_stream_start() -> None:
     seg = PauseSegmenter(SegmenterConfig(pause_ms=200))
     assert seg.speech_extent is None
-    feed(seg, np.concatenate([silence(100), tone(300), silence(60)]))
+    feed(seg, np.concatenate([gap(100), burst(300, 220.0), gap(60)]))
     extent = seg.speech_extent
     assert extent == (5, 19)
-    feed(seg, silence(80))  # more pause, no more speech: same extent
+    feed(seg, gap(80))  # more pause, no more speech: same extent
     assert seg.speech_extent == extent
-    feed(seg, np.concatenate([tone(100), silence(400), tone(200)]))  # a cut, then speech
+    feed(
+        seg, np.concatenate([burst(100, 220.0), gap(400), burst(200, 220.0)])
+    )  # a cut, then speech
     first, last = seg.speech_extent or (0, 0)
     assert first > extent[1] and last - first == 9
