@@ -109,8 +109,7 @@ def test_speech_extent_ignores_trailing_silence_and_counts_from_the_stream_start
     assert extent == (5, 19)
     feed(seg, gap(80))  # more pause, no more speech: same extent
     assert seg.speech_extent == extent
-    feed(
-        seg, np.concatenate([burst(100, 220.0), gap(400), burst(200, 220.0)])
-    )  # a cut, then speech
+    # A cut, then speech.
+    feed(seg, np.concatenate([burst(100, 220.0), gap(400), burst(200, 220.0)]))
     first, last = seg.speech_extent or (0, 0)
     assert first > extent[1] and last - first == 9
