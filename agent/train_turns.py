@@ -23,6 +23,7 @@ The recipe (also in models/turn/RECIPE.md):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import sys
@@ -284,6 +285,20 @@ def tune(model_path: Path, val_clips: Sequence[Clip], seed: int) -> dict[str, st
     }
 
 
+def missing_prerequisites() -> list[str]:
+    """What training needs and this machine lacks, each with its fix; checked before
+    the first minute of work rather than failing in the middle of it."""
+    missing = [
+        f"the {exe} command (apt-get install -y {exe})"
+        for exe in ("espeak-ng", "flite")
+        if shutil.which(exe) is None
+    ]
+    for module in ("torch", "onnx"):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"the {module} package (pip install 'omnivox[train]')")
+    return missing
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="omnivox train turns", description=__doc__.split("\n\n")[0]
@@ -300,10 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--install", action="store_true", help=f"also copy the model to {PACKAGE_MODEL}"
     )
     args = parser.parse_args(argv)
-    try:
-        import torch  # noqa: F401  (fail early, with the fix, if the extra is missing)
-    except ImportError:
-        print("omnivox train turns: needs torch: pip install 'omnivox[train]'", file=sys.stderr)
+    missing = missing_prerequisites()
+    if missing:
+        print(f"omnivox train turns: needs {', '.join(missing)}", file=sys.stderr)
+        print("  ./dev train sets them all up", file=sys.stderr)
         return 2
     plan = PLANS["quick" if args.quick else "full"]
     rng = np.random.default_rng(args.seed)

@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
-    pytest.skip("needs the espeak-ng and flite CLIs", allow_module_level=True)
-
-from omnivox.agent.train_turns import Plan, make_examples, real_clips, synthetic_clips, tune
+from omnivox.agent.train_turns import (
+    Plan,
+    main,
+    make_examples,
+    missing_prerequisites,
+    real_clips,
+    synthetic_clips,
+    tune,
+)
 from omnivox.agent.turn_data import AGENT_VOICE, LABELS, PAUSE_LABELS, synthesize
 from omnivox.agent.turn_fit import export, train
 from omnivox.models.turn.classifier import TurnClassifier
@@ -33,7 +37,20 @@ TINY = Plan(
 
 @pytest.fixture(scope="module")
 def clips() -> list:
+    if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
+        pytest.skip("needs the espeak-ng and flite CLIs")
     return synthetic_clips(False, TINY, np.random.default_rng(0))
+
+
+def test_missing_tools_are_named_with_their_fix_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda exe: None)
+    assert "the flite command (apt-get install -y flite)" in missing_prerequisites()
+    assert main(["--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "espeak-ng" in err and "./dev train" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_clips_cover_both_tasks_with_a_silent_tail(clips: list) -> None:
@@ -69,6 +86,7 @@ def test_examples_are_shaped_for_the_graph_and_deterministic(clips: list) -> Non
 
 
 def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
     pytest.importorskip("onnx")
     agent = [synthesize(AGENT_VOICE, "Sure, I can help.", np.random.default_rng(1))]
     data = make_examples(clips, agent, np.random.default_rng(3))
