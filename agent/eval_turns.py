@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from omnivox.agent.config import TurnsConfig
-from omnivox.agent.session import turn_policy_config
 from omnivox.agent.turn_data import (
     HUMAN_BACKCHANNELS,
     LABELS,
@@ -46,6 +45,7 @@ from omnivox.agent.turn_data import (
     speech_bounds,
     write_labelled_dir,
 )
+from omnivox.agent.turn_queries import turn_policy_config
 from omnivox.agent.turn_replay import (
     PARTIAL_SOURCES,
     LabelledClip,

@@ -19,7 +19,7 @@ import numpy as np
 
 from omnivox.agent.camera import Camera
 from omnivox.agent.clock import Clock
-from omnivox.agent.config import AgentConfig, TurnsConfig
+from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event, EventSink
 from omnivox.agent.history import History
 from omnivox.agent.intervention_config import build_interventions
@@ -36,7 +36,12 @@ from omnivox.agent.presence import (
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.transcription import TranscriptionWorker
-from omnivox.agent.turn_queries import Query, TurnQueries
+from omnivox.agent.turn_queries import (
+    INTERIM_FINAL_MS,
+    Query,
+    TurnQueries,
+    turn_policy_config,
+)
 from omnivox.agent.turns import (
     AgentAudioStarted,
     AgentReplyFinished,
@@ -51,23 +56,18 @@ from omnivox.agent.turns import (
     TurnDecision,
     TurnEvent,
     TurnPolicy,
-    TurnPolicyConfig,
     TurnState,
     UserPaused,
 )
 from omnivox.kernels.mixing import apply_gain
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from omnivox.media.wavfile import wav_bytes
-from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
-INTERIM_FINAL_MS = 200
-"""While the user talks over the agent, ask the final recognizer for their words this
-often (where that is cheap): "uh-huh" or "wait" read right is half the decision."""
 FINAL_WAIT_MS = 200
 """At a pause, how long the classifier waits for the final transcript before it judges
 on the streaming partial (the final usually takes 20-200 ms)."""
@@ -540,32 +540,3 @@ class Session:
 
     def _emit(self, type_: str, **data: object) -> None:
         self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
-
-
-def turn_policy_config(turns: TurnsConfig, classifier: TurnClassifier | None) -> TurnPolicyConfig:
-    """The turn policy's settings from the config, with the thresholds tuned with the
-    classifier where the config leaves them open (None: the timing rules)."""
-
-    def threshold(configured: float | None, name: str) -> float:
-        if configured is not None:
-            return configured
-        return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5
-
-    return TurnPolicyConfig(
-        end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
-        barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
-        use_classifier=classifier is not None,
-        takeover_threshold=threshold(turns.takeover_threshold, "takeover"),
-        backchannel_threshold=turns.backchannel_threshold,
-        finished_threshold=threshold(turns.finished_threshold, "finished"),
-        hold_threshold=turns.hold_threshold,
-        max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
-        max_overlap_ms=turns.max_overlap_ms,
-        backchannel_max_ms=turns.backchannel_max_ms,
-        takeover_confident=turns.takeover_confident,
-        takeover_support=turns.takeover_support,
-        takeover_words_threshold=turns.takeover_words_threshold,
-        pause_score_wait_ms=turns.pause_score_wait_ms,
-        graded_pause=turns.graded_pause,
-        duck_while_undecided=turns.duck_while_undecided,
-    )

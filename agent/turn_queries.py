@@ -1,5 +1,7 @@
 """Asks the learned turn classifier, on the executor, while the policy needs an answer.
 
+Also the turn policy's settings, which take the thresholds tuned with the classifier.
+
 During overlap (the user talks over the agent) and during a pause in the user's turn the
 session calls `maybe_query` every frame; at most one query is in flight, and queries are
 spaced `interval_ms` apart on the media clock. Results go back to the turn policy as
@@ -16,12 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnivox.agent.turns import OverlapScore, PauseScore, TurnEvent
+from omnivox.agent.config import TurnsConfig
+from omnivox.agent.turns import OverlapScore, PauseScore, TurnEvent, TurnPolicyConfig
 from omnivox.models.blocking import run_blocking
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)
+
+INTERIM_FINAL_MS = 200
+"""While the user talks over the agent, ask the final recognizer for their words this
+often (where that is cheap): "uh-huh" or "wait" read right is half the decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +97,32 @@ class TurnQueries:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def turn_policy_config(turns: TurnsConfig, classifier: TurnClassifier | None) -> TurnPolicyConfig:
+    """The turn policy's settings from the config, with the thresholds tuned with the
+    classifier where the config leaves them open (None: the timing rules)."""
+
+    def threshold(configured: float | None, name: str) -> float:
+        if configured is not None:
+            return configured
+        return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5
+
+    return TurnPolicyConfig(
+        end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
+        barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
+        use_classifier=classifier is not None,
+        takeover_threshold=threshold(turns.takeover_threshold, "takeover"),
+        backchannel_threshold=turns.backchannel_threshold,
+        finished_threshold=threshold(turns.finished_threshold, "finished"),
+        hold_threshold=turns.hold_threshold,
+        max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
+        max_overlap_ms=turns.max_overlap_ms,
+        backchannel_max_ms=turns.backchannel_max_ms,
+        takeover_confident=turns.takeover_confident,
+        takeover_support=turns.takeover_support,
+        takeover_words_margin=turns.takeover_words_margin,
+        pause_score_wait_ms=turns.pause_score_wait_ms,
+        graded_pause=turns.graded_pause,
+        duck_while_undecided=turns.duck_while_undecided,
+    )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnivox.agent.session import INTERIM_FINAL_MS
 from omnivox.agent.speech_channel import extend_floor, overlay_agent
 from omnivox.agent.turn_data import (
     AGENT_VOICE,
@@ -27,6 +26,7 @@ from omnivox.agent.turn_data import (
     speech_bounds,
     synthesize,
 )
+from omnivox.agent.turn_queries import INTERIM_FINAL_MS
 from omnivox.agent.turns import (
     AgentAudioStarted,
     CancelReply,

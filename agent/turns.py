@@ -193,9 +193,10 @@ class TurnPolicyConfig:
     `takeover_threshold` needs the previous one at or above `takeover_support`: a lone
     spike on a murmur ("oh", "uh-huh") is no reason to stop."""
     takeover_support: float = 0.8
-    takeover_words_threshold: float = 0.8
-    """With two or more words in the partial that are not backchannel tokens, this lower
-    threshold (with the same support) takes the floor: the words confirm the audio."""
+    takeover_words_margin: float = 0.2
+    """With two or more words in the partial that are not backchannel tokens, the
+    take-over threshold (and its support) drops by this much: the words confirm the
+    audio. A margin, not a number, so it follows the threshold tuned with each model."""
     pause_score_wait_ms: float = 700.0
     """At a pause, the silence rule waits this long for the classifier's first score
     (it follows the recognizer's final) rather than race it."""
@@ -309,8 +310,11 @@ class TurnPolicy:
             return
         cfg = self.config
         p, words = ev.p_takeover, content_words(ev.text)
-        threshold = cfg.takeover_words_threshold if words >= 2 else cfg.takeover_threshold
+        threshold = cfg.takeover_threshold
         support = min(cfg.takeover_support, threshold)
+        if words >= 2:
+            threshold -= cfg.takeover_words_margin
+            support -= cfg.takeover_words_margin
         agreed = p >= threshold and (self._previous_p or 0.0) >= support
         self._previous_p = p
         if self._overlap_verdict_kind == "backchannel":

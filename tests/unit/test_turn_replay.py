@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from omnivox.agent.bench_latency import silence_pcm, trim_silence
-from omnivox.agent.session import INTERIM_FINAL_MS
+from omnivox.agent.turn_queries import INTERIM_FINAL_MS
 from omnivox.agent.turn_replay import (
     FINAL_LAG_MS,
     LabelledClip,
