@@ -23,7 +23,6 @@ The recipe (also in models/turn/RECIPE.md):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import shutil
@@ -37,8 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from omnivox.agent.config import TurnsConfig
-from omnivox.agent.eval_turns import build_human_set, decide, replay_policy, run_eval
+from omnivox.agent.eval_turns import build_human_set, decide, run_eval
 from omnivox.agent.speech_channel import augment, overlay_agent
 from omnivox.agent.turn_data import (
     AGENT_VOICE,
@@ -62,7 +60,6 @@ from omnivox.agent.turn_data import (
     write_labelled_dir,
 )
 from omnivox.agent.turn_fit import Examples, export, set_metadata, train
-from omnivox.agent.turn_queries import turn_policy_config
 from omnivox.agent.turn_replay import LabelledClip, PartialSource, trace_all
 from omnivox.models.turn.classifier import MODEL_FILE, TurnClassifier
 from omnivox.models.turn.features import (
@@ -278,32 +275,20 @@ def make_examples(
 def tune(model_path: Path, val_clips: Sequence[Clip], seed: int) -> dict[str, str]:
     """Thresholds (and the baseline's word count) with the best balanced accuracy on
     validation clips, replayed with agent echo and the partials of the session's own
-    recognizer (what the thresholds meet live).
-
-    The thresholds are tuned through the turn policy, as the session applies them:
-    tuned on single crossings, they came out as high as the grid allows (0.95), since a
-    lone spike on "uh-huh" counted as a false stop, which the policy's "two scores in a
-    row" rule already prevents. Ties go to the lower threshold: the faster decision."""
+    recognizer (what the thresholds meet live)."""
     classifier = TurnClassifier.load(model_path)
     clips = [LabelledClip(f"val{i}", c.label, c.audio, c.text) for i, c in enumerate(val_clips)]
     traces = trace_all(classifier, clips, overlay=True, seed=seed, partials="hybrid")
     grid = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
-    rules = turn_policy_config(TurnsConfig(), classifier)
 
     def balanced(report: dict[str, Any], a: str, b: str) -> float:
         table = report["per_class"]
         return sum(table[c]["accuracy"] or 0.0 for c in (a, b)) / 2
 
-    def policy(**thresholds: float) -> dict[str, Any]:
-        return replay_policy(traces, dataclasses.replace(rules, **thresholds))
-
     takeover = max(
-        grid,
-        key=lambda th: balanced(policy(takeover_threshold=th), "backchannel", "interruption"),
+        grid, key=lambda th: balanced(decide(traces, th, 0.5), "backchannel", "interruption")
     )
-    finished = max(
-        grid, key=lambda th: balanced(policy(finished_threshold=th), "end_of_turn", "hold")
-    )
+    finished = max(grid, key=lambda th: balanced(decide(traces, 0.5, th), "end_of_turn", "hold"))
     words = max(
         range(1, 8),
         key=lambda n: balanced(decide(traces, 0.5, 0.5, n, 0.0), "backchannel", "interruption"),
