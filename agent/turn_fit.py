@@ -106,9 +106,11 @@ def validation_auc(probs: np.ndarray, val: Examples) -> float:
     )
 
 
-def train(data: Examples, val: Examples, epochs: int, max_train_s: float, seed: int) -> Any:
+def train(
+    data: Examples, val: Examples, epochs: int, max_train_s: float, seed: int
+) -> tuple[Any, float]:
     """Fit on ``data``; keep the weights with the best validation AUC; stop after
-    ``epochs`` or once ``max_train_s`` is spent."""
+    ``epochs`` or once ``max_train_s`` is spent. Returns the model and that AUC."""
     import torch
 
     torch.manual_seed(seed)
@@ -178,7 +180,7 @@ def train(data: Examples, val: Examples, epochs: int, max_train_s: float, seed: 
             break
     model.load_state_dict(best_state)
     model.eval()
-    return model
+    return model, best
 
 
 def export(model: Any, path: Path, check: Examples, metadata: dict[str, str]) -> None:
