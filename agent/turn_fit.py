@@ -106,11 +106,9 @@ def validation_auc(probs: np.ndarray, val: Examples) -> float:
     )
 
 
-def train(
-    data: Examples, val: Examples, epochs: int, max_train_s: float, seed: int
-) -> tuple[Any, float]:
+def train(data: Examples, val: Examples, epochs: int, max_train_s: float, seed: int) -> Any:
     """Fit on ``data``; keep the weights with the best validation AUC; stop after
-    ``epochs`` or once ``max_train_s`` is spent. Returns the model and that AUC."""
+    ``epochs`` or once ``max_train_s`` is spent."""
     import torch
 
     torch.manual_seed(seed)
@@ -180,7 +178,7 @@ def train(
             break
     model.load_state_dict(best_state)
     model.eval()
-    return model, best
+    return model
 
 
 def export(model: Any, path: Path, check: Examples, metadata: dict[str, str]) -> None:

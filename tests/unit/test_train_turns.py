@@ -33,7 +33,6 @@ TINY = Plan(
     real_stride=1000,
     epochs=1,
     max_train_s=30.0,
-    restarts=1,
 )
 
 
@@ -102,8 +101,7 @@ def test_train_export_and_tune_round_trip(clips: list, tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     agent = [synthesize(AGENT_VOICE, "Sure, I can help.", np.random.default_rng(1))]
     data = make_examples(clips, agent, np.random.default_rng(3))
-    model, auc = train(data, data, TINY.epochs, TINY.max_train_s, seed=0)
-    assert 0.0 <= auc <= 1.0
+    model = train(data, data, TINY.epochs, TINY.max_train_s, seed=0)
     path = tmp_path / "turn.onnx"
     metadata = {"feature_version": str(FEATURE_VERSION), "training": "{}"}
     export(model, path, data, metadata)  # checks ORT == torch
