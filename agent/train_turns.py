@@ -139,21 +139,6 @@ def _tts_jobs(
     return jobs
 
 
-QUESTION_INTONATION_SHARE = 0.7
-"""Share of finished questions said with "?". The rest fall like statements: people
-ask both ways, and a model that only heard the rise on unfinished phrases (said with a
-continuation comma) took every rising question for a pause mid-sentence."""
-
-
-def said_as(kind: str, text: str, rng: np.random.Generator) -> str:
-    """The text given to the TTS engine: punctuation chooses the intonation."""
-    if kind == "unfinished":
-        return text + ("," if rng.random() < 0.5 else "")
-    if text.endswith("?") and rng.random() >= QUESTION_INTONATION_SHARE:
-        return text[:-1]
-    return text
-
-
 def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> list[Clip]:
     """Spoken phrase lists; held-out phrases and voices when ``evaluation``."""
     voices = [v for v in VOICES if v.held_out == evaluation]
@@ -170,7 +155,7 @@ def synthetic_clips(evaluation: bool, plan: Plan, rng: np.random.Generator) -> l
     for kind, text in progress(jobs, len(jobs), title):
         voice = voices[int(rng.integers(len(voices)))]
         source = f"{voice.engine}:{voice.name}"
-        spoken = said_as(kind, text, rng)
+        spoken = text + ("," if kind == "unfinished" and rng.random() < 0.5 else "")
         audio = synthesize(voice, spoken, rng)
         clips.append(_finish(audio, text, label_of[kind], source, text, rng))
         if kind != "finished":
