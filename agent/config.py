@@ -58,7 +58,7 @@ class TurnsConfig(_Section):
     """One take-over score this high stops the agent on its own."""
     takeover_support: float = Field(0.8, ge=0.0, le=1.0)
     """Below `takeover_confident`, the previous score must be at least this."""
-    takeover_words_margin: float = Field(0.2, ge=0.0, le=1.0)
+    takeover_words_margin: float = Field(0.1, ge=0.0, le=1.0)
     """How far the take-over threshold (and its support) drops once two or more
     non-backchannel words are heard."""
     pause_score_wait_ms: int = Field(700, ge=0)

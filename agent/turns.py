@@ -193,7 +193,7 @@ class TurnPolicyConfig:
     `takeover_threshold` needs the previous one at or above `takeover_support`: a lone
     spike on a murmur ("oh", "uh-huh") is no reason to stop."""
     takeover_support: float = 0.8
-    takeover_words_margin: float = 0.2
+    takeover_words_margin: float = 0.1
     """With two or more words in the partial that are not backchannel tokens, the
     take-over threshold (and its support) drops by this much: the words confirm the
     audio. A margin, not a number, so it follows the threshold tuned with each model."""
