@@ -1,17 +1,18 @@
 """Asks the learned turn classifier, on the executor, while the policy needs an answer.
 
-Also the turn policy's settings, which take the thresholds tuned with the classifier.
-
 During overlap (the user talks over the agent) and during a pause in the user's turn the
 session calls `maybe_query` every frame; at most one query is in flight, and queries are
 spaced `interval_ms` apart on the media clock. Results go back to the turn policy as
 `OverlapScore` / `PauseScore` events, unless the situation they answer has passed.
+
+Also the turn policy's settings, which take the thresholds tuned with the classifier.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,29 +101,17 @@ class TurnQueries:
 
 
 def turn_policy_config(turns: TurnsConfig, classifier: TurnClassifier | None) -> TurnPolicyConfig:
-    """The turn policy's settings from the config, with the thresholds tuned with the
-    classifier where the config leaves them open (None: the timing rules)."""
+    """The turn policy's settings from the config (the fields they share by name), with
+    the thresholds tuned with the classifier where the config leaves them open (None:
+    the timing rules)."""
+    policy_fields = {f.name for f in dataclasses.fields(TurnPolicyConfig)}
+    shared = {k: v for k, v in turns.model_dump().items() if k in policy_fields}
 
     def threshold(configured: float | None, name: str) -> float:
         if configured is not None:
             return configured
         return float(getattr(classifier.thresholds, name)) if classifier is not None else 0.5
 
-    return TurnPolicyConfig(
-        end_of_turn_silence_ms=turns.end_of_turn_silence_ms,
-        barge_in_min_speech_ms=turns.barge_in_min_speech_ms,
-        use_classifier=classifier is not None,
-        takeover_threshold=threshold(turns.takeover_threshold, "takeover"),
-        backchannel_threshold=turns.backchannel_threshold,
-        finished_threshold=threshold(turns.finished_threshold, "finished"),
-        hold_threshold=turns.hold_threshold,
-        max_end_of_turn_silence_ms=turns.max_end_of_turn_silence_ms,
-        max_overlap_ms=turns.max_overlap_ms,
-        backchannel_max_ms=turns.backchannel_max_ms,
-        takeover_confident=turns.takeover_confident,
-        takeover_support=turns.takeover_support,
-        takeover_words_margin=turns.takeover_words_margin,
-        pause_score_wait_ms=turns.pause_score_wait_ms,
-        graded_pause=turns.graded_pause,
-        duck_while_undecided=turns.duck_while_undecided,
-    )
+    shared["takeover_threshold"] = threshold(turns.takeover_threshold, "takeover")
+    shared["finished_threshold"] = threshold(turns.finished_threshold, "finished")
+    return TurnPolicyConfig(use_classifier=classifier is not None, **shared)
