@@ -63,6 +63,10 @@ class TurnsConfig(_Section):
     non-backchannel words are heard."""
     pause_score_wait_ms: int = Field(700, ge=0)
     """At a pause, how long the silence rule waits for the classifier's first score."""
+    pause_final_wait_ms: int = Field(200, ge=0)
+    """At a pause, how long the classifier waits for the final transcript before it
+    scores the rougher streaming partial. The final usually takes 20-200 ms; raise this
+    on a slow CPU (it must stay below `pause_score_wait_ms` to matter)."""
     graded_pause: bool = True
     """Between the hold and finished thresholds, wait longer the lower the score."""
     duck_while_undecided: bool = True

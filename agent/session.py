@@ -68,9 +68,6 @@ log = logging.getLogger(__name__)
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
-FINAL_WAIT_MS = 200
-"""At a pause, how long the classifier waits for the final transcript before it judges
-on the streaming partial (the final usually takes 20-200 ms)."""
 MAX_TURN_AUDIO_S = 60
 """The most of one turn's audio kept (its end): what an audio-taking Thinker gets, and
 a bound on memory when a turn never ends (a noisy room)."""
@@ -92,6 +89,7 @@ class Session:
         self._generation = 0
         """Counts overlaps and pauses, so a late classifier answer is not misapplied."""
         turns = config.turns
+        self._final_wait_ms = turns.pause_final_wait_ms
         classifier = stack.turn_classifier if turns.classifier == "learned" else None
         self.policy = TurnPolicy(turn_policy_config(turns, classifier))
         self._queries = (
@@ -253,7 +251,7 @@ class Session:
         """Ask the classifier every interval during overlap and pauses. At a pause it is
         asked with the speculative final (the moment it arrives): the final recognizer is
         far more accurate than the streaming partials, and a reply has to wait for that
-        final anyway. A final slower than `FINAL_WAIT_MS` is not waited for."""
+        final anyway. A final slower than `turns.pause_final_wait_ms` is not waited for."""
         q = self._queries
         state = self.policy.state
         if q is None or q.busy or not (now_due or q.due()):
@@ -267,7 +265,7 @@ class Session:
             final = self._speculative
             if final is not None and final.done() and not final.cancelled():
                 text = final.result()
-            elif self.clock.now_ms() - self._paused_at_ms < FINAL_WAIT_MS:
+            elif self.clock.now_ms() - self._paused_at_ms < self._final_wait_ms:
                 return
         else:
             return

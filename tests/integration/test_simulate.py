@@ -194,7 +194,8 @@ async def test_safety_intervention_blocks_a_reply_and_reports_its_time() -> None
 
 async def test_at_a_pause_the_classifier_judges_the_final_transcript() -> None:
     """The streaming partials are rough; the speculative final is what the classifier
-    reads at a pause (and what the Thinker will get)."""
+    reads at a pause (and what the Thinker will get). The waits are long so that a slow
+    machine's final still comes in time."""
     real = shared_stack().turn_classifier
     assert real is not None
     seen: list[tuple[bool, str]] = []
@@ -207,8 +208,10 @@ async def test_at_a_pause_the_classifier_judges_the_final_transcript() -> None:
             return real.score(audio, text, context)
 
     stack = dataclasses.replace(shared_stack(), turn_classifier=Spy())
+    base = agent_config()
+    turns = base.turns.model_copy(update={"pause_final_wait_ms": 5000, "pause_score_wait_ms": 6000})
     pcm = np.concatenate([silence(0.5), speech("Can I bring my kids?"), silence(2.0)])
-    res = await simulate(pcm, stack, agent_config())
+    res = await simulate(pcm, stack, base.model_copy(update={"turns": turns}))
     [final] = res.of_type("transcript_final")
     pause_texts = [text for speaking, text in seen if not speaking]
     assert pause_texts and pause_texts[0] == final["text"]
