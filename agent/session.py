@@ -35,13 +35,7 @@ from omnivox.agent.presence import (
 )
 from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
 from omnivox.agent.stack import ModelStack
-from omnivox.agent.transcription import TranscriptionWorker
-from omnivox.agent.turn_queries import (
-    INTERIM_FINAL_MS,
-    Query,
-    TurnQueries,
-    turn_policy_config,
-)
+from omnivox.agent.turn_queries import Query, TurnQueries, turn_policy_config
 from omnivox.agent.turns import (
     AgentAudioStarted,
     AgentReplyFinished,
@@ -59,6 +53,7 @@ from omnivox.agent.turns import (
     TurnState,
     UserPaused,
 )
+from omnivox.agent.user_speech import UserSpeech
 from omnivox.kernels.mixing import apply_gain
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from omnivox.media.wavfile import wav_bytes
@@ -66,8 +61,6 @@ from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)
 
-PREROLL_MS = 300
-"""Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
 MAX_TURN_AUDIO_S = 60
 """The most of one turn's audio kept (its end): what an audio-taking Thinker gets, and
 a bound on memory when a turn never ends (a noisy room)."""
@@ -143,28 +136,20 @@ class Session:
                 report=lambda msg: self._emit("error", message=msg, source="intervention"),
             ),
         )
-        self._asr = TranscriptionWorker(
+        self.speech = UserSpeech(
             stack.recognizer,
-            on_partial=self._on_partial,
+            early_final_ms=config.recognizer.early_final_ms,
+            on_partial=lambda text: self._emit("transcript_partial", text=text),
             on_error=lambda msg: self._emit("error", message=msg, source="recognizer"),
         )
-        self._preroll: deque[AudioFrame] = deque(maxlen=PREROLL_MS // FRAME_MS)
-        self._has_stream = False
-        self._feeding = False
-        self._held: list[np.ndarray] = []
-        self._speculative: asyncio.Future[str] | None = None
         self._paused_at_ms = 0.0
-        self._interim_finals = stack.recognizer.interim_finals
-        self._interim: asyncio.Future[str] | None = None
-        self._interim_at_ms = 0.0
-        self._early_final_asked = False
         self._overlap_text = ""
+        """The latest interim final's words while the user talks over the agent."""
         self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.client_playout = ClientPlayout()
         self._turn_audio: deque[np.ndarray] = deque(maxlen=MAX_TURN_AUDIO_S * 1000 // FRAME_MS)
         """The user's audio since the current turn's (or overlap's) onset, for the classifier."""
-        self._partial = ""
         self._ducked = False
         self._agent_quiet_since_ms = 0.0
         self._last_agent_text = ""
@@ -173,7 +158,7 @@ class Session:
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def start(self, greet: bool = True) -> None:
-        self._asr.start()
+        self.speech.start()
         self._emit("session_started", session_id=self.id)
         self._emit("turn_state", state=self.policy.state.value)
         if greet and self.config.greeting:
@@ -190,7 +175,7 @@ class Session:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._asr.close()
+        await self.speech.close()
         await self.camera.close()
         if self._queries is not None:
             await self._queries.close()
@@ -200,7 +185,7 @@ class Session:
     def busy(self) -> bool:
         """Model work in flight (the simulator paces to real time while this is true, so
         compute latency lands on the media clock)."""
-        if self._asr.busy or self.camera.busy:
+        if self.speech.busy or self.camera.busy:
             return True
         if self._queries is not None and self._queries.busy:
             return True
@@ -221,12 +206,8 @@ class Session:
             self.camera.tick()
             if (forget := self.visitors.tick(idle=self._idle)) is not None:
                 self._visitor_action(forget)
-        self._preroll.append(frame)
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
-        if self._feeding:
-            self._asr.feed(frame.pcm)
-        elif self._has_stream:
-            self._held.append(frame.pcm)
+        self.speech.push(frame)
         for ve in vad_events:
             if ve.kind == "start":
                 self._emit("vad_start", onset_ms=round(ve.speech_t_ms, 1))
@@ -234,18 +215,16 @@ class Session:
                 self._handle(SpeechStarted(self.clock.now_ms(), ve.speech_t_ms))
             else:
                 self._emit("vad_stop", speech_end_ms=round(ve.speech_t_ms, 1))
-                self._feeding = False
+                self.speech.speech_stopped()
                 self._handle(SpeechStopped(self.clock.now_ms(), ve.speech_t_ms))
         if self.policy.state in (TurnState.USER_SPEAKING, TurnState.OVERLAP):
             self._turn_audio.append(frame.pcm)
         self._handle(Tick(self.clock.now_ms()))
-        self._maybe_early_final()
+        self.speech.maybe_early_final(
+            self.vad.silence_ms, user_speaking=self.policy.state is TurnState.USER_SPEAKING
+        )
         self._maybe_interim_final()
         self._maybe_query_classifier()
-
-    def _on_partial(self, text: str) -> None:
-        self._partial = text
-        self._emit("transcript_partial", text=text)
 
     def _maybe_query_classifier(self, *, now_due: bool = False) -> None:
         """Ask the classifier every interval during overlap and pauses. At a pause it is
@@ -256,13 +235,13 @@ class Session:
         state = self.policy.state
         if q is None or q.busy or not (now_due or q.due()):
             return
-        text = self._partial
+        text = self.speech.partial
         if state is TurnState.OVERLAP:
             kind, speaking = "overlap", True
             text = self._overlap_text or text
         elif state is TurnState.USER_SPEAKING and self.policy.awaiting_end_of_turn:
             kind, speaking = "pause", False
-            final = self._speculative
+            final = self.speech.speculative
             if final is not None and final.done() and not final.cancelled():
                 text = final.result()
             elif self.clock.now_ms() - self._paused_at_ms < self._final_wait_ms:
@@ -283,39 +262,13 @@ class Session:
         audio = np.concatenate(recent) if recent else self._silence
         q.submit(Query(kind, self._generation, audio, text, context))
 
-    def _maybe_early_final(self) -> None:
-        """Ask for the final as soon as the user has been silent `early_final_ms`: the
-        recognizer keeps that text while only silence follows, so the final the pause
-        asks for (`stop_ms` in) is ready at once. Only where finals are cheap mid-turn."""
-        silent = self.vad.silence_ms
-        if silent == 0.0:
-            self._early_final_asked = False
-            return
-        early = self.config.recognizer.early_final_ms
-        if (
-            early > 0
-            and silent >= early
-            and not self._early_final_asked
-            and self._interim_finals
-            and self._feeding
-            and self.policy.state is TurnState.USER_SPEAKING
-        ):
-            self._early_final_asked = True
-            self._asr.request_final()  # the answer is the recognizer's to keep
-
     def _maybe_interim_final(self) -> None:
-        if not (self._interim_finals and self._feeding and self._queries is not None):
+        if self._queries is None or self.policy.state is not TurnState.OVERLAP:
             return
-        if self.policy.state is not TurnState.OVERLAP:
+        interim = self.speech.interim_final(self.clock.now_ms())
+        if interim is None:
             return
-        now = self.clock.now_ms()
-        if (self._interim is not None and not self._interim.done()) or (
-            now - self._interim_at_ms < INTERIM_FINAL_MS
-        ):
-            return
-        self._interim_at_ms = now
         generation = self._generation
-        self._interim = interim = self._asr.request_final()
 
         def arrived(done: asyncio.Future[str]) -> None:
             if done.cancelled() or self.closed or generation != self._generation:
@@ -326,7 +279,7 @@ class Session:
         interim.add_done_callback(arrived)
 
     def _on_speculative_final(self, final: asyncio.Future[str]) -> None:
-        if final is self._speculative and not self.closed:
+        if final is self.speech.speculative and not self.closed:
             self._maybe_query_classifier(now_due=True)
 
     def _classifier_failed(self, message: str) -> None:
@@ -336,24 +289,12 @@ class Session:
     def _on_speech_start(self, onset_ms: float) -> None:
         self.visitors.activity(self.clock.now_ms())
         self._overlap_text = ""
-        self._interim_at_ms = self.clock.now_ms()  # the first interim after 200 ms of speech
         new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
         self._generation += 1
-        if new_turn or not self._has_stream:
-            self._asr.open_stream()
-            self._has_stream = True
-            self._partial = ""
-            start = onset_ms - PREROLL_MS / 2
+        primed = self.speech.speech_started(onset_ms, self.clock.now_ms(), new_turn=new_turn)
+        if primed is not None:
             self._turn_audio.clear()
-            self._turn_audio.extend(f.pcm for f in self._preroll if f.t_ms + f.duration_ms > start)
-            for pcm in self._turn_audio:
-                self._asr.feed(pcm)
-        else:
-            for pcm in self._held:  # the pause was part of the turn after all
-                self._asr.feed(pcm)
-        self._held.clear()
-        self._speculative = None
-        self._feeding = True
+            self._turn_audio.extend(primed)
 
     # ---- media out ---------------------------------------------------------------------
 
@@ -411,8 +352,7 @@ class Session:
             case UserPaused():
                 self._generation += 1
                 self._paused_at_ms = action.t_ms
-                self._speculative = final = self._asr.request_final()
-                final.add_done_callback(self._on_speculative_final)
+                self.speech.paused().add_done_callback(self._on_speculative_final)
             case TurnDecision():
                 data = {
                     "kind": action.kind,
@@ -428,8 +368,7 @@ class Session:
                 self._ducked = action.ducked
             case StartReply():
                 self._emit("user_turn_end", speech_end_ms=round(action.speech_end_ms, 1))
-                transcript = self._speculative or self._asr.request_final()
-                self._speculative = None
+                transcript = self.speech.take_final()
                 timings = ReplyTimings(speech_end_ms=action.speech_end_ms, turn_end_ms=action.t_ms)
                 self._start_reply(transcript=transcript, timings=timings, media=self._user_media())
             case CancelReply():
