@@ -35,7 +35,6 @@ from omnivox.agent.turn_data import (
     HUMAN_BACKCHANNELS,
     LABELS,
     OVERLAP_LABELS,
-    AudioFileError,
     LabelledAudio,
     asterisk_prompts,
     cut_at_pause,
@@ -56,6 +55,7 @@ from omnivox.agent.turn_replay import (
 from omnivox.agent.turns import (
     TurnPolicyConfig,
 )
+from omnivox.media.wavfile import AudioFileError
 from omnivox.models.turn.classifier import TurnClassifier
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import wave
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Literal
 import numpy as np
 
 from omnivox.agent.wer import normalize
-from omnivox.kernels.resample import resample
+from omnivox.media.wavfile import AudioFileError, read_audio
 
 SAMPLE_RATE = 16000
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -83,19 +82,6 @@ def is_plain_speech(text: str) -> bool:
         return False
     known = _dictionary()
     return all(w in known for w in words)
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """A 16-bit mono WAV file as int16 at 16 kHz (resampled with soxr if needed)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2 or w.getnchannels() != 1:
-                raise CorpusError(f"{path}: expected 16-bit mono WAV")
-            rate = w.getframerate()
-            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-    except (wave.Error, EOFError) as err:
-        raise CorpusError(f"{path}: not a readable WAV file ({err})") from None
-    return resample(pcm, rate, SAMPLE_RATE)
 
 
 def _require(path: Path, package: str) -> None:
@@ -147,7 +133,10 @@ def load_corpus(name: CorpusName, limit: int | None = None) -> list[Clip]:
     )
     if not names:
         raise CorpusError(f"no usable clips in {folder}")
-    return [
-        Clip(path=folder / f"{n}.wav", text=texts[n], pcm=read_wav(folder / f"{n}.wav"))
-        for n in _spread(names, limit)
-    ]
+    try:
+        return [
+            Clip(path=folder / f"{n}.wav", text=texts[n], pcm=read_audio(folder / f"{n}.wav"))
+            for n in _spread(names, limit)
+        ]
+    except AudioFileError as err:
+        raise CorpusError(str(err)) from None

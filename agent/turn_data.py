@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import wave
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import yaml
 from omnivox.agent.word_alignment import shared_aligner
 from omnivox.kernels.level import frame_levels
 from omnivox.kernels.resample import resample
-from omnivox.media.wavfile import write_wav
+from omnivox.media.wavfile import AudioFileError, decode_audio, write_wav
 
 SAMPLE_RATE = 16_000
 PHRASES_FILE = Path(__file__).parent / "data" / "turn_phrases.yaml"
@@ -45,10 +44,6 @@ PAUSE_LABELS = ("end_of_turn", "hold")
 LABELS = OVERLAP_LABELS + PAUSE_LABELS
 LEVEL_FRAME = 160  # 10 ms at 16 kHz
 T = TypeVar("T")
-
-
-class AudioFileError(ValueError):
-    """A WAV or raw file that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,35 +128,16 @@ def load_phrases() -> dict[str, list[str]]:
 # ---- audio files ---------------------------------------------------------------------
 
 
-def read_audio(path: Path, raw_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Mono int16 PCM and its rate from a PCM WAV (8/16/24/32-bit, any channels) or,
-    with ``raw_rate``, a headerless 16-bit little-endian file."""
-    try:
-        if raw_rate is not None:
-            return np.fromfile(path, dtype="<i2").astype(np.int16), raw_rate
-        with wave.open(str(path), "rb") as w:
-            width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            data = w.readframes(w.getnframes())
-    except (OSError, EOFError, wave.Error) as err:
-        raise AudioFileError(f"{path}: not a readable PCM WAV file ({err})") from None
-    if width not in (1, 2, 3, 4) or channels < 1 or rate <= 0:
-        raise AudioFileError(f"{path}: unsupported WAV ({width * 8}-bit, {channels} ch)")
-    frames = len(data) // (width * channels)
-    raw = np.frombuffer(data[: frames * width * channels], dtype=np.uint8)
-    if width == 1:
-        x = (raw.astype(np.int32) - 128) << 8  # 8-bit WAV is unsigned
-    elif width == 3:
-        b = raw.reshape(-1, 3).astype(np.int32)
-        x = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)) >> 16
-    else:
-        x = raw.view("<i2" if width == 2 else "<i4").astype(np.int32)
-        x = x if width == 2 else x >> 16
-    mono = x.reshape(frames, channels).mean(axis=1)
-    return np.clip(np.rint(mono), -32768, 32767).astype(np.int16), rate
-
-
 def load_16k(path: Path, raw_rate: int | None = None) -> np.ndarray:
-    pcm, rate = read_audio(path, raw_rate)
+    """16 kHz mono int16 from any audio file FFmpeg reads or, with ``raw_rate``, from a
+    headerless 16-bit little-endian file (pocketsphinx's test data)."""
+    if raw_rate is None:
+        pcm, rate = decode_audio(path)
+    else:
+        try:
+            pcm, rate = np.fromfile(path, dtype="<i2").astype(np.int16), raw_rate
+        except OSError as err:
+            raise AudioFileError(f"{path}: not readable ({err})") from None
     return resample(pcm, rate, SAMPLE_RATE)
 
 

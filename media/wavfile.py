@@ -14,6 +14,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from omnivox.kernels.resample import resample
 from omnivox.media.frames import SAMPLE_RATE
 
 
@@ -21,8 +22,8 @@ class AudioFileError(ValueError):
     """An audio file that cannot be read; the message names the file and the problem."""
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode a whole file to mono int16 at `sample_rate`."""
+def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a whole file to mono int16 at the file's own sample rate."""
     p = Path(path)
     if not p.is_file():
         raise AudioFileError(f"{p}: no such file")
@@ -31,7 +32,10 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         with av.open(str(p)) as container:
             if not container.streams.audio:
                 raise AudioFileError(f"{p}: no audio stream")
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+            rate = container.streams.audio[0].rate
+            if not rate:
+                raise AudioFileError(f"{p}: no sample rate")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
             for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
@@ -42,8 +46,14 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     except (av.FFmpegError, ValueError, OSError) as err:
         raise AudioFileError(f"{p}: not a readable audio file ({err})") from None
     if not chunks:
-        return np.zeros(0, dtype=np.int16)
-    return np.concatenate(chunks).astype(np.int16, copy=False)
+        return np.zeros(0, dtype=np.int16), rate
+    return np.concatenate(chunks).astype(np.int16, copy=False), rate
+
+
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode a whole file to mono int16 at `sample_rate` (soxr, as at the transports)."""
+    pcm, rate = decode_audio(path)
+    return resample(pcm, rate, sample_rate)
 
 
 def write_wav(path: str | Path | BinaryIO, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:

@@ -185,7 +185,7 @@ def test_bad_rows_are_all_reported_by_line(tmp_path: Path) -> None:
     message = str(err.value)
     assert "labels.csv line 2: file not found: missing.wav" in message
     assert "labels.csv line 3: unknown label 'maybe'" in message
-    assert "labels.csv line 4:" in message and "not a readable PCM WAV" in message
+    assert "labels.csv line 4:" in message and "corrupt.wav: not a readable audio file" in message
     assert "labels.csv line 5: silent.wav holds no speech" in message
     assert "labels.csv line 6: expected 2 columns, got 1" in message
     assert "line 7" not in message

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.speech_corpus import read_wav
 from omnivox.agent.wer import word_error_rate
+from omnivox.media.wavfile import read_audio
 from omnivox.models.recognizer.hybrid import HybridRecognizer, HybridStream
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -36,7 +36,7 @@ def silence(ms: int) -> np.ndarray:
 
 def test_partials_then_accurate_final(recognizer: HybridRecognizer) -> None:
     stream = recognizer.new_stream()
-    pcm = read_wav(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
+    pcm = read_audio(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
     partials = feed(stream, pcm)
     assert len(partials) >= 5
     final = stream.final()
@@ -49,20 +49,22 @@ def test_partials_then_accurate_final(recognizer: HybridRecognizer) -> None:
 
 def test_pause_hands_the_segment_to_moonshine(recognizer: HybridRecognizer) -> None:
     stream = recognizer.new_stream()
-    partials = feed(stream, np.concatenate([read_wav(SOUNDS / "auth-thankyou.wav"), silence(600)]))
+    partials = feed(
+        stream, np.concatenate([read_audio(SOUNDS / "auth-thankyou.wav"), silence(600)])
+    )
     # After the pause the partial is Moonshine's text of the closed segment.
     assert partials and word_error_rate("thank you", partials[-1]) == 0.0, partials
-    partials = feed(stream, read_wav(SOUNDS / "vm-goodbye.wav"))
+    partials = feed(stream, read_audio(SOUNDS / "vm-goodbye.wav"))
     final = stream.final()
     assert word_error_rate("thank you goodbye", final) == 0.0, final
 
 
 def test_final_then_resume(recognizer: HybridRecognizer) -> None:
     stream = recognizer.new_stream()
-    feed(stream, np.concatenate([read_wav(SOUNDS / "vm-goodbye.wav"), silence(120)]))
+    feed(stream, np.concatenate([read_audio(SOUNDS / "vm-goodbye.wav"), silence(120)]))
     first = stream.final()
     assert word_error_rate("goodbye", first) == 0.0, first
-    feed(stream, np.concatenate([read_wav(SOUNDS / "auth-thankyou.wav"), silence(120)]))
+    feed(stream, np.concatenate([read_audio(SOUNDS / "auth-thankyou.wav"), silence(120)]))
     assert word_error_rate("goodbye thank you", stream.final()) == 0.0
 
 
@@ -78,8 +80,8 @@ def test_silence_and_bad_input(recognizer: HybridRecognizer) -> None:
 def test_two_streams_on_two_threads(recognizer: HybridRecognizer) -> None:
     # Sessions share the recognizer; their streams run on executor threads at once.
     cases = {
-        "thank you": read_wav(SOUNDS / "auth-thankyou.wav"),
-        "he was not an ill disposed young man": read_wav(
+        "thank you": read_audio(SOUNDS / "auth-thankyou.wav"),
+        "he was not an ill disposed young man": read_audio(
             LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
         ),
     }

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from omnivox.agent.bench_latency import trim_silence
-from omnivox.agent.speech_corpus import read_wav
 from omnivox.agent.wer import word_error_rate
+from omnivox.media.wavfile import read_audio
 from omnivox.models.recognizer.moonshine import (
     MoonshineModel,
     MoonshineRecognizer,
@@ -92,7 +92,7 @@ def test_repeated_tail_detects_loops_only() -> None:
 
 
 def test_transcribes_real_speech(model: MoonshineModel) -> None:
-    text = model.transcribe(read_wav(PROMPT))
+    text = model.transcribe(read_audio(PROMPT))
     assert word_error_rate(PROMPT_TEXT, text) < 0.2, text
 
 
@@ -115,8 +115,8 @@ def test_stream_final_and_resume(model: MoonshineModel) -> None:
     rec = MoonshineRecognizer()
     assert rec.model is model  # shared per process
     stream = rec.new_stream()
-    first = read_wav(SOUNDS / "auth-thankyou.wav")  # "Thank you."
-    second = read_wav(SOUNDS / "vm-goodbye.wav")  # "Goodbye"
+    first = read_audio(SOUNDS / "auth-thankyou.wav")  # "Thank you."
+    second = read_audio(SOUNDS / "vm-goodbye.wav")  # "Goodbye"
     pause = np.zeros(3200, np.int16)
     for f in frames(np.concatenate([first, pause])):
         stream.accept(f)
@@ -130,7 +130,7 @@ def test_stream_final_and_resume(model: MoonshineModel) -> None:
 
 def test_stream_partials_while_speaking(model: MoonshineModel) -> None:
     stream = MoonshineRecognizer(partial_interval_ms=300).new_stream()
-    partials = [p for f in frames(read_wav(PROMPT)) if (p := stream.accept(f))]
+    partials = [p for f in frames(read_audio(PROMPT)) if (p := stream.accept(f))]
     assert partials, "no partial in 5.5 s of speech"
     assert word_error_rate(PROMPT_TEXT, stream.final()) < 0.2
 
@@ -157,7 +157,7 @@ def test_a_final_early_in_a_pause_serves_the_later_ones(model: MoonshineModel) -
             return super().transcribe(pcm)
 
     tail = SegmentedTranscript(Counting())
-    speech = trim_silence(read_wav(SOUNDS / "auth-thankyou.wav"))
+    speech = trim_silence(read_audio(SOUNDS / "auth-thankyou.wav"))
     for f in frames(np.concatenate([speech, np.zeros(960, np.int16)])):  # 60 ms of pause
         tail.push(f)
     early = tail.tail_text()

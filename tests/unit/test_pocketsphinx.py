@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.speech_corpus import read_wav
 from omnivox.agent.wer import word_error_rate
+from omnivox.media.wavfile import read_audio
 from omnivox.models.recognizer.pocketsphinx import PocketsphinxRecognizer
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -38,7 +38,7 @@ def feed(stream: object, pcm: np.ndarray) -> list[str]:
 
 def test_partials_while_feeding_and_a_final(recognizer: PocketsphinxRecognizer) -> None:
     stream = recognizer.new_stream()
-    partials = feed(stream, read_wav(CLIP))
+    partials = feed(stream, read_audio(CLIP))
     assert len(partials) >= 5
     assert len(set(partials)) == len(partials), "a partial repeated an unchanged text"
     final = stream.final()
@@ -48,11 +48,11 @@ def test_partials_while_feeding_and_a_final(recognizer: PocketsphinxRecognizer) 
 
 def test_final_then_more_audio(recognizer: PocketsphinxRecognizer) -> None:
     stream = recognizer.new_stream()
-    feed(stream, read_wav(SHORT))
+    feed(stream, read_audio(SHORT))
     first = stream.final()
     assert "young man" in first
     assert stream.final() == first  # no new audio, same text
-    feed(stream, read_wav(SHORT))
+    feed(stream, read_audio(SHORT))
     second = stream.final()
     assert second.startswith(first + " ")
     assert second.count("young man") == 2
@@ -62,13 +62,13 @@ def test_decoders_are_pooled(recognizer: PocketsphinxRecognizer) -> None:
     gc.collect()
     idle = len(recognizer.pool)
     stream = recognizer.new_stream()
-    feed(stream, read_wav(SHORT)[:8000])  # dropped mid-utterance
+    feed(stream, read_audio(SHORT)[:8000])  # dropped mid-utterance
     assert len(recognizer.pool) == max(0, idle - 1)
     del stream
     gc.collect()
     assert len(recognizer.pool) == max(1, idle)
     reused = recognizer.new_stream()  # takes the pooled decoder and ends its utterance
-    feed(reused, read_wav(SHORT))
+    feed(reused, read_audio(SHORT))
     assert "young man" in reused.final()
 
 

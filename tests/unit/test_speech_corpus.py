@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from omnivox.agent import speech_corpus
-from omnivox.agent.speech_corpus import CorpusError, is_plain_speech, load_corpus, read_wav
+from omnivox.agent.speech_corpus import CorpusError, is_plain_speech, load_corpus
 
 
 @pytest.mark.parametrize(
@@ -73,10 +73,3 @@ def test_bad_arguments() -> None:
         load_corpus("timit")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):
         load_corpus("librivox", limit=-1)
-
-
-def test_unreadable_wav(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.wav"
-    bad.write_bytes(b"RIFF not really")
-    with pytest.raises(CorpusError, match="not a readable WAV"):
-        read_wav(bad)

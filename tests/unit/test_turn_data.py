@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,60 +10,34 @@ import pytest
 
 from omnivox.agent.turn_data import (
     VOICES,
-    AudioFileError,
     LabelledAudio,
     cut_at_pause,
     held_out,
     load_16k,
     load_phrases,
     pauses,
-    read_audio,
     reveal,
     speech_bounds,
     synthesize,
     trim,
     write_labelled_dir,
 )
+from omnivox.media.wavfile import AudioFileError, decode_audio, write_wav
 from omnivox.models.talker.espeak import EspeakTalker
 from tests.fakes.signals import burst, gap, three_words
 
 RNG = np.random.default_rng
 
 
-def _write(path: Path, data: bytes, width: int, channels: int, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(data)
-
-
-def test_read_audio_handles_widths_and_channels(tmp_path: Path) -> None:
-    pcm = np.array([0, 1000, -1000, 32767, -32768], np.int16)
-    _write(tmp_path / "s16.wav", np.repeat(pcm, 2).tobytes(), 2, 2, 8000)
-    got, rate = read_audio(tmp_path / "s16.wav")
-    assert rate == 8000 and got.tolist() == pcm.tolist()
-    wide = (pcm.astype(np.int32) << 16).astype("<i4").tobytes()
-    _write(tmp_path / "s32.wav", wide, 4, 1, 16000)
-    assert read_audio(tmp_path / "s32.wav")[0].tolist() == pcm.tolist()
-    b24 = b"".join(int(v << 8).to_bytes(3, "little", signed=True) for v in pcm.tolist())
-    _write(tmp_path / "s24.wav", b24, 3, 1, 16000)
-    assert read_audio(tmp_path / "s24.wav")[0].tolist() == pcm.tolist()
-    _write(tmp_path / "u8.wav", bytes([128, 255, 0]), 1, 1, 8000)
-    assert read_audio(tmp_path / "u8.wav")[0].tolist() == [0, 127 << 8, -128 << 8]
-
-
-def test_unreadable_files_are_named(tmp_path: Path) -> None:
-    (tmp_path / "bad.wav").write_bytes(b"hello")
-    with pytest.raises(AudioFileError, match=r"bad\.wav: not a readable PCM WAV"):
-        read_audio(tmp_path / "bad.wav")
-    with pytest.raises(AudioFileError, match="missing"):
-        read_audio(tmp_path / "missing.wav")
-
-
-def test_load_16k_resamples(tmp_path: Path) -> None:
-    _write(tmp_path / "a.wav", burst(500).tobytes()[::1], 2, 1, 8000)
+def test_load_16k_resamples_files_and_headerless_pcm(tmp_path: Path) -> None:
+    write_wav(tmp_path / "a.wav", burst(500), sample_rate=8000)
     assert len(load_16k(tmp_path / "a.wav")) == 16000  # 500 ms of 16 kHz samples at 8 kHz
+    burst(500).astype("<i2").tofile(tmp_path / "a.raw")
+    raw = load_16k(tmp_path / "a.raw", raw_rate=8000)
+    assert raw.tolist() == load_16k(tmp_path / "a.wav").tolist()
+    (tmp_path / "bad.wav").write_bytes(b"hello")
+    with pytest.raises(AudioFileError, match=r"bad\.wav: not a readable audio file"):
+        load_16k(tmp_path / "bad.wav")
 
 
 def test_speech_bounds_and_pauses() -> None:
@@ -120,7 +93,7 @@ def test_write_labelled_dir(tmp_path: Path) -> None:
         "path,label,transcript",
         'a.wav,hold,"so, um"',
     ]
-    assert read_audio(tmp_path / "a.wav")[1] == 16000
+    assert decode_audio(tmp_path / "a.wav")[1] == 16000
 
 
 @pytest.mark.skipif(
