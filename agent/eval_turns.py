@@ -68,8 +68,14 @@ def read_labels(data_dir: Path) -> list[LabelledClip]:
     listing = data_dir / "labels.csv"
     if not listing.is_file():
         raise EvalDataError(f"{listing}: not found (expected columns path,label[,transcript])")
-    with listing.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    try:
+        # utf-8-sig: spreadsheets write a byte-order mark before the header.
+        with listing.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as err:
+        raise EvalDataError(
+            f"{listing}: not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if header[:2] != ["path", "label"] or header[2:] not in ([], ["transcript"]):
         raise EvalDataError(
@@ -84,7 +90,7 @@ def read_labels(data_dir: Path) -> list[LabelledClip]:
         if len(row) < 2 or len(row) > len(header):
             problems.append(f"{where}: expected {len(header)} columns, got {len(row)}")
             continue
-        path, label = row[0].strip(), row[1].strip()
+        path, label = row[0].strip(), row[1].strip().lower()
         transcript = row[2].strip() if len(row) > 2 and row[2].strip() else None
         if label not in LABELS:
             problems.append(

@@ -9,6 +9,7 @@ import subprocess
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -202,6 +203,26 @@ def test_bad_rows_are_all_reported_by_line(tmp_path: Path) -> None:
 def test_bad_files_are_named(tmp_path: Path, content: str, text: str) -> None:
     (tmp_path / "labels.csv").write_text(content)
     with pytest.raises(EvalDataError, match=re.escape(text)):
+        read_labels(tmp_path)
+
+
+def test_a_spreadsheet_export_reads(tmp_path: Path) -> None:
+    """A byte-order mark, CRLF line ends, a capitalised label, a float WAV at 44.1 kHz."""
+    tone = (0.1 * np.sin(np.arange(22050) / 5)).astype(np.float32)
+    with av.open(str(tmp_path / "f.wav"), "w") as out:
+        stream = out.add_stream("pcm_f32le", rate=44100, layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone[None, :], format="flt", layout="mono")
+        frame.sample_rate = 44100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfPath,Label\r\nf.wav,Hold\r\n")
+    [clip] = read_labels(tmp_path)
+    assert clip.label == "hold" and abs(len(clip.audio) - 8000) <= 1
+
+
+def test_a_labels_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "labels.csv").write_bytes(b"path,label,transcript\na.wav,hold,caf\xe9\n")
+    with pytest.raises(EvalDataError, match=r"labels\.csv: not UTF-8 text"):
         read_labels(tmp_path)
 
 
