@@ -22,7 +22,7 @@ from omnivox.agent.bench_latency import (
     trim_silence,
 )
 from omnivox.agent.config import AgentConfig
-from omnivox.agent.simulate import SimulationResult, simulate
+from omnivox.agent.simulate import EchoPath, SimulationResult, simulate
 from omnivox.agent.stack import ModelStack, build_stack
 from omnivox.media.frames import SAMPLE_RATE
 from omnivox.models.talker.espeak import EspeakTalker
@@ -117,6 +117,11 @@ def build_scenarios(quick: bool) -> list[Scenario]:
 
 def _outcome(s: Scenario, res: SimulationResult) -> dict[str, Any]:
     row: dict[str, Any] = {"kind": s.kind, "text": s.text}
+    barge_ins = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
+    # The user talks over the agent only at the mark of an overlap scenario: any other
+    # barge-in is the agent stopping for its own echo (or for nothing).
+    overlap = s.kind in ("backchannel", "interruption")
+    row["self_interruptions"] = sum(not overlap or e["t_ms"] < s.mark_ms for e in barge_ins)
     if s.kind in ("finished", "pause"):
         ends = [e["t_ms"] for e in res.of_type("user_turn_end")]
         # Took the floor at the pause: a turn ended before the second half began.
@@ -128,7 +133,7 @@ def _outcome(s: Scenario, res: SimulationResult) -> dict[str, Any]:
         if s.kind == "finished" and metrics:
             row["gap_ms"] = metrics[0]["voice_to_voice_ms"]
     else:
-        cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
+        cancels = [e for e in barge_ins if e["t_ms"] >= s.mark_ms]
         row["took_over"] = bool(cancels)
         if cancels:
             last = last_agent_audio_ms(res.agent, s.mark_ms, cancels[0]["t_ms"] + 200.0)
@@ -146,14 +151,18 @@ def _outcome(s: Scenario, res: SimulationResult) -> dict[str, Any]:
 
 
 async def _run_all(
-    stack: ModelStack, config: AgentConfig, scenarios: list[Scenario]
+    stack: ModelStack, config: AgentConfig, scenarios: list[Scenario], echo: EchoPath | None
 ) -> list[dict[str, Any]]:
-    return [_outcome(s, await simulate(s.pcm, stack, config)) for s in scenarios]
+    return [_outcome(s, await simulate(s.pcm, stack, config, echo=echo)) for s in scenarios]
 
 
-def run_turns_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any]:
+def run_turns_bench(
+    config: AgentConfig, quick: bool = False, echo: EchoPath | None = None
+) -> dict[str, Any]:
+    """`echo`: every user track also carries the agent's voice, as from a client that
+    does not cancel its echo (see `echo.cancel`)."""
     stack = build_stack(config)
-    rows = asyncio.run(_run_all(stack, config, build_scenarios(quick)))
+    rows = asyncio.run(_run_all(stack, config, build_scenarios(quick), echo))
     by_kind: dict[str, Any] = {}
     for kind in ("finished", "pause", "backchannel", "interruption"):
         group = [r for r in rows if r["kind"] == kind]
@@ -163,7 +172,10 @@ def run_turns_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any]:
         }
     return {
         "classifier": config.turns.classifier if stack.turn_classifier is not None else "none",
+        "echo_db": echo.gain_db if echo is not None else None,
+        "echo_cancel": config.echo.cancel,
         "scenarios": by_kind,
+        "self_interruptions": sum(r["self_interruptions"] for r in rows),
         "end_of_turn_gap_ms": percentile_stats(
             [r["gap_ms"] for r in rows if r.get("gap_ms") is not None]
         ),
@@ -176,14 +188,17 @@ def run_turns_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any]:
 
 
 def format_turns_table(result: dict[str, Any]) -> str:
+    echo = "none" if result["echo_db"] is None else f"{result['echo_db']} dB"
     lines = [
         f"classifier: {result['classifier']}",
+        f"echo in the user track: {echo}; echo cancelling: {result['echo_cancel']}",
         "",
         f"{'scenario':14} {'n':>3} {'TOR':>6}  (want)",
     ]
     want = {"finished": "1", "pause": "0", "backchannel": "0", "interruption": "1"}
     for kind, s in result["scenarios"].items():
         lines.append(f"{kind:14} {s['n']:>3} {s['tor']:>6}  ({want[kind]})")
+    lines.append(f"{'self-interruptions':14} {result['self_interruptions']:>3}  (0)")
     lines.append("")
     for key in ("end_of_turn_gap_ms", "interruption_stop_ms", "decision_ms"):
         s = result[key]

@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from omnivox.agent.simulate import simulate
+    from omnivox.agent.simulate import EchoPath, simulate
     from omnivox.agent.stack import build_stack
     from omnivox.media.image import read_image
     from omnivox.media.wavfile import read_audio
@@ -52,7 +52,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     pcm = read_audio(args.user_wav)
     image = read_image(args.camera) if args.camera is not None else None
     stack = build_stack(config)
-    result = asyncio.run(simulate(pcm, stack, config, greet=args.greet, camera=image))
+    echo = (
+        EchoPath(gain_db=args.echo_db, delay_ms=args.echo_delay_ms)
+        if args.echo_db is not None
+        else None
+    )
+    result = asyncio.run(simulate(pcm, stack, config, greet=args.greet, camera=image, echo=echo))
     result.write(args.out, args.events)
     finals = [e["text"] for e in result.of_type("transcript_final")]
     replies = [e["text"] for e in result.of_type("reply_text")]
@@ -76,8 +81,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
     elif args.what == "turns":
         from omnivox.agent.bench_turns import format_turns_table, run_turns_bench
+        from omnivox.agent.simulate import EchoPath
 
-        result = run_turns_bench(_config(args), quick=args.quick)
+        echo = None if args.echo_db is None else EchoPath(gain_db=args.echo_db)
+        result = run_turns_bench(_config(args), quick=args.quick, echo=echo)
         print(json.dumps(result, indent=2) if args.json else format_turns_table(result))
     elif args.what == "asr":
         from omnivox.agent.bench_asr import format_asr_table, run_asr_bench
@@ -117,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=Path)
     s.add_argument("--greet", action="store_true", help="speak the configured greeting first")
     s.add_argument("--camera", type=Path, help="an image the camera shows throughout")
+    s.add_argument(
+        "--echo-db",
+        type=float,
+        metavar="DB",
+        help="the far end's speaker is heard by its mic this loud (e.g. -10): the agent's "
+        "voice comes back into the user track, as from a client without echo cancelling",
+    )
+    s.add_argument("--echo-delay-ms", type=float, default=120.0, metavar="MS")
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
@@ -126,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="fewer cases")
     s.add_argument("--limit", type=int, help="asr: clips per corpus")
     s.add_argument("--backends", nargs="+", default=["pocketsphinx", "moonshine", "hybrid"])
+    s.add_argument(
+        "--echo-db", type=float, metavar="DB", help="turns: the agent's echo in each user track"
+    )
     s.set_defaults(func=cmd_bench)
 
     for name, module, helptext in (

@@ -126,6 +126,13 @@ class CameraConfig(_Section):
     """A Thinker that takes images gets the newest frame if it is at most this old."""
 
 
+class EchoConfig(_Section):
+    cancel: bool = False
+    """Take the agent's own voice out of the user's audio on the server (WebRTC's AEC3),
+    for clients that do not cancel their echo (a loudspeaker kiosk, some SIP phones).
+    Browsers do (the page asks for it), so it is off by default."""
+
+
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -145,6 +152,7 @@ class AgentConfig(_Section):
     thinker: ThinkerConfig = ThinkerConfig()
     talker: TalkerConfig = TalkerConfig()
     playout: PlayoutConfig = PlayoutConfig()
+    echo: EchoConfig = EchoConfig()
     camera: CameraConfig = CameraConfig()
     server: ServerConfig = ServerConfig()
     interventions: list[dict[str, Any]] = Field(default_factory=list)

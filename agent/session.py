@@ -55,6 +55,7 @@ from omnivox.agent.turns import (
 )
 from omnivox.agent.user_speech import UserSpeech
 from omnivox.kernels.mixing import apply_gain
+from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from omnivox.media.wavfile import wav_bytes
 from omnivox.models.turn.features import TurnContext
@@ -142,6 +143,7 @@ class Session:
             on_partial=lambda text: self._emit("transcript_partial", text=text),
             on_error=lambda msg: self._emit("error", message=msg, source="recognizer"),
         )
+        self._echo = EchoCanceller() if config.echo.cancel else None
         self._paused_at_ms = 0.0
         self._overlap_text = ""
         """The latest interim final's words while the user talks over the agent."""
@@ -206,6 +208,8 @@ class Session:
             self.camera.tick()
             if (forget := self.visitors.tick(idle=self._idle)) is not None:
                 self._visitor_action(forget)
+        if self._echo is not None:
+            frame = dataclasses.replace(frame, pcm=self._echo.process(frame.pcm))
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
         self.speech.push(frame)
         for ve in vad_events:
@@ -300,6 +304,12 @@ class Session:
 
     def pull_audio(self) -> np.ndarray:
         """The next 20 ms of agent audio (silence when there is none)."""
+        frame = self._next_agent_frame()
+        if self._echo is not None:
+            self._echo.reference(frame)
+        return frame
+
+    def _next_agent_frame(self) -> np.ndarray:
         reply = self.reply
         if reply is None or self.closed:
             return self._silence
@@ -315,6 +325,8 @@ class Session:
     def report_playout_delay(self, delay_ms: float) -> None:
         """The far end says agent audio takes `delay_ms` from being sent to being played."""
         self.client_playout.report(delay_ms)
+        if self._echo is not None:
+            self._echo.set_delay_ms(delay_ms)
 
     def _on_playout_start(self, reply: Reply) -> None:
         self._emit("reply_audio_start", reply_id=reply.id)

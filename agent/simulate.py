@@ -24,8 +24,49 @@ from omnivox.agent.events import Event
 from omnivox.agent.session import Session
 from omnivox.agent.stack import ModelStack
 from omnivox.agent.turns import TurnState
-from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame, split_frames
+from omnivox.kernels._pcm import saturate_int16
+from omnivox.kernels.mixing import mix
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, split_frames
 from omnivox.media.wavfile import write_wav
+
+
+@dataclass(frozen=True)
+class EchoPath:
+    """The far end's loudspeaker heard by its own microphone: the agent's audio comes
+    back `delay_ms` later, `gain_db` quieter, through a room that reverberates for
+    `rt60_s` (an exponentially decaying noise tail; fixed, so runs repeat)."""
+
+    gain_db: float = -10.0
+    delay_ms: float = 120.0
+    rt60_s: float = 0.25
+
+    def impulse_response(self) -> np.ndarray:
+        n = max(1, round(self.rt60_s * SAMPLE_RATE))
+        decay = np.exp(-6.9 * np.arange(n) / n)  # -60 dB over rt60
+        ir = np.random.default_rng(0).standard_normal(n) * decay
+        ir[0] = 4.0  # the direct sound
+        delay = np.zeros(round(self.delay_ms * SAMPLE_RATE / 1000))
+        ir = np.concatenate([delay, ir / np.sqrt(np.sum(ir**2))])
+        return ir * 10.0 ** (self.gain_db / 20.0)
+
+
+class _Echo:
+    """Streams the agent's frames through an `EchoPath` (overlap-add)."""
+
+    def __init__(self, path: EchoPath) -> None:
+        self._ir = path.impulse_response()
+        self._tail = np.zeros(len(self._ir) + FRAME_SAMPLES)
+
+    def next(self, agent_pcm: np.ndarray) -> np.ndarray:
+        """The echo heard during the next frame, with `agent_pcm` just played."""
+        if len(agent_pcm):
+            echo = np.convolve(agent_pcm.astype(np.float64), self._ir)
+            self._tail[: len(echo)] += echo
+        out, self._tail = (
+            self._tail[:FRAME_SAMPLES],
+            np.concatenate([self._tail[FRAME_SAMPLES:], np.zeros(FRAME_SAMPLES)]),
+        )
+        return saturate_int16(out)
 
 
 @dataclass
@@ -61,13 +102,16 @@ async def simulate(
     max_tail_ms: float = 30_000.0,
     camera: np.ndarray | Callable[[float], np.ndarray | None] | None = None,
     playout_delay_ms: float = 0.0,
+    echo: EchoPath | None = None,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
     the agent has finished (or `max_tail_ms`). `camera` is what the camera shows, sampled
     at `camera.max_fps` of the media clock: an RGB image throughout, or a function of the
     media time in ms giving the image then (None: the camera sends nothing).
     `playout_delay_ms` models a far end whose receive path (network, jitter buffer)
-    plays agent audio that much after it is sent, and reports it as a browser does."""
+    plays agent audio that much after it is sent, and reports it as a browser does.
+    `echo` mixes the agent's audio back into the user's, as a far end that does not
+    cancel its own echo sends it (what the session hears, and `user` in the result)."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -83,6 +127,7 @@ async def simulate(
     wall_start = time.perf_counter()
     anchor_wall, anchor_media = wall_start, 0.0
     idle_since: float | None = None
+    echo_room = _Echo(echo) if echo is not None else None
     video_gap_ms = 1000.0 / config.camera.max_fps
     next_video_ms = 0.0
     await session.start(greet=greet)
@@ -95,6 +140,11 @@ async def simulate(
                 frame = user_frames[i]
             else:
                 frame = AudioFrame.silence(timestamp=i * FRAME_SAMPLES)
+            if echo_room is not None:
+                played = agent_out[-1] if agent_out else frame.pcm[:0]
+                frame = AudioFrame(
+                    mix(frame.pcm, echo_room.next(played)), timestamp=frame.timestamp
+                )
             media_ms = (i + 1) * FRAME_MS
             clock.set(media_ms)
             if camera is not None and media_ms >= next_video_ms:

@@ -14,6 +14,7 @@ from omnivox.agent.config import AgentConfig, ConfigError
 from omnivox.agent.intervention_config import build_interventions, import_tool_modules
 from omnivox.agent.interventions import Intervention
 from omnivox.agent.reply import ToolRunner
+from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.base import Talker
@@ -84,6 +85,15 @@ def _load_face_detector() -> FaceDetector | None:
         return None
 
 
+def _check_echo_canceller() -> None:
+    """Load the native library now, not in a user's first turn, and fail with a clear
+    message where it cannot load."""
+    try:
+        EchoCanceller()
+    except (ImportError, OSError, RuntimeError) as err:
+        raise ConfigError(f"echo.cancel: the echo canceller cannot load ({err})") from None
+
+
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
     try:
@@ -100,6 +110,8 @@ def build_stack(config: AgentConfig) -> ModelStack:
         talker = EspeakTalker(voice=t.voice, rate_wpm=t.rate_wpm, pitch=t.pitch)
     except ValueError as err:
         raise ConfigError(f"talker.voice: {err}") from None
+    if config.echo.cancel:
+        _check_echo_canceller()
     recognizer = create_recognizer(config.recognizer.backend)
     classifier = _load_turn_classifier() if config.turns.classifier == "learned" else None
     faces = _load_face_detector() if config.camera.presence else None

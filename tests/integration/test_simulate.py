@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from omnivox.agent.cli import main
-from omnivox.agent.simulate import simulate
+from omnivox.agent.config import AgentConfig
+from omnivox.agent.simulate import EchoPath, SimulationResult, simulate
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 from tests.fakes.spied_recognizer import SpiedRecognizer
 
@@ -269,3 +270,32 @@ async def test_the_final_is_started_early_in_a_silence(early_ms: int) -> None:
     else:
         assert len(asked) == 2 and asked[0][1] == asked[1][1] == final["text"]
         assert asked[0][0] < asked[1][0]  # the early one had heard less of the silence
+
+
+def _echo_config(cancel: bool) -> AgentConfig:
+    base = agent_config()
+    return base.model_copy(update={"echo": base.echo.model_copy(update={"cancel": cancel})})
+
+
+async def _answer_heard_through_a_speaker(cancel: bool) -> SimulationResult:
+    pcm = np.concatenate([silence(0.5), speech("What are your opening hours?"), silence(1.0)])
+    echo = EchoPath(gain_db=-10.0, delay_ms=120.0)
+    # Without cancelling the agent answers itself on and on: 6 s of that is plenty.
+    tail_ms = 30_000 if cancel else 6000
+    return await simulate(pcm, shared_stack(), _echo_config(cancel), echo=echo, max_tail_ms=tail_ms)
+
+
+async def test_a_client_without_echo_cancelling_makes_the_agent_hear_itself() -> None:
+    """What `echo.cancel` is for: the agent's voice, back through the user's mic."""
+    res = await _answer_heard_through_a_speaker(cancel=False)
+    answer_starts = res.of_type("reply_audio_start")[0]["t_ms"]
+    assert [e for e in res.of_type("vad_start") if e["t_ms"] > answer_starts]
+
+
+async def test_echo_cancelling_lets_the_agent_finish_its_answer() -> None:
+    res = await _answer_heard_through_a_speaker(cancel=True)
+    answer_starts = res.of_type("reply_audio_start")[0]["t_ms"]
+    assert not [e for e in res.of_type("vad_start") if e["t_ms"] > answer_starts]
+    assert not res.of_type("reply_cancelled")
+    assert len(res.of_type("reply_done")) == 1
+    assert "opening" in res.of_type("transcript_final")[0]["text"].lower()
