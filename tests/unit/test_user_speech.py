@@ -36,6 +36,12 @@ def silent_frames(start_ms: float, n: int) -> list[AudioFrame]:
     return [AudioFrame.silence(timestamp=(first + i) * FRAME_SAMPLES) for i in range(n)]
 
 
+def start_speaking(speech: UserSpeech, now_ms: float) -> None:
+    """One frame in, and the VAD says a new turn began with it."""
+    speech.push(silent_frames(0, 1)[0])
+    speech.speech_started(0.0, now_ms, new_turn=True)
+
+
 class FinalsAsked:
     """Counts the finals asked for so far. The worker answers in order, so once one more
     final (a marker) is answered, all asked before it are too; markers are not counted."""
@@ -112,8 +118,7 @@ async def test_the_early_final_is_asked_once_per_silence_while_the_user_holds_th
     spied: tuple[UserSpeech, SpiedRecognizer],
 ) -> None:
     speech, recognizer = spied
-    speech.push(silent_frames(0, 1)[0])
-    speech.speech_started(0.0, 20.0, new_turn=True)
+    start_speaking(speech, 20.0)
     for silent_ms in (20.0, 60.0):  # not yet early_final_ms into the silence
         speech.maybe_early_final(silent_ms, user_speaking=True)
     speech.maybe_early_final(80.0, user_speaking=False)  # over the agent: interims do it
@@ -131,8 +136,7 @@ async def test_interim_finals_are_spaced_and_never_overlap(
     spied: tuple[UserSpeech, SpiedRecognizer],
 ) -> None:
     speech, _ = spied
-    speech.push(silent_frames(0, 1)[0])
-    speech.speech_started(0.0, 1000.0, new_turn=True)
+    start_speaking(speech, 1000.0)
     assert speech.interim_final(1000.0 + INTERIM_FINAL_MS - 20) is None
     first = speech.interim_final(1000.0 + INTERIM_FINAL_MS)
     assert first is not None
@@ -148,8 +152,7 @@ async def test_a_recognizer_without_cheap_finals_gets_no_early_or_interim_ones()
     recognizer = SpiedRecognizer(create_recognizer("pocketsphinx"))
     speech = UserSpeech(recognizer, early_final_ms=64, on_partial=lambda _: None, on_error=print)
     speech.start()
-    speech.push(silent_frames(0, 1)[0])
-    speech.speech_started(0.0, 0.0, new_turn=True)
+    start_speaking(speech, 0.0)
     speech.maybe_early_final(100.0, user_speaking=True)
     assert speech.interim_final(10 * INTERIM_FINAL_MS) is None
     await speech.take_final()
