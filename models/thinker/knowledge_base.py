@@ -12,6 +12,7 @@ The YAML (agent/data/front_desk.yaml is the worked example; * marks required key
     min_score: 0.5                   # best score below this: the fallback
     context_min_score: 0.2           # the same for request.context passages (RAG)
     tool_error                       # said when a tool fails
+    wait_reply: Sure, go ahead.      # said to a turn that only asks to wait ("hold on")
     timezone: America/Chicago        # IANA; for times, dates and opening hours
     opening_hours: {weekly: {mon-fri: "06:00-22:00"}, closed: ["12-25"]}
     synonyms: [[price, cost, fee]]   # groups of single words
@@ -69,6 +70,7 @@ from omnivox.models.thinker.tools import (
     utc_now,
     zone,
 )
+from omnivox.models.turn.wording import asks_to_wait
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ _YES_FILLER = frozenset(
 _INTERRUPTED = "…"  # how History marks a reply the user cut off
 _WORDS_PER_DELTA = 3
 _TOOL_ERROR = "Sorry, I can't check that right now."
+_WAIT_REPLY = "Sure, go ahead."
 
 
 class KnowledgeBaseError(ValueError):
@@ -116,6 +119,7 @@ class KnowledgeBase:
     min_score: float = 0.5
     context_min_score: float = 0.2
     tool_error: str = _TOOL_ERROR
+    wait_reply: str = _WAIT_REPLY
     timezone: str | None = None
     opening_hours: OpeningHours | None = None
     synonyms: tuple[tuple[str, ...], ...] = ()
@@ -140,6 +144,7 @@ _TOP_KEYS = {
     "min_score",
     "context_min_score",
     "tool_error",
+    "wait_reply",
     "timezone",
     "opening_hours",
     "synonyms",
@@ -285,6 +290,7 @@ def parse_knowledge_base(data: Any, *, source: str = "<memory>") -> KnowledgeBas
         min_score=top.score("min_score", 0.5),
         context_min_score=top.score("context_min_score", 0.2),
         tool_error=top.text("tool_error") or _TOOL_ERROR,
+        wait_reply=top.text("wait_reply") or _WAIT_REPLY,
         timezone=timezone,
         opening_hours=hours,
         synonyms=tuple(synonyms),
@@ -437,6 +443,9 @@ class KnowledgeBaseThinker:
         entry = m.entry
         if idx is None:
             text = self.greeting or self.fallback
+        elif asks_to_wait(messages[idx].content):
+            # "Wait, stop." that ended a turn: not a question about bus stops.
+            entry, text = None, self.kb.wait_reply
         elif entry is None:
             text = self._from_context(messages[idx].content, request.context) or self.fallback
         elif entry.action == "repeat":

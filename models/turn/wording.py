@@ -7,6 +7,8 @@ and an error is cheap in one direction only:
 - a turn rarely ends on an article, a linking conjunction, a preposition or a filler
   ("I'd like to book the", "so um"): at a pause after one the user is holding the floor,
   and waiting a little longer costs less than talking over them;
+- a turn that only asks the agent to wait ("wait, stop", "hold on", "one second") is
+  the user taking the floor to say something, not the whole of what they say;
 - words that are not backchannel tokens ("no, the other one") are a take-over in the
   making: a backchannel is one or two "yeah"s, "uh-huh"s and "I see"s.
 
@@ -25,11 +27,25 @@ _FILLER = frozenset("um uh er erm uhm".split())
 _QUESTION_START = frozenset("what who whom where which when why how".split())
 
 
+_WAIT = frozenset("wait stop hold hang sec second moment minute".split())
+_WAIT_FILLER = frozenset("on one a just please oh okay ok".split())
+
+
+def asks_to_wait(text: str) -> bool:
+    """The transcript only asks the agent to stop or wait: "wait", "hold on", "stop,
+    one second". ("No" and "sorry" are not in it: on their own they are answers.)"""
+    words = set(tokens(text))
+    return bool(words & _WAIT) and words <= _WAIT | _WAIT_FILLER
+
+
 def ends_unfinished(text: str) -> bool:
-    """The transcript stops on a word a finished turn does not end on."""
+    """The transcript stops on a word a finished turn does not end on, or only asks
+    the agent to wait."""
     words = tokens(text)
     if not words:
         return False
+    if asks_to_wait(text):
+        return True
     last = words[-1]
     if last in _ARTICLE or last in _LINK or last in _FILLER:
         return True

@@ -570,3 +570,17 @@ def test_unreadable_or_malformed_files(tmp_path: Path) -> None:
 def test_explicit_fallback_and_generated_one_without_topics(tmp_path: Path) -> None:
     assert KnowledgeBaseThinker(write_kb(tmp_path, fallback="No idea.")).fallback == "No idea."
     assert KnowledgeBaseThinker(write_kb(tmp_path)).fallback == "Sorry, I don't know that one."
+
+
+async def test_a_turn_that_only_asks_to_wait_gets_a_short_yes(
+    kb: KnowledgeBaseThinker, tmp_path: Path
+) -> None:
+    """Not an answer about bus stops to "Wait, stop." that ended a turn."""
+    for said in ("Wait, stop.", "hold on a second"):
+        assert await say(kb, [Message("user", said)]) == "Sure, go ahead."
+    assert await say(kb, [Message("user", "where is the bus stop")]) != "Sure, go ahead."
+    own = yaml.safe_load(default_path().read_text(encoding="utf-8"))
+    own["wait_reply"] = "Take your time."
+    (tmp_path / "kb.yaml").write_text(yaml.safe_dump(own), encoding="utf-8")
+    mine = KnowledgeBaseThinker(tmp_path / "kb.yaml", now=lambda: NOW)
+    assert await say(mine, [Message("user", "Wait.")]) == "Take your time."

@@ -2,7 +2,7 @@
 
 import pytest
 
-from omnivox.models.turn.wording import content_words, ends_unfinished
+from omnivox.models.turn.wording import asks_to_wait, content_words, ends_unfinished
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,13 @@ def test_content_words_count_a_looping_recognizer_once() -> None:
     assert content_words("Thank. Thank. Thank") == 1
     assert content_words("Press star. Press star.") == 2
     assert content_words("no no no, stop") == 2
+
+
+@pytest.mark.parametrize("text", ["Wait, stop.", "Hold on.", "hang on a sec", "Stop, one second."])
+def test_asking_the_agent_to_wait_holds_the_floor(text: str) -> None:
+    assert asks_to_wait(text) and ends_unfinished(text)
+
+
+@pytest.mark.parametrize("text", ["No.", "Sorry?", "Stop the yoga booking.", "Okay."])
+def test_answers_and_requests_are_not_asking_to_wait(text: str) -> None:
+    assert not asks_to_wait(text)
