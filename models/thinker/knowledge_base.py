@@ -70,7 +70,7 @@ from omnivox.models.thinker.tools import (
     utc_now,
     zone,
 )
-from omnivox.models.turn.wording import asks_to_wait
+from omnivox.models.turn.wording import after_asking_to_wait, asks_to_wait
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +401,7 @@ class KnowledgeBaseThinker:
         idx = _last_index(messages, "user")
         if idx is None:
             return Match(None, 0.0, "none")
-        query, before = messages[idx].content, messages[:idx]
+        query, before = after_asking_to_wait(messages[idx].content), messages[:idx]
         heard, _ = _last_answer(before)
         if heard is not None and _is_yes(query):
             for e in self.kb.entries:

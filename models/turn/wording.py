@@ -38,6 +38,18 @@ def asks_to_wait(text: str) -> bool:
     return bool(words & _WAIT) and words <= _WAIT | _WAIT_FILLER
 
 
+def after_asking_to_wait(text: str) -> str:
+    """What the user says after opening with a request to wait ("Wait, stop. How much
+    is a day pass?" gives "How much is a day pass?"); the text itself otherwise."""
+    spoken = text.split()
+    opening = 0
+    while opening < len(spoken) and set(tokens(spoken[opening])) <= _WAIT | _WAIT_FILLER:
+        opening += 1
+    if opening == len(spoken) or not asks_to_wait(" ".join(spoken[:opening])):
+        return text
+    return " ".join(spoken[opening:])
+
+
 def ends_unfinished(text: str) -> bool:
     """The transcript stops on a word a finished turn does not end on, or only asks
     the agent to wait."""

@@ -579,6 +579,7 @@ async def test_a_turn_that_only_asks_to_wait_gets_a_short_yes(
     for said in ("Wait, stop.", "hold on a second"):
         assert await say(kb, [Message("user", said)]) == "Sure, go ahead."
     assert await say(kb, [Message("user", "where is the bus stop")]) != "Sure, go ahead."
+    assert ask(kb, "wait, stop. how much is a day pass") == ask(kb, "how much is a day pass")
     own = yaml.safe_load(default_path().read_text(encoding="utf-8"))
     own["wait_reply"] = "Take your time."
     (tmp_path / "kb.yaml").write_text(yaml.safe_dump(own), encoding="utf-8")

@@ -2,7 +2,12 @@
 
 import pytest
 
-from omnivox.models.turn.wording import asks_to_wait, content_words, ends_unfinished
+from omnivox.models.turn.wording import (
+    after_asking_to_wait,
+    asks_to_wait,
+    content_words,
+    ends_unfinished,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +51,16 @@ def test_asking_the_agent_to_wait_holds_the_floor(text: str) -> None:
 @pytest.mark.parametrize("text", ["No.", "Sorry?", "Stop the yoga booking.", "Okay."])
 def test_answers_and_requests_are_not_asking_to_wait(text: str) -> None:
     assert not asks_to_wait(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("Wait, stop. How much is a day pass?", "How much is a day pass?"),
+        ("hold on one second where do I park", "where do I park"),
+        ("One day pass please", "One day pass please"),  # no request to wait
+        ("Wait, stop.", "Wait, stop."),  # nothing after it
+    ],
+)
+def test_what_follows_a_request_to_wait(text: str, rest: str) -> None:
+    assert after_asking_to_wait(text) == rest
