@@ -69,6 +69,9 @@ class TurnsConfig(_Section):
     on a slow CPU (it must stay below `pause_score_wait_ms` to matter)."""
     graded_pause: bool = True
     """Between the hold and finished thresholds, wait longer the lower the score."""
+    question_threshold: float | None = Field(0.1, ge=0.0, le=1.0)
+    """At a pause whose final transcript ends in "?", the finished threshold drops to
+    this (a recogniser that punctuates heard the question whole). None: no such rule."""
     duck_while_undecided: bool = True
     duck_db: float = Field(-12.0, le=0.0)
 

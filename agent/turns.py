@@ -23,8 +23,9 @@ transcript it was computed from, and refine them:
   `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
   that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
-  between, the lower the score, the longer the wait. Until the first score arrives the
-  silence rule waits up to `pause_score_wait_ms` for it.
+  between, the lower the score, the longer the wait. A transcript the recogniser ended
+  with a question mark lowers the finished threshold to `question_threshold`. Until
+  the first score arrives the silence rule waits up to `pause_score_wait_ms` for it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from omnivox.models.turn.wording import content_words, ends_unfinished
+from omnivox.models.turn.wording import asks_a_question, content_words, ends_unfinished
 
 
 class TurnState(StrEnum):
@@ -202,6 +203,11 @@ class TurnPolicyConfig:
     (it follows the recognizer's final) rather than race it."""
     graded_pause: bool = True
     """Between the hold and finished thresholds, wait longer the lower the score."""
+    question_threshold: float | None = 0.1
+    """With a pause transcript ending in "?", this p_finished already means finished:
+    the classifier reads a question's rise as a continuation, and the recogniser heard
+    the question whole. Below it the classifier is sure the user holds the turn (a
+    recogniser punctuates a halting "Can you tell me" as a question too). None: off."""
 
 
 class TurnPolicy:
@@ -218,6 +224,8 @@ class TurnPolicy:
         """The classifier's latest verdict on the current pause."""
         self._unfinished = False
         """The current pause follows a word a finished turn does not end on."""
+        self._asked = False
+        """The current pause follows a question (the transcript ends in "?")."""
         self._previous_p: float | None = None
         """The overlap's previous take-over score."""
 
@@ -255,6 +263,7 @@ class TurnPolicy:
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
         self._p_finished = None
         self._unfinished = False
+        self._asked = False
         if self.state is TurnState.LISTENING:
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.USER_SPEAKING:
@@ -342,11 +351,16 @@ class TurnPolicy:
         self._p_finished = ev.p_finished
         self._unfinished = ends_unfinished(ev.text)
         cfg = self.config
+        self._asked = (
+            cfg.question_threshold is not None
+            and ev.p_finished >= cfg.question_threshold
+            and asks_a_question(ev.text)
+        )
         paused = self._speech_end_ms
-        if self._unfinished or ev.p_finished <= cfg.hold_threshold:
-            actions.append(TurnDecision(ev.t_ms, "hold", paused, ev.p_finished))
-        elif ev.p_finished >= cfg.finished_threshold:
+        if self._asked or (ev.p_finished >= cfg.finished_threshold and not self._unfinished):
             actions.append(TurnDecision(ev.t_ms, "finished", paused, ev.p_finished))
+        elif self._unfinished or ev.p_finished <= cfg.hold_threshold:
+            actions.append(TurnDecision(ev.t_ms, "hold", paused, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
 
     def _maybe_end_turn(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -356,6 +370,7 @@ class TurnPolicy:
         self._speech_end_ms = None
         self._p_finished = None
         self._unfinished = False
+        self._asked = False
         self._go(TurnState.THINKING, t_ms, actions)
 
     def _maybe_barge_in(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -392,10 +407,10 @@ class TurnPolicy:
         if p is None:
             wait = cfg.pause_score_wait_ms if cfg.use_classifier else cfg.end_of_turn_silence_ms
             return silence >= max(wait, cfg.end_of_turn_silence_ms)
+        if self._asked or (p >= cfg.finished_threshold and not self._unfinished):
+            return True
         if self._unfinished or p <= cfg.hold_threshold:
             return silence >= cfg.max_end_of_turn_silence_ms
-        if p >= cfg.finished_threshold:
-            return True
         if not cfg.graded_pause:
             return silence >= cfg.end_of_turn_silence_ms
         doubt = (cfg.finished_threshold - p) / (cfg.finished_threshold - cfg.hold_threshold)

@@ -10,9 +10,13 @@ and an error is cheap in one direction only:
 - a turn that only asks the agent to wait ("wait, stop", "hold on", "one second") is
   the user taking the floor to say something, not the whole of what they say;
 - words that are not backchannel tokens ("no, the other one") are a take-over in the
-  making: a backchannel is one or two "yeah"s, "uh-huh"s and "I see"s.
+  making: a backchannel is one or two "yeah"s, "uh-huh"s and "I see"s;
+- a transcript the recogniser closed with a question mark is a question asked: the
+  user now waits for the answer. The recogniser heard the whole utterance, its rise
+  included, where the classifier hears a rise on unfinished phrases too.
 
-Punctuation is ignored: recognisers differ in whether and how they punctuate.
+Other punctuation is ignored: recognisers differ in whether and how they punctuate,
+and one that does not punctuate simply never triggers the question rule.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ def ends_unfinished(text: str) -> bool:
     if last in _ARTICLE or last in _LINK or last in _FILLER:
         return True
     return last in _PREPOSITION and words[0] not in _QUESTION_START
+
+
+def asks_a_question(text: str) -> bool:
+    """The transcript ends in a question mark and not on a word a finished turn does
+    not end on ("What about the?" is still going)."""
+    return text.rstrip().endswith("?") and not ends_unfinished(text)
 
 
 def content_words(text: str) -> int:

@@ -4,6 +4,7 @@ import pytest
 
 from omnivox.models.turn.wording import (
     after_asking_to_wait,
+    asks_a_question,
     asks_to_wait,
     content_words,
     ends_unfinished,
@@ -28,6 +29,21 @@ def test_finished_looking_turns_are_not_flagged(text: str) -> None:
 
 def test_punctuation_is_ignored() -> None:
     assert ends_unfinished("I was going to, um,") == ends_unfinished("I was going to um")
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Where can I park?", True),
+        ("Who is it for? ", True),
+        ("Where can I park", False),  # a recogniser that does not punctuate: no cue
+        ("Is it open on the?", False),  # dangling: still going
+        ("Wait?", False),
+        ("I'd like to book a class.", False),
+    ],
+)
+def test_a_question_mark_marks_a_question_asked(text: str, asked: bool) -> None:
+    assert asks_a_question(text) is asked
 
 
 def test_content_words_skip_backchannel_tokens_and_fillers() -> None:

@@ -1,5 +1,7 @@
 """Turn policy in virtual time: scripted events in, actions out."""
 
+import pytest
+
 from omnivox.agent.turns import (
     AgentAudioStarted,
     AgentReplyFinished,
@@ -285,6 +287,33 @@ def test_a_pause_after_a_dangling_word_holds_whatever_the_score() -> None:
     assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
     assert not of(ticks(p, 1340, 2620), StartReply)
     assert of(p.handle(Tick(2640)), StartReply) == [StartReply(2640, 1140)]
+
+
+def test_a_question_the_recogniser_punctuated_lowers_the_finished_threshold() -> None:
+    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(PauseScore(1320, 0.15, "What are your opening hours?"))
+    assert of(acts, StartReply) == [StartReply(1320, 1140)]
+    assert [(d.kind, d.probability) for d in of(acts, TurnDecision)] == [("finished", 0.15)]
+
+
+@pytest.mark.parametrize(
+    ("p_finished", "text", "kw"),
+    [
+        (0.15, "What are your opening hours?", {"question_threshold": None}),
+        (0.15, "What about the?", {}),  # dangling
+        (0.15, "What are your opening hours", {}),  # no punctuation, no cue
+        (0.01, "Can you tell me?", {}),  # the classifier is sure the user holds
+    ],
+)
+def test_the_question_rule_gives_way(p_finished: float, text: str, kw: dict) -> None:
+    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500, **kw)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(PauseScore(1320, p_finished, text))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
+    assert not of(ticks(p, 1340, 2620), StartReply)
 
 
 def test_the_silence_rule_waits_for_the_first_pause_score() -> None:
