@@ -15,8 +15,10 @@ With the learned classifier (`use_classifier`), scores arrive as `OverlapScore` 
 transcript it was computed from, and refine them:
 - overlap: a take-over cancels the reply. One score at `takeover_confident` suffices;
   below it a score at the threshold needs the previous one to lean the same way, since a
-  lone spike on a murmur is the commonest false stop. Two or more words that are not
-  backchannel tokens lower the threshold, and veto a backchannel verdict. That verdict
+  lone spike on a murmur is the commonest false stop, or, until the overlap is called a
+  backchannel, a recognised word that is not a backchannel token (then it is no
+  murmur). Two or more such words lower the threshold, and any veto a backchannel
+  verdict. That verdict
   (a low score) lets the agent talk on; only supported scores on longer speech or on
   real words retire it. While undecided the agent may be ducked, and if the user
   stops undecided the agent resumes (a false interruption). Undecided speech that lasts
@@ -191,8 +193,9 @@ class TurnPolicyConfig:
     duck_while_undecided: bool = True
     takeover_confident: float = 0.99
     """One score this high takes the floor on its own. Below it, a score at or above
-    `takeover_threshold` needs the previous one at or above `takeover_support`: a lone
-    spike on a murmur ("oh", "uh-huh") is no reason to stop."""
+    `takeover_threshold` needs the previous one at or above `takeover_support`, or (while
+    undecided) a recognised word that is not a backchannel token: a lone spike on a
+    murmur ("oh", "uh-huh") is no reason to stop."""
     takeover_support: float = 0.8
     takeover_words_margin: float = 0.1
     """With two or more words in the partial that are not backchannel tokens, the
@@ -328,10 +331,11 @@ class TurnPolicy:
         self._previous_p = p
         if self._overlap_verdict_kind == "backchannel":
             # Retired only by agreeing scores on speech that outlasts a backchannel or
-            # words that are not one.
+            # words that are not one (a recogniser may respell the same "yeah" as "yet").
             takes = agreed and (ev.t_ms - onset >= cfg.backchannel_max_ms or words > 0)
         else:
-            takes = agreed or p >= max(threshold, cfg.takeover_confident)
+            worded = p >= threshold and words > 0
+            takes = agreed or worded or p >= max(threshold, cfg.takeover_confident)
         if takes:
             self._take_over(ev.t_ms, onset, p, actions)
         elif self._overlap_verdict_kind is None and p <= cfg.backchannel_threshold and words == 0:
