@@ -122,15 +122,23 @@ def learned(**kw: float) -> TurnPolicy:
     return TurnPolicy(TurnPolicyConfig(use_classifier=True, **kw))  # type: ignore[arg-type]
 
 
-def speaking_agent(p: TurnPolicy) -> None:
+def overlapping(p: TurnPolicy) -> TurnPolicy:
+    """The agent speaks; at 1060 ms the VAD reports user speech that began at 1000."""
     p.handle(AgentAudioStarted(0))
     assert p.state is TurnState.AGENT_SPEAKING
+    p.handle(SpeechStarted(1060, 1000))
+    return p
+
+
+def pausing(p: TurnPolicy) -> TurnPolicy:
+    """The user spoke from 40 ms and went quiet at 1140 (the VAD tells at 1300)."""
+    p.handle(SpeechStarted(100, 40))
+    p.handle(SpeechStopped(1300, 1140))
+    return p
 
 
 def test_backchannel_keeps_the_agent_talking() -> None:
-    p = learned()
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned())
     acts = ticks(p, 1080, 1180) + p.handle(OverlapScore(1200, 0.05, "uh-huh"))
     acts += ticks(p, 1220, 1500) + p.handle(SpeechStopped(1520, 1360))
     assert not of(acts, CancelReply)
@@ -141,9 +149,7 @@ def test_backchannel_keeps_the_agent_talking() -> None:
 
 
 def test_take_over_cancels_on_the_score_not_the_duration() -> None:
-    p = learned(max_overlap_ms=5000)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(max_overlap_ms=5000))
     assert not of(ticks(p, 1080, 1400), CancelReply)  # long enough for v1, not decided yet
     acts = p.handle(OverlapScore(1420, 0.995))
     assert of(acts, CancelReply) == [CancelReply(1420, "barge_in", 1000)]
@@ -152,9 +158,7 @@ def test_take_over_cancels_on_the_score_not_the_duration() -> None:
 
 
 def test_a_backchannel_verdict_is_not_overturned_by_the_same_short_murmur() -> None:
-    p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(backchannel_max_ms=700, takeover_threshold=0.9))
     p.handle(OverlapScore(1100, 0.1, "mm-hmm"))  # backchannel
     assert not of(p.handle(OverlapScore(1500, 0.99)), CancelReply)  # 500 ms in: still short
     # Speech that goes on past a backchannel's length ("yeah, but...") can take over.
@@ -164,33 +168,27 @@ def test_a_backchannel_verdict_is_not_overturned_by_the_same_short_murmur() -> N
 
 
 def test_without_a_backchannel_verdict_a_take_over_is_not_delayed() -> None:
-    p = learned(backchannel_max_ms=700, takeover_threshold=0.9)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(backchannel_max_ms=700, takeover_threshold=0.9))
     assert of(p.handle(OverlapScore(1200, 0.995)), CancelReply)
 
 
 def test_a_backchannel_verdict_gives_way_to_words_that_are_not_one() -> None:
-    p = learned(backchannel_max_ms=700, takeover_threshold=0.9, takeover_support=0.8)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(backchannel_max_ms=700, takeover_threshold=0.9, takeover_support=0.8))
     p.handle(OverlapScore(1100, 0.1, "yeah"))
     assert not of(p.handle(OverlapScore(1200, 0.95, "yeah")), CancelReply)
     assert of(p.handle(OverlapScore(1300, 0.95, "yeah wait")), CancelReply)
 
 
 def test_after_a_backchannel_verdict_one_respelt_word_does_not_stop_the_agent() -> None:
-    p = learned(backchannel_max_ms=700, takeover_threshold=0.8, takeover_confident=0.99)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(
+        learned(backchannel_max_ms=700, takeover_threshold=0.8, takeover_confident=0.99)
+    )
     p.handle(OverlapScore(1300, 0.1, "Yeah."))
     assert not of(p.handle(OverlapScore(1500, 0.98, "Yet,")), CancelReply)
 
 
 def test_a_lone_take_over_spike_needs_support() -> None:
-    p = learned(takeover_threshold=0.9, takeover_support=0.8, takeover_confident=0.99)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(takeover_threshold=0.9, takeover_support=0.8, takeover_confident=0.99))
     assert not of(p.handle(OverlapScore(1100, 0.3)), CancelReply)
     assert not of(p.handle(OverlapScore(1200, 0.95)), CancelReply)  # a spike: "oh"
     assert not of(p.handle(OverlapScore(1300, 0.3)), CancelReply)
@@ -202,9 +200,7 @@ def test_a_lone_take_over_spike_needs_support() -> None:
 def test_a_word_that_is_no_backchannel_supports_a_lone_score() -> None:
     cfg = {"takeover_threshold": 0.8, "takeover_support": 0.8, "takeover_confident": 0.99}
     for text, stops in (("", False), ("mm-hmm", False), ("sorry", True)):
-        p = learned(**cfg)
-        speaking_agent(p)
-        p.handle(SpeechStarted(1060, 1000))
+        p = overlapping(learned(**cfg))
         p.handle(OverlapScore(1100, 0.5))
         acts = p.handle(OverlapScore(1200, 0.85, text))
         assert bool(of(acts, CancelReply)) is stops, text
@@ -214,17 +210,14 @@ def test_words_lower_the_take_over_threshold() -> None:
     cfg = {"takeover_threshold": 0.8, "takeover_support": 0.8, "takeover_words_margin": 0.2}
     murmur, words = learned(**cfg), learned(**cfg)
     for p in (murmur, words):
-        speaking_agent(p)
-        p.handle(SpeechStarted(1060, 1000))
+        overlapping(p)
     assert not of(murmur.handle(OverlapScore(1100, 0.65, "oh yeah")), CancelReply)
     assert not of(murmur.handle(OverlapScore(1200, 0.65, "oh yeah")), CancelReply)
     assert of(words.handle(OverlapScore(1100, 0.65, "no the other")), CancelReply)
 
 
 def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> None:
-    p = learned()
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned())
     acts = p.handle(OverlapScore(1100, 0.05, "wait the"))
     assert not of(acts, TurnDecision)
     assert of(acts, Duck) == [Duck(1100, True)]
@@ -233,9 +226,7 @@ def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> N
 
 
 def test_undecided_then_silence_resumes_and_unducks() -> None:
-    p = learned()
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned())
     acts = p.handle(OverlapScore(1100, 0.4))
     assert of(acts, Duck) == [Duck(1100, True)]
     acts = p.handle(SpeechStopped(1300, 1140))
@@ -246,18 +237,14 @@ def test_undecided_then_silence_resumes_and_unducks() -> None:
 
 
 def test_undecided_speech_that_goes_on_takes_over() -> None:
-    p = learned(max_overlap_ms=1500)
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(learned(max_overlap_ms=1500))
     p.handle(OverlapScore(1100, 0.4))
     acts = ticks(p, 1120, 2500)
     assert of(acts, CancelReply) == [CancelReply(2500, "barge_in", 1000)]
 
 
 def test_finished_pause_takes_the_turn_early() -> None:
-    p = learned(end_of_turn_silence_ms=600)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=600))
     acts = p.handle(PauseScore(1320, 0.9))
     assert of(acts, StartReply) == [StartReply(1320, 1140)]
     [decision] = of(acts, TurnDecision)
@@ -266,9 +253,7 @@ def test_finished_pause_takes_the_turn_early() -> None:
 
 
 def test_hold_pause_waits_longer() -> None:
-    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500))
     acts = p.handle(PauseScore(1320, 0.05))
     assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
     assert not of(ticks(p, 1340, 2620), StartReply)  # well past the plain 400 ms rule
@@ -276,9 +261,7 @@ def test_hold_pause_waits_longer() -> None:
 
 
 def test_uncertain_pause_falls_back_to_the_silence_rule() -> None:
-    p = learned(end_of_turn_silence_ms=400, graded_pause=False)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, graded_pause=False))
     p.handle(PauseScore(1320, 0.35))
     assert of(ticks(p, 1340, 1540), StartReply) == [StartReply(1540, 1140)]
 
@@ -299,9 +282,7 @@ def test_uncertain_pause_waits_longer_the_lower_the_score() -> None:
 
 
 def test_a_pause_after_a_dangling_word_holds_whatever_the_score() -> None:
-    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500))
     acts = p.handle(PauseScore(1320, 0.9, "I'd like to book the"))
     assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
     assert not of(ticks(p, 1340, 2620), StartReply)
@@ -309,9 +290,7 @@ def test_a_pause_after_a_dangling_word_holds_whatever_the_score() -> None:
 
 
 def test_a_question_the_recogniser_punctuated_lowers_the_finished_threshold() -> None:
-    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500))
     acts = p.handle(PauseScore(1320, 0.15, "What are your opening hours?"))
     assert of(acts, StartReply) == [StartReply(1320, 1140)]
     assert [(d.kind, d.probability) for d in of(acts, TurnDecision)] == [("finished", 0.15)]
@@ -327,24 +306,18 @@ def test_a_question_the_recogniser_punctuated_lowers_the_finished_threshold() ->
     ],
 )
 def test_the_question_rule_gives_way(p_finished: float, text: str, kw: dict) -> None:
-    p = learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500, **kw)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, max_end_of_turn_silence_ms=1500, **kw))
     acts = p.handle(PauseScore(1320, p_finished, text))
     assert [d.kind for d in of(acts, TurnDecision)] == ["hold"]
     assert not of(ticks(p, 1340, 2620), StartReply)
 
 
 def test_the_silence_rule_waits_for_the_first_pause_score() -> None:
-    p = learned(end_of_turn_silence_ms=400, pause_score_wait_ms=700)
-    p.handle(SpeechStarted(100, 40))
-    p.handle(SpeechStopped(1300, 1140))
+    p = pausing(learned(end_of_turn_silence_ms=400, pause_score_wait_ms=700))
     assert not of(ticks(p, 1320, 1820), StartReply)  # 680 ms: no score yet, still waiting
     assert of(p.handle(Tick(1840)), StartReply) == [StartReply(1840, 1140)]
 
 
 def test_scores_are_ignored_without_the_classifier() -> None:
-    p = make()
-    speaking_agent(p)
-    p.handle(SpeechStarted(1060, 1000))
+    p = overlapping(make())
     assert not p.handle(OverlapScore(1100, 0.99))
