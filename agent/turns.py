@@ -360,16 +360,17 @@ class TurnPolicy:
             and ev.p_finished >= cfg.question_threshold
             and asks_a_question(ev.text)
         )
-        paused = self._speech_end_ms
-        if self._asked or (ev.p_finished >= cfg.finished_threshold and not self._unfinished):
-            actions.append(TurnDecision(ev.t_ms, "finished", paused, ev.p_finished))
-        elif self._unfinished or ev.p_finished <= cfg.hold_threshold:
-            actions.append(TurnDecision(ev.t_ms, "hold", paused, ev.p_finished))
+        if self._unfinished or (ev.p_finished <= cfg.hold_threshold and not self._asked):
+            actions.append(TurnDecision(ev.t_ms, "hold", self._speech_end_ms, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
 
     def _maybe_end_turn(self, t_ms: float, actions: list[TurnAction]) -> None:
         if self._speech_end_ms is None or not self._pause_verdict(t_ms, self._speech_end_ms):
             return
+        if self.config.use_classifier:
+            # However the turn ended (a finished score, a question, or the wait running
+            # out), with the latest score: every turn the classifier saw is on record.
+            actions.append(TurnDecision(t_ms, "finished", self._speech_end_ms, self._p_finished))
         actions.append(StartReply(t_ms, self._speech_end_ms))
         self._speech_end_ms = None
         self._p_finished = None

@@ -184,10 +184,9 @@ const HANDLERS = {
     captions.replyCancelled(ev.reply_id, text(ev.heard_text), text(ev.reason));
   },
   turn_metrics: (ev) => waterfall.add(ev),
+  // Also sent as `backchannel`, `interruption` and `false_interruption_resumed`
+  // events (logged only: the same decision would show twice).
   turn_decision: (ev) => turn.decision(ev),
-  backchannel: (ev) => turn.badge('backchannel', ev.text ? `backchannel “${ev.text}”` : 'backchannel'),
-  interruption: () => turn.badge('interruption', 'interruption'),
-  false_interruption_resumed: () => turn.badge('resumed', 'false alarm · resumed'),
   presence: (ev) => showPresence(ui.presence, Boolean(ev.present), Boolean(ev.facing)),
   sources: (ev) => captions.sources(ev.items, ev.reply_id ?? null),
   reply_blocked: (ev) => captions.replyBlocked(ev.reply_id, text(ev.by)),

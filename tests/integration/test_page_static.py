@@ -255,7 +255,13 @@ async def test_cancelled_reply_shows_heard_and_struck_rest(page: Page) -> None:
         {"type": "reply_text", "t_ms": 20, "reply_id": "r2", "text": "The first part was heard."},
         {"type": "reply_text", "t_ms": 30, "reply_id": "r2", "text": "The second part was not."},
         {"type": "reply_audio_start", "t_ms": 40, "reply_id": "r2"},
-        {"type": "interruption", "t_ms": 900},
+        {
+            "type": "turn_decision",
+            "t_ms": 900,
+            "kind": "interruption",
+            "probability": 0.93,
+            "decision_ms": 410,
+        },
         {"type": "turn_state", "t_ms": 900, "state": "interrupted"},
         {
             "type": "reply_cancelled",
@@ -350,19 +356,78 @@ async def test_waterfall_rows_newest_first_with_stacked_bars(page: Page) -> None
     ]
 
 
+async def test_a_pause_keeps_one_badge_that_follows_its_latest_verdict(page: Page) -> None:
+    pause = [(1200.0, "hold", 0.1), (1300.0, "hold", 0.3), (1400.0, "finished", 0.8)]
+    for t_ms, kind, p in pause:  # the pause began at 1000 ms
+        await dispatch(
+            page,
+            {
+                "type": "turn_decision",
+                "t_ms": t_ms,
+                "kind": kind,
+                "probability": p,
+                "decision_ms": t_ms - 1000.0,
+            },
+        )
+        if kind == "hold":
+            await expect(by_id(page, "badge-hold")).to_have_text(
+                f"holding {p:.2f} · in {t_ms - 1000:.0f} ms"
+            )
+    await expect(by_id(page, "badge-hold")).to_have_count(0)
+    await expect(by_id(page, "badge-finished")).to_have_text("finished 0.80 · in 400 ms")
+    # A later pause gets its own badge; an undecided overlap that ended shows as resumed.
+    await dispatch(
+        page,
+        {
+            "type": "turn_decision",
+            "t_ms": 5300,
+            "kind": "hold",
+            "probability": 0.1,
+            "decision_ms": 300,
+        },
+        {
+            "type": "turn_decision",
+            "t_ms": 9000,
+            "kind": "false_interruption_resumed",
+            "probability": None,
+            "decision_ms": 640,
+        },
+    )
+    badges = by_id(page, "turn-badges").locator("li")
+    await expect(badges).to_have_text(
+        [
+            "false alarm · resumed · in 640 ms",
+            "holding 0.10 · in 300 ms",
+            "finished 0.80 · in 400 ms",
+        ]
+    )
+
+
 async def test_indicators_badges_log_and_error_banner(
     page: Page, console_errors: list[str]
 ) -> None:
     await dispatch(
         page,
-        {"type": "turn_decision", "t_ms": 1, "p_finished": 0.87, "decision_ms": 12.4},
-        {"type": "backchannel", "t_ms": 2, "text": "uh-huh"},
+        {
+            "type": "turn_decision",
+            "t_ms": 1,
+            "kind": "backchannel",
+            "probability": 0.05,
+            "decision_ms": 340.2,
+        },
+        {
+            "type": "backchannel",
+            "t_ms": 1,
+            "kind": "backchannel",
+            "probability": 0.05,
+            "decision_ms": 340.2,
+        },
         {"type": "presence", "t_ms": 3, "present": True, "facing": False},
         {"type": "some_future_event", "t_ms": 4, "detail": 42},
         {"type": "error", "t_ms": 5, "message": "Thinker backend unreachable"},
     )
-    await expect(by_id(page, "badge-decision")).to_have_text("finished 0.87 · in 12 ms")
-    await expect(by_id(page, "badge-backchannel")).to_contain_text("uh-huh")
+    # The decision shows once, from turn_decision; the `backchannel` event is logged.
+    await expect(by_id(page, "badge-backchannel")).to_have_text("backchannel 0.05 · in 340 ms")
     await expect(by_id(page, "presence")).to_have_attribute("data-present", "present")
 
     log = by_id(page, "event-log")

@@ -87,7 +87,16 @@ async def test_the_default_config_with_the_classifier_answers_in_the_browser(
     )
     async with launch_chromium(fake_audio_wav=wav) as page:
         await open_page(page, server)
-        final, answer, _ = await answered_turn(page)
+        final, answer, events = await answered_turn(page)
+        # The classifier's verdict on the turn reaches the turn display as the server
+        # sent it (kind, probability, time since the pause).
+        decision = next(
+            e for e in events if e["type"] == "turn_decision" and e["kind"] == "finished"
+        )
+        badge = page.get_by_test_id("badge-finished").last
+        assert (await badge.get_attribute("data-kind")) == "finished"
+        assert (await badge.inner_text()).startswith("finished")
+        assert decision["decision_ms"] >= 0
     assert answer
     if "pass" in final["text"].lower():  # heard right (see above)
         assert "twelve dollars" in answer, answer  # the knowledge base's day-pass entry

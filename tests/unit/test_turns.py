@@ -318,6 +318,19 @@ def test_the_silence_rule_waits_for_the_first_pause_score() -> None:
     assert of(p.handle(Tick(1840)), StartReply) == [StartReply(1840, 1140)]
 
 
+def test_every_turn_the_classifier_saw_ends_with_one_finished_decision() -> None:
+    unsure = pausing(learned(end_of_turn_silence_ms=400, graded_pause=False))
+    unsure.handle(PauseScore(1320, 0.35))
+    acts = ticks(unsure, 1340, 1540)
+    assert [(d.kind, d.probability, d.t_ms) for d in of(acts, TurnDecision)] == [
+        ("finished", 0.35, 1540)
+    ]
+    unscored = pausing(learned(end_of_turn_silence_ms=400, pause_score_wait_ms=700))
+    acts = ticks(unscored, 1320, 1840)
+    assert [(d.kind, d.probability) for d in of(acts, TurnDecision)] == [("finished", None)]
+    assert not of(ticks(pausing(make()), 1320, 2000), TurnDecision)  # rules only: none
+
+
 def test_scores_are_ignored_without_the_classifier() -> None:
     p = overlapping(make())
     assert not p.handle(OverlapScore(1100, 0.99))
