@@ -18,11 +18,10 @@ transcript it was computed from, and refine them:
   lone spike on a murmur is the commonest false stop, or, until the overlap is called a
   backchannel, a recognised word that is not a backchannel token (then it is no
   murmur). Two or more such words lower the threshold, and any veto a backchannel
-  verdict. That verdict
-  (a low score) lets the agent talk on; only supported scores on longer speech or on
-  real words retire it. While undecided the agent may be ducked, and if the user
-  stops undecided the agent resumes (a false interruption). Undecided speech that lasts
-  `max_overlap_ms` takes over.
+  verdict. That verdict (a low score) lets the agent talk on; only supported scores on
+  longer speech or on real words retire it. While undecided the agent may be ducked,
+  and if the user stops undecided the agent resumes (a false interruption). Undecided
+  speech that lasts `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
   that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
   between, the lower the score, the longer the wait. A transcript the recogniser ended
@@ -228,7 +227,8 @@ class TurnPolicy:
         self._unfinished = False
         """The current pause follows a word a finished turn does not end on."""
         self._asked = False
-        """The current pause follows a question (the transcript ends in "?")."""
+        """The current pause follows a question (the transcript ends in "?") scored at or
+        above `question_threshold`."""
         self._previous_p: float | None = None
         """The overlap's previous take-over score."""
 
