@@ -117,13 +117,14 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
         ),
         silence(10.0),
     )
-    async with launch_chromium(fake_audio_wav=wav) as page:
+    # Looped: Chromium plays the file from the moment the page asks for the mic, and
+    # on a loaded machine the call connects seconds later. Whichever part the server
+    # hears first, a reply it starts is cut by the speech that follows it in the loop.
+    async with launch_chromium(fake_audio_wav=wav, loop_audio=True) as page:
         await open_page(page, rules_server)
-        start = await wait_for_event(page, "reply_audio_start", 60)
         cancel = await wait_for_event(
-            page, "reply_cancelled", 30, lambda e: e["reply_id"] == start["reply_id"]
+            page, "reply_cancelled", 90, lambda e: e["reason"] == "barge_in"
         )
-        assert cancel["reason"] == "barge_in"
         assert cancel["played_ms"] > 0
         # The page reports its receive delay; audio still in its jitter buffer at the
         # cancel is dropped there, so it does not count as heard.
@@ -136,7 +137,7 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
     spoken = " ".join(
         e["text"]
         for e in events
-        if e["type"] == "reply_text" and e["reply_id"] == start["reply_id"]
+        if e["type"] == "reply_text" and e["reply_id"] == cancel["reply_id"]
     )
     assert spoken.startswith(cancel["heard_text"].rstrip(" …"))
     assert len(cancel["heard_text"]) < len(spoken), "heard text must be truncated"
