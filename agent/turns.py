@@ -212,6 +212,31 @@ class TurnPolicyConfig:
     recogniser punctuates a halting "Can you tell me" as a question too). None: off."""
 
 
+@dataclass(frozen=True, slots=True)
+class _PauseReading:
+    """The classifier's latest score on the current pause, with the wording rules
+    applied to the transcript it was computed from."""
+
+    p_finished: float
+    unfinished: bool
+    """The transcript stops on a word a finished turn does not end on."""
+    asked: bool
+    """The transcript is a question (ends in "?"), scored at or above
+    `question_threshold`."""
+
+    @classmethod
+    def of(cls, score: PauseScore, config: TurnPolicyConfig) -> _PauseReading:
+        q = config.question_threshold
+        asked = q is not None and score.p_finished >= q and asks_a_question(score.text)
+        return cls(score.p_finished, ends_unfinished(score.text), asked)
+
+    def finished(self, config: TurnPolicyConfig) -> bool:
+        return self.asked or (self.p_finished >= config.finished_threshold and not self.unfinished)
+
+    def holding(self, config: TurnPolicyConfig) -> bool:
+        return self.unfinished or (self.p_finished <= config.hold_threshold and not self.asked)
+
+
 class TurnPolicy:
     def __init__(self, config: TurnPolicyConfig | None = None) -> None:
         self.config = config or TurnPolicyConfig()
@@ -222,13 +247,8 @@ class TurnPolicy:
         self._overlap_verdict_kind: str | None = None
         """"backchannel" once decided; None while undecided."""
         self._ducked = False
-        self._p_finished: float | None = None
+        self._pause: _PauseReading | None = None
         """The classifier's latest verdict on the current pause."""
-        self._unfinished = False
-        """The current pause follows a word a finished turn does not end on."""
-        self._asked = False
-        """The current pause follows a question (the transcript ends in "?") scored at or
-        above `question_threshold`."""
         self._previous_p: float | None = None
         """The overlap's previous take-over score."""
 
@@ -264,9 +284,7 @@ class TurnPolicy:
             actions.append(StateChanged(t_ms, state))
 
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
-        self._p_finished = None
-        self._unfinished = False
-        self._asked = False
+        self._pause = None
         if self.state is TurnState.LISTENING:
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.USER_SPEAKING:
@@ -352,15 +370,8 @@ class TurnPolicy:
             return
         if not self.config.use_classifier:
             return
-        self._p_finished = ev.p_finished
-        self._unfinished = ends_unfinished(ev.text)
-        cfg = self.config
-        self._asked = (
-            cfg.question_threshold is not None
-            and ev.p_finished >= cfg.question_threshold
-            and asks_a_question(ev.text)
-        )
-        if self._unfinished or (ev.p_finished <= cfg.hold_threshold and not self._asked):
+        self._pause = _PauseReading.of(ev, self.config)
+        if self._pause.holding(self.config):
             actions.append(TurnDecision(ev.t_ms, "hold", self._speech_end_ms, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
 
@@ -370,12 +381,11 @@ class TurnPolicy:
         if self.config.use_classifier:
             # However the turn ended (a finished score, a question, or the wait running
             # out), with the latest score: every turn the classifier saw is on record.
-            actions.append(TurnDecision(t_ms, "finished", self._speech_end_ms, self._p_finished))
+            p = None if self._pause is None else self._pause.p_finished
+            actions.append(TurnDecision(t_ms, "finished", self._speech_end_ms, p))
         actions.append(StartReply(t_ms, self._speech_end_ms))
         self._speech_end_ms = None
-        self._p_finished = None
-        self._unfinished = False
-        self._asked = False
+        self._pause = None
         self._go(TurnState.THINKING, t_ms, actions)
 
     def _maybe_barge_in(self, t_ms: float, actions: list[TurnAction]) -> None:
@@ -408,16 +418,18 @@ class TurnPolicy:
         """Is the user finished? Long enough silence, refined by the classifier."""
         cfg = self.config
         silence = t_ms - speech_end_ms
-        p = self._p_finished
-        if p is None:
+        reading = self._pause
+        if reading is None:
             wait = cfg.pause_score_wait_ms if cfg.use_classifier else cfg.end_of_turn_silence_ms
             return silence >= max(wait, cfg.end_of_turn_silence_ms)
-        if self._asked or (p >= cfg.finished_threshold and not self._unfinished):
+        if reading.finished(cfg):
             return True
-        if self._unfinished or p <= cfg.hold_threshold:
+        if reading.holding(cfg):
             return silence >= cfg.max_end_of_turn_silence_ms
         if not cfg.graded_pause:
             return silence >= cfg.end_of_turn_silence_ms
-        doubt = (cfg.finished_threshold - p) / (cfg.finished_threshold - cfg.hold_threshold)
+        doubt = (cfg.finished_threshold - reading.p_finished) / (
+            cfg.finished_threshold - cfg.hold_threshold
+        )
         extra = max(0.0, cfg.max_end_of_turn_silence_ms - cfg.end_of_turn_silence_ms)
         return silence >= cfg.end_of_turn_silence_ms + extra * doubt
