@@ -26,7 +26,7 @@ def _config(args: argparse.Namespace) -> AgentConfig:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from omnivox.agent.server import create_app
+    from omnivox.agent.api.app import create_app
     from omnivox.agent.stack import build_stack
 
     config = _config(args)
@@ -43,10 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from omnivox.agent.simulate import EchoPath, simulate
     from omnivox.agent.stack import build_stack
+    from omnivox.lab.simulate import EchoPath, simulate
+    from omnivox.media.audio_files import read_audio
     from omnivox.media.image import read_image
-    from omnivox.media.wavfile import read_audio
 
     config = _config(args)
     pcm = read_audio(args.user_wav)
@@ -75,19 +75,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "latency":
-        from omnivox.agent.bench_latency import format_latency_table, run_latency_bench
+        from omnivox.lab.bench.latency import format_latency_table, run_latency_bench
 
         result = run_latency_bench(_config(args), quick=args.quick)
         print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
     elif args.what == "turns":
-        from omnivox.agent.bench_turns import format_turns_table, run_turns_bench
-        from omnivox.agent.simulate import EchoPath
+        from omnivox.lab.bench.turns import format_turns_table, run_turns_bench
+        from omnivox.lab.simulate import EchoPath
 
         echo = None if args.echo_db is None else EchoPath(gain_db=args.echo_db)
         result = run_turns_bench(_config(args), quick=args.quick, echo=echo)
         print(json.dumps(result, indent=2) if args.json else format_turns_table(result))
     elif args.what == "asr":
-        from omnivox.agent.bench_asr import format_asr_table, run_asr_bench
+        from omnivox.lab.bench.asr import format_asr_table, run_asr_bench
 
         result = run_asr_bench(args.backends, limit=args.limit)
         print(json.dumps(result, indent=2) if args.json else format_asr_table(result))
@@ -149,12 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, helptext in (
         (
             "train",
-            "omnivox.agent.train_turns",
+            "omnivox.lab.training.train_turns",
             "train the turn-taking classifier (needs the train extra)",
         ),
         (
             "eval",
-            "omnivox.agent.eval_turns",
+            "omnivox.lab.evaluation.eval_turns",
             "evaluate the turn-taking classifier on labelled clips",
         ),
     ):

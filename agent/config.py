@@ -12,9 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from omnivox.agent.intervention_config import parse_interventions
-
-DATA_DIR = Path(__file__).parent / "data"
+from omnivox.agent.interventions.config import parse_interventions
 
 
 class ConfigError(ValueError):

@@ -17,26 +17,16 @@ from collections import deque
 
 import numpy as np
 
-from omnivox.agent.camera import Camera
-from omnivox.agent.clock import Clock
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event, EventSink
-from omnivox.agent.history import History
-from omnivox.agent.intervention_config import build_interventions
-from omnivox.agent.interventions import InterventionChain
-from omnivox.agent.playout import ClientPlayout
-from omnivox.agent.presence import (
-    Forget,
-    Greet,
-    Presence,
-    PresenceConfig,
-    VisitorConfig,
-    VisitorPolicy,
-)
-from omnivox.agent.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
+from omnivox.agent.interventions.chain import InterventionChain
+from omnivox.agent.interventions.config import build_interventions
+from omnivox.agent.reply.history import History
+from omnivox.agent.reply.playout import ClientPlayout
+from omnivox.agent.reply.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
+from omnivox.agent.speech.user_speech import UserSpeech
 from omnivox.agent.stack import ModelStack
-from omnivox.agent.turn_queries import Query, TurnQueries, turn_policy_config
-from omnivox.agent.turns import (
+from omnivox.agent.turns.policy import (
     AgentAudioStarted,
     AgentReplyFinished,
     CancelReply,
@@ -53,11 +43,21 @@ from omnivox.agent.turns import (
     TurnState,
     UserPaused,
 )
-from omnivox.agent.user_speech import UserSpeech
+from omnivox.agent.turns.queries import Query, TurnQueries, turn_policy_config
+from omnivox.agent.vision.camera import Camera
+from omnivox.agent.vision.presence import (
+    Forget,
+    Greet,
+    Presence,
+    PresenceConfig,
+    VisitorConfig,
+    VisitorPolicy,
+)
 from omnivox.kernels.mixing import apply_gain
+from omnivox.media.audio_files import wav_bytes
+from omnivox.media.clock import Clock
 from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
-from omnivox.media.wavfile import wav_bytes
 from omnivox.models.turn.features import TurnContext
 
 log = logging.getLogger(__name__)

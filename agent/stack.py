@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnivox.agent.config import AgentConfig, ConfigError
-from omnivox.agent.intervention_config import build_interventions, import_tool_modules
-from omnivox.agent.interventions import Intervention
-from omnivox.agent.reply import ToolRunner
+from omnivox.agent.interventions.chain import Intervention
+from omnivox.agent.interventions.config import build_interventions, import_tool_modules
+from omnivox.agent.reply.reply import ToolRunner
 from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer

@@ -11,7 +11,7 @@ goes on and the final never contradicts the finished part.
 The pocketsphinx decoders here skip the second search pass (their text is never final;
 skipping it takes a reset from ~150 to ~15 ms) and search at most 3000 HMMs a frame
 instead of 30000: half the CPU for 1-3 points of first-pass WER, measured on the corpora
-of agent/bench_asr.py.
+of lab/bench/asr.py.
 """
 
 from __future__ import annotations

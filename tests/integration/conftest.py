@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from omnivox.agent.api.app import REGISTRY, SessionRegistry, create_app
 from omnivox.agent.config import AgentConfig, parse_config
-from omnivox.agent.server import REGISTRY, SessionRegistry, create_app
 from omnivox.agent.stack import ModelStack, build_stack, build_thinker
+from omnivox.media.audio_files import write_wav
 from omnivox.media.frames import SAMPLE_RATE
-from omnivox.media.wavfile import write_wav
 from omnivox.models.talker.espeak import EspeakTalker
 
 # No greeting: the tests control exactly what the agent hears and says.

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from omnivox.agent.config import parse_config
-from omnivox.agent.simulate import simulate
+from omnivox.lab.simulate import simulate
 from omnivox.media.image import read_image
 from tests.fakes.openai_server import FakeOpenAIServer, text_stream
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from omnivox.agent.config import load_config, parse_config
-from omnivox.agent.simulate import simulate
+from omnivox.lab.simulate import simulate
 from tests.fakes.openai_server import FakeOpenAIServer, text_stream
 
 from .conftest import shared_stack, silence, speech, with_thinker

@@ -12,7 +12,7 @@ import pytest
 
 from omnivox.agent.cli import main
 from omnivox.agent.config import AgentConfig
-from omnivox.agent.simulate import EchoPath, SimulationResult, simulate
+from omnivox.lab.simulate import EchoPath, SimulationResult, simulate
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 from tests.fakes.spied_recognizer import SpiedRecognizer
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from omnivox.agent.config import parse_config
-from omnivox.agent.simulate import simulate
 from omnivox.agent.stack import ModelStack
+from omnivox.lab.simulate import simulate
 from tests.fakes.openai_server import (
     Chunk,
     Cut,

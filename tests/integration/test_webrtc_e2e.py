@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from playwright.async_api import Page
 
-from omnivox.agent.wer import word_error_rate
 from omnivox.kernels.resample import resample
+from omnivox.lab.evaluation.wer import word_error_rate
 from omnivox.models.recognizer.factory import create_recognizer
 
 from .browser import CHROMIUM, fetch_agent_audio, launch_chromium, wait_for_event

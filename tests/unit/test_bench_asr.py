@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from omnivox.agent.bench_asr import format_asr_table, run_asr_bench, run_clip
-from omnivox.agent.speech_corpus import load_corpus
+from omnivox.lab.bench.asr import format_asr_table, run_asr_bench, run_clip
+from omnivox.lab.speech_corpus import load_corpus
 from omnivox.models.recognizer.factory import create_recognizer
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from omnivox.agent.bench_turns import Scenario, _outcome
-from omnivox.agent.simulate import SimulationResult
+from omnivox.lab.bench.turns import Scenario, _outcome
+from omnivox.lab.simulate import SimulationResult
 
 
 def _result(*events: tuple[str, float, dict[str, object]]) -> SimulationResult:

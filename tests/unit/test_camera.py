@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from omnivox.agent.camera import Camera
-from omnivox.agent.clock import VirtualClock
-from omnivox.agent.presence import Presence, PresenceConfig
+from omnivox.agent.vision.camera import Camera
+from omnivox.agent.vision.presence import Presence, PresenceConfig
+from omnivox.media.clock import VirtualClock
 from omnivox.media.image import read_image
 from omnivox.models.vision.face_detector import FaceDetector, FaceObservation
 

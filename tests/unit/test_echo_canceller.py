@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnivox.agent.simulate import EchoPath
+from omnivox.lab.simulate import EchoPath
 from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
 from omnivox.models.talker.espeak import EspeakTalker

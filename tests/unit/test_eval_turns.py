@@ -13,7 +13,8 @@ import av
 import numpy as np
 import pytest
 
-from omnivox.agent.eval_turns import (
+from omnivox.agent.turns.policy import TurnPolicyConfig
+from omnivox.lab.evaluation.eval_turns import (
     EvalDataError,
     build_human_set,
     decide,
@@ -22,10 +23,9 @@ from omnivox.agent.eval_turns import (
     replay_policy,
     run_eval,
 )
-from omnivox.agent.turn_data import ASTERISK_DIR
-from omnivox.agent.turn_replay import Trace
-from omnivox.agent.turns import TurnPolicyConfig
-from omnivox.media.wavfile import write_wav
+from omnivox.lab.evaluation.turn_replay import Trace
+from omnivox.lab.training.turn_data import ASTERISK_DIR
+from omnivox.media.audio_files import write_wav
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"

@@ -1,6 +1,6 @@
 """History keeps only what the user heard, and stays bounded without orphaning tools."""
 
-from omnivox.agent.history import History
+from omnivox.agent.reply.history import History
 from omnivox.models.thinker.base import Message, ToolCall
 
 

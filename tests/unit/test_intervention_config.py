@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from omnivox.agent.config import ConfigError, parse_config
-from omnivox.agent.intervention_config import (
+from omnivox.agent.interventions.chain import ToolsIntervention
+from omnivox.agent.interventions.config import (
     InterventionConfigError,
     build_interventions,
     parse_interventions,
 )
-from omnivox.agent.interventions import ToolsIntervention
-from omnivox.agent.rag import DocumentRetrieval
-from omnivox.agent.safety import SafetyFilter
+from omnivox.agent.interventions.rag import DocumentRetrieval
+from omnivox.agent.interventions.safety import SafetyFilter
 from omnivox.models.thinker.base import ToolCall
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker
 
@@ -83,25 +83,33 @@ def test_parse_config_reports_them_with_the_source() -> None:
             r"^interventions\[0\]\.rag\.folder: no such folder",
         ),
         (
-            [{"tools": {"import": ["omnivox.agent.safety", "no_such_module_xyz"]}}],
+            [{"tools": {"import": ["omnivox.agent.interventions.safety", "no_such_module_xyz"]}}],
             r"^interventions\[0\]\.tools\.import\[1\]: cannot import 'no_such_module_xyz' "
             r"\(ModuleNotFoundError",
         ),
         (
-            [{"python": {"class": "omnivox.agent.safety:Nope"}}],
-            r"^interventions\[0\]\.python\.class: 'omnivox.agent.safety' has no 'Nope'",
+            [{"python": {"class": "omnivox.agent.interventions.safety:Nope"}}],
+            r"^interventions\[0\]\.python\.class: 'omnivox.agent.interventions.safety' "
+            r"has no 'Nope'",
         ),
         (
-            [{"python": {"class": "omnivox.agent.safety:SafetyFilter", "options": {"colour": 1}}}],
-            r"^interventions\[0\]\.python\.options: omnivox.agent.safety:SafetyFilter could not be "
-            r"made \(TypeError",
+            [
+                {
+                    "python": {
+                        "class": "omnivox.agent.interventions.safety:SafetyFilter",
+                        "options": {"colour": 1},
+                    }
+                }
+            ],
+            r"^interventions\[0\]\.python\.options: "
+            r"omnivox.agent.interventions.safety:SafetyFilter could not be made \(TypeError",
         ),
         (
-            [{"python": {"class": "omnivox.agent.clock:VirtualClock"}}],
-            r"^interventions\[0\]\.python\.class: 'omnivox.agent.clock:VirtualClock' has none of",
+            [{"python": {"class": "omnivox.media.clock:VirtualClock"}}],
+            r"^interventions\[0\]\.python\.class: 'omnivox.media.clock:VirtualClock' has none of",
         ),
         (
-            [{"safety": {"classifier": {"class": "omnivox.agent.clock:VirtualClock"}}}],
+            [{"safety": {"classifier": {"class": "omnivox.media.clock:VirtualClock"}}}],
             r"^interventions\[0\]\.safety\.classifier\.class: .* has no async classify",
         ),
     ],
@@ -118,7 +126,7 @@ def test_entries_build_in_order_with_tools_last_when_not_configured() -> None:
             {"safety": {"blocklist": ["x"], "on_overrun": "wait"}},
             {
                 "python": {
-                    "class": "omnivox.agent.safety:SafetyFilter",
+                    "class": "omnivox.agent.interventions.safety:SafetyFilter",
                     "name": "strict",
                     "options": {"redact": ["card"]},
                     "budget_ms": 20,

@@ -14,17 +14,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omnivox.agent.clock import VirtualClock
 from omnivox.agent.events import Event
-from omnivox.agent.interventions import (
+from omnivox.agent.interventions.chain import (
     Blocked,
     InterventionChain,
     Source,
     ThinkContext,
     ToolsIntervention,
 )
-from omnivox.agent.reply import Reply, ReplyDeps
-from omnivox.agent.safety import SafetyFilter
+from omnivox.agent.interventions.safety import SafetyFilter
+from omnivox.agent.reply.reply import Reply, ReplyDeps
+from omnivox.media.clock import VirtualClock
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.base import Message, ToolCall
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker

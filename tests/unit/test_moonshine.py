@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.bench_latency import trim_silence
-from omnivox.agent.wer import word_error_rate
-from omnivox.media.wavfile import read_audio
+from omnivox.lab.bench.latency import trim_silence
+from omnivox.lab.evaluation.wer import word_error_rate
+from omnivox.media.audio_files import read_audio
 from omnivox.models.recognizer.moonshine import (
     MoonshineModel,
     MoonshineRecognizer,

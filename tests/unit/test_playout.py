@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from omnivox.agent.playout import ClientPlayout, PlayoutQueue
+from omnivox.agent.reply.playout import ClientPlayout, PlayoutQueue
 from omnivox.media.frames import FRAME_SAMPLES
 
 

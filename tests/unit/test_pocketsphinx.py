@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.wer import word_error_rate
-from omnivox.media.wavfile import read_audio
+from omnivox.lab.evaluation.wer import word_error_rate
+from omnivox.media.audio_files import read_audio
 from omnivox.models.recognizer.pocketsphinx import PocketsphinxRecognizer
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")

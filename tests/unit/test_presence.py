@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnivox.agent.presence import (
+from omnivox.agent.vision.presence import (
     Forget,
     Greet,
     Presence,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from omnivox.agent.clock import VirtualClock
 from omnivox.agent.events import Event
-from omnivox.agent.interventions import InterventionChain, ThinkContext, ToolsIntervention
-from omnivox.agent.rag import DocumentRetrieval, load_folder, plain, split_document
-from omnivox.agent.reply import Reply, ReplyDeps
+from omnivox.agent.interventions.chain import InterventionChain, ThinkContext, ToolsIntervention
+from omnivox.agent.interventions.rag import DocumentRetrieval, load_folder, plain, split_document
+from omnivox.agent.reply.reply import Reply, ReplyDeps
+from omnivox.media.clock import VirtualClock
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.base import Message
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from omnivox.agent.clock import VirtualClock
 from omnivox.agent.events import Event
-from omnivox.agent.reply import Reply, ReplyDeps
+from omnivox.agent.reply.reply import Reply, ReplyDeps
+from omnivox.media.clock import VirtualClock
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omnivox.agent.interventions import Blocked
-from omnivox.agent.safety import SafetyFilter, Verdict, luhn_ok, redact_pii
+from omnivox.agent.interventions.chain import Blocked
+from omnivox.agent.interventions.safety import SafetyFilter, Verdict, luhn_ok, redact_pii
 
 PHONE, CARD = "a phone number", "a card number"
 

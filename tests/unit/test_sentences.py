@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnivox.agent.sentences import LANGUAGES, SentenceChunker, rules_for
+from omnivox.agent.reply.sentences import LANGUAGES, SentenceChunker, rules_for
 
 
 def whole(text: str, language: str = "en", **kw: int) -> list[str]:

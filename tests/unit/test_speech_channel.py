@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from omnivox.agent.speech_channel import augment, extend_floor, overlay_agent, phone_codec
+from omnivox.lab.training.speech_channel import augment, extend_floor, overlay_agent, phone_codec
 from tests.fakes.signals import burst, gap, three_words
 
 RNG = np.random.default_rng

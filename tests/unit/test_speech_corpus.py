@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent import speech_corpus
-from omnivox.agent.speech_corpus import CorpusError, is_plain_speech, load_corpus
+from omnivox.lab import speech_corpus
+from omnivox.lab.speech_corpus import CorpusError, is_plain_speech, load_corpus
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.train_turns import (
+from omnivox.lab.training.train_turns import (
     Plan,
     main,
     make_examples,
@@ -17,8 +17,8 @@ from omnivox.agent.train_turns import (
     synthetic_clips,
     tune,
 )
-from omnivox.agent.turn_data import AGENT_VOICE, LABELS, PAUSE_LABELS, synthesize
-from omnivox.agent.turn_fit import export, train
+from omnivox.lab.training.turn_data import AGENT_VOICE, LABELS, PAUSE_LABELS, synthesize
+from omnivox.lab.training.turn_fit import export, train
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import EXTRA_DIM, FEATURE_VERSION, FRAME_DIM, WINDOW_FRAMES
 

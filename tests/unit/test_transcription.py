@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from omnivox.agent.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
+from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.espeak import EspeakTalker

@@ -42,7 +42,7 @@ def _voice(seconds: float, f0: float, seed: int) -> np.ndarray:
 
 
 def _espeak(text: str, tmp: Path) -> np.ndarray:
-    from omnivox.agent.turn_data import load_16k
+    from omnivox.lab.training.turn_data import load_16k
 
     out = tmp / "say.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(out), text], check=True)

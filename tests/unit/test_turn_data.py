@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivox.agent.turn_data import (
+from omnivox.lab.training.turn_data import (
     VOICES,
     LabelledAudio,
     cut_at_pause,
@@ -22,7 +22,7 @@ from omnivox.agent.turn_data import (
     trim,
     write_labelled_dir,
 )
-from omnivox.media.wavfile import AudioFileError, decode_audio, write_wav
+from omnivox.media.audio_files import AudioFileError, decode_audio, write_wav
 from omnivox.models.talker.espeak import EspeakTalker
 from tests.fakes.signals import burst, gap, three_words
 

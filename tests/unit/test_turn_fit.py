@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnivox.agent.turn_fit import Examples, validation_auc
+from omnivox.lab.training.turn_fit import Examples, validation_auc
 
 
 def test_model_selection_auc() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from omnivox.agent.config import TurnsConfig
-from omnivox.agent.turn_queries import Query, TurnQueries, turn_policy_config
-from omnivox.agent.turns import OverlapScore, PauseScore, TurnEvent
+from omnivox.agent.turns.policy import OverlapScore, PauseScore, TurnEvent
+from omnivox.agent.turns.queries import Query, TurnQueries, turn_policy_config
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 

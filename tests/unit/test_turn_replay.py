@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnivox.agent.bench_latency import silence_pcm, trim_silence
-from omnivox.agent.turn_queries import INTERIM_FINAL_MS
-from omnivox.agent.turn_replay import (
+from omnivox.agent.turns.queries import INTERIM_FINAL_MS
+from omnivox.lab.bench.latency import silence_pcm, trim_silence
+from omnivox.lab.evaluation.turn_replay import (
     FINAL_LAG_MS,
     LabelledClip,
     PartialSource,

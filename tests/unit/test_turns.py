@@ -2,7 +2,7 @@
 
 import pytest
 
-from omnivox.agent.turns import (
+from omnivox.agent.turns.policy import (
     AgentAudioStarted,
     AgentReplyFinished,
     CancelReply,
@@ -115,7 +115,7 @@ def test_state_changes_are_reported_once() -> None:
 
 # ---- with the learned classifier -------------------------------------------------------
 
-from omnivox.agent.turns import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
+from omnivox.agent.turns.policy import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
 
 
 def learned(**kw: float) -> TurnPolicy:

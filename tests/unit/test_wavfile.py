@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from omnivox.kernels.resample import resample
-from omnivox.media.wavfile import AudioFileError, decode_audio, read_audio, wav_bytes, write_wav
+from omnivox.media.audio_files import AudioFileError, decode_audio, read_audio, wav_bytes, write_wav
 
 PCM = np.array([0, 1000, -1000, 32767, -32768], np.int16)
 

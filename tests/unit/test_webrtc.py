@@ -9,7 +9,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
-from omnivox.media.webrtc import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
+from omnivox.media.webrtc.tracks import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
 
 
 class ScriptedTrack(MediaStreamTrack):

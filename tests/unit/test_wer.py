@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnivox.agent.wer import (
+from omnivox.lab.evaluation.wer import (
     corpus_wer,
     edit_distance,
     normalize,

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from omnivox.agent.word_alignment import WordAligner, spoken_words
+from omnivox.lab.training.word_alignment import WordAligner, spoken_words
 from omnivox.models.talker.espeak import EspeakTalker
 
 

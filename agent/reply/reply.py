@@ -1,0 +1,335 @@
+"""One answer: Thinker stream -> sentence chunks -> Talker stream -> bounded playout queue.
+
+A Reply owns every task of its answer, so `cancel()` stops all of it at once: the
+Thinker's stream is closed (an HTTP backend drops the connection), synthesis stops, and
+the playout queue is cleared so the transport gets no further agent audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from omnivox.agent.events import Event, EventSink
+from omnivox.agent.interventions.chain import (
+    Blocked,
+    InterventionChain,
+    ThinkContext,
+    ToolsIntervention,
+)
+from omnivox.agent.reply.playout import PlayoutQueue
+from omnivox.agent.reply.sentences import SentenceChunker
+from omnivox.media.clock import Clock
+from omnivox.models.talker.base import Talker
+from omnivox.models.thinker.base import (
+    Message,
+    TextDelta,
+    Thinker,
+    ThinkerEvent,
+    ThinkRequest,
+    ToolCall,
+    ToolCallsRequested,
+    ToolSpec,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ToolRunner(Protocol):
+    def specs(self) -> list[ToolSpec]: ...
+
+    async def call(self, call: ToolCall) -> str: ...
+
+
+@dataclass
+class ReplyDeps:
+    """What every reply of a session shares."""
+
+    thinker: Thinker
+    talker: Talker
+    clock: Clock
+    emit: EventSink
+    tools: ToolRunner | None = None
+    system_prompt: str = ""
+    first_token_timeout_s: float = 8.0
+    fallback_text: str = "Sorry, I lost my train of thought."
+    max_tool_rounds: int = 3
+    playout_max_ahead: int = 3
+    language: str = "en"
+    interventions: InterventionChain | None = None
+    """None: a chain that only runs `tools`."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserMedia:
+    """What the Thinker gets besides the transcript, if it takes it."""
+
+    images: list[bytes] = field(default_factory=list)
+    """JPEG camera snapshots."""
+    audio_wav: bytes | None = None
+    """The user's turn."""
+
+
+@dataclass
+class ReplyTimings:
+    """Media-clock instants of one reply's stages (None until reached)."""
+
+    speech_end_ms: float | None = None
+    turn_end_ms: float | None = None
+    final_ms: float | None = None
+    first_token_ms: float | None = None
+    first_text_ms: float | None = None
+    first_audio_ms: float | None = None
+    playout_start_ms: float | None = None
+    interventions_ms: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, object]:
+        def gap(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round(b - a, 1)
+
+        return {
+            "interventions": {k: round(v, 1) for k, v in self.interventions_ms.items()},
+            "endpoint_ms": gap(self.speech_end_ms, self.turn_end_ms),
+            "recognizer_final_ms": gap(self.turn_end_ms, self.final_ms),
+            "thinker_first_token_ms": gap(self.final_ms, self.first_token_ms),
+            "talker_first_audio_ms": gap(self.first_text_ms, self.first_audio_ms),
+            "voice_to_voice_ms": gap(self.speech_end_ms, self.playout_start_ms),
+        }
+
+
+class Reply:
+    def __init__(
+        self,
+        reply_id: str,
+        deps: ReplyDeps,
+        history: list[Message],
+        *,
+        transcript: Awaitable[str] | None = None,
+        text: str | None = None,
+        timings: ReplyTimings | None = None,
+        media: Awaitable[UserMedia] | None = None,
+    ) -> None:
+        """Either `transcript` (the user's words, awaited: the recognizer may still be
+        finishing) and the Thinker answers, or a fixed `text` (a greeting) is spoken.
+        `media` (snapshots, the turn's audio) goes with the transcript to the Thinker."""
+        self.id = reply_id
+        self.deps = deps
+        self._history = history
+        self._transcript = transcript
+        self._text = text
+        self._media_source = media
+        self._media = UserMedia()
+        self.timings = timings or ReplyTimings()
+        self.playout = PlayoutQueue(deps.playout_max_ahead)
+        self.user_text: str | None = None
+        self.error: str | None = None
+        self._producing = True
+        self._cancelled = False
+        self._task: asyncio.Task[None] | None = None
+        self._chain: InterventionChain = deps.interventions or InterventionChain(
+            [ToolsIntervention([deps.tools])] if deps.tools else [],
+            deps.clock,
+            lambda message: self._emit("error", message=message, source="intervention"),
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"reply-{self.id}")
+
+    @property
+    def finished(self) -> bool:
+        """All audio produced and played (or there was none)."""
+        return not self._producing and len(self.playout) == 0
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def cancel(self) -> None:
+        """Stop everything now. Synchronous so the caller can rely on it within a frame:
+        after this returns, `pop_frame()` yields nothing more."""
+        self._cancelled = True
+        self.playout.clear()
+        self._producing = False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def pop_frame(self) -> np.ndarray | None:
+        frame = self.playout.pop()
+        if frame is not None and self.timings.playout_start_ms is None:
+            self.timings.playout_start_ms = self.deps.clock.now_ms()
+        return frame
+
+    # ---- the pipeline ----------------------------------------------------------------
+
+    def _emit(self, type_: str, **data: object) -> None:
+        self.deps.emit(Event(type_, self.deps.clock.now_ms(), {"reply_id": self.id, **data}))
+
+    async def _run(self) -> None:
+        chunks: asyncio.Queue[str | None] = asyncio.Queue()
+        producer: asyncio.Task[None] | None = None
+        try:
+            if self._transcript is not None:
+                self.user_text = (await self._transcript).strip()
+                self.timings.final_ms = self.deps.clock.now_ms()
+                if not self.user_text:
+                    return  # noise, not words: nothing to answer
+            if self._media_source is not None:
+                self._media = await self._gather_media(self._media_source)
+            producer = asyncio.create_task(self._produce_text(chunks), name=f"think-{self.id}")
+            while (chunk := await chunks.get()) is not None:
+                await self._speak(chunk)
+        finally:
+            if producer is not None and not producer.done():
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
+            _discard(self._media_source)
+            if not self._cancelled:
+                self.playout.finish()
+            self._producing = False
+
+    async def _produce_text(self, out: asyncio.Queue[str | None]) -> None:
+        chunker = SentenceChunker(language=self.deps.language)
+        try:
+            if self._text is not None:
+                self.timings.first_token_ms = self.deps.clock.now_ms()
+                for chunk in [*chunker.push(self._text), *chunker.flush()]:
+                    out.put_nowait(chunk)
+                return
+            # aclosing: a blocked reply closes the Thinker's stream at once.
+            async with contextlib.aclosing(self._think()) as deltas:
+                async for delta in deltas:
+                    for chunk in chunker.push(delta):
+                        if not await self._vet(chunk, out):
+                            return
+            for chunk in chunker.flush():
+                if not await self._vet(chunk, out):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a broken backend must not end the conversation
+            self.error = _describe_error(err)
+            log.warning("reply %s: thinker failed: %s", self.id, self.error)
+            self._emit("error", message=f"Thinker failed: {self.error}", source="thinker")
+            # Speak what was already chunked, then the fallback line.
+            for chunk in [*chunker.flush(), self.deps.fallback_text]:
+                out.put_nowait(chunk)
+        finally:
+            out.put_nowait(None)
+
+    async def _gather_media(self, source: Awaitable[UserMedia]) -> UserMedia:
+        """A snapshot that cannot be made costs the Thinker its picture, not the answer."""
+        try:
+            return await source
+        except Exception as err:
+            log.warning("reply %s: user media failed: %s", self.id, err)
+            self._emit("error", message=f"camera snapshot failed: {err}", source="camera")
+            return UserMedia()
+
+    async def _vet(self, chunk: str, out: asyncio.Queue[str | None]) -> bool:
+        """Pass a chunk through the intervention chain; False once the reply is blocked
+        (the blocked line is queued instead, and the Thinker is not read any further)."""
+        verdict = await self._chain.on_text(chunk, self.timings.interventions_ms)
+        if isinstance(verdict, Blocked):
+            self._emit("reply_blocked", by=verdict.by)
+            out.put_nowait(verdict.reply)
+            return False
+        if verdict.strip():
+            out.put_nowait(verdict)
+        return True
+
+    async def _think(self) -> AsyncGenerator[str, None]:
+        deps, chain, spent = self.deps, self._chain, self.timings.interventions_ms
+        messages = list(self._history)
+        if self.user_text:
+            messages.append(Message("user", self.user_text))
+        ctx = await chain.before_think(ThinkContext(self.id, tuple(messages)), spent)
+        if ctx.sources:
+            self._emit("sources", items=[s.to_dict() for s in ctx.sources])
+        messages, context = list(ctx.messages), list(ctx.context)
+        tools = chain.tool_specs()
+        for _round in range(deps.max_tool_rounds + 1):
+            request = ThinkRequest(
+                messages=messages,
+                tools=tools,
+                context=context,
+                images=self._media.images,
+                audio_wav=self._media.audio_wav,
+            )
+            calls: list[ToolCall] = []
+            async with contextlib.aclosing(deps.thinker.stream(request)) as stream:
+                async for event in _first_within(stream, deps.first_token_timeout_s):
+                    if self.timings.first_token_ms is None:
+                        self.timings.first_token_ms = deps.clock.now_ms()
+                    if isinstance(event, TextDelta):
+                        yield event.text
+                    elif isinstance(event, ToolCallsRequested):
+                        calls = event.calls
+            if not calls:
+                return
+            messages.append(Message("assistant", tool_calls=calls))
+            results = await asyncio.gather(*(chain.on_tool_call(c, spent) for c in calls))
+            for call, result in zip(calls, results, strict=True):
+                self._emit("tool_call", name=call.name, arguments=call.arguments, result=result)
+                messages.append(
+                    Message("tool", content=result, tool_call_id=call.id, name=call.name)
+                )
+        raise RuntimeError(f"tool loop limit ({deps.max_tool_rounds} rounds) reached")
+
+    async def _speak(self, chunk: str) -> None:
+        q = self.playout
+        start_char = q.add_text(chunk)
+        base = q.produced_samples
+        if self.timings.first_text_ms is None:
+            self.timings.first_text_ms = self.deps.clock.now_ms()
+        self._emit("reply_text", text=chunk)
+        offset = 0
+        async with contextlib.aclosing(self.deps.talker.synthesize(chunk)) as speech:
+            async for piece in speech:
+                if self.timings.first_audio_ms is None:
+                    self.timings.first_audio_ms = self.deps.clock.now_ms()
+                for sample, char in piece.word_starts:
+                    q.mark(base + offset + sample, start_char + char)
+                offset += len(piece.pcm)
+                await q.put(piece.pcm)
+        q.mark(base + offset, start_char + len(chunk))
+
+
+async def _first_within(
+    stream: AsyncIterator[ThinkerEvent], timeout_s: float
+) -> AsyncIterator[ThinkerEvent]:
+    """Pass the stream through, failing if its first event takes longer than timeout_s."""
+    try:
+        first = await asyncio.wait_for(anext(stream), timeout_s)
+    except StopAsyncIteration:
+        return
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {timeout_s:g} s") from None
+    yield first
+    async for event in stream:
+        yield event
+
+
+def _discard(source: Awaitable[UserMedia] | None) -> None:
+    """Stop media work nobody will use, and mark a failure of it as seen."""
+    if isinstance(source, asyncio.Future):
+        if not source.done():
+            source.cancel()
+        elif not source.cancelled():
+            source.exception()
+
+
+def _describe_error(err: BaseException) -> str:
+    """A short, user-safe description (exceptions may carry a user-safe `message`)."""
+    message = getattr(err, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    return str(err) or type(err).__name__

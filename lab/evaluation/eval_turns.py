@@ -1,0 +1,348 @@
+"""``omnivox eval turns``: how well the turn classifier decides, clip by clip.
+
+DIR holds WAV files (any rate; stereo is mixed down) and ``labels.csv`` with columns
+``path,label[,transcript]``; labels are ``backchannel`` and ``interruption`` (scored as
+overlap: the agent is speaking) and ``end_of_turn`` and ``hold`` (scored as a pause:
+the agent is silent). Clips are replayed as a session sees them (lab/evaluation/turn_replay.py).
+
+The headline figures are the turn policy's: the policy fed each clip's scores and
+partial transcripts as timed events, staging and word rules included, i.e. what a
+session decides. A backchannel that cancels the reply is a false stop, an interruption
+that never does is a miss (decision time from onset); an end_of_turn is right if the
+policy starts a reply within the pause window (decision time from the end of speech), a
+hold if it does not.
+
+Beside them: ``model``, the tuned thresholds alone (first query at or over them), and
+``baseline``, take the floor after N recognised words (N tuned on training data, stored
+in the model) and end the turn after the configured fixed silence
+(``turns.end_of_turn_silence_ms``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from omnivox.agent.config import TurnsConfig
+from omnivox.agent.turns.policy import (
+    TurnPolicyConfig,
+)
+from omnivox.agent.turns.queries import turn_policy_config
+from omnivox.lab.evaluation.turn_replay import (
+    PARTIAL_SOURCES,
+    LabelledClip,
+    Trace,
+    policy_fire_ms,
+    trace_all,
+)
+from omnivox.lab.training.turn_data import (
+    HUMAN_BACKCHANNELS,
+    LABELS,
+    OVERLAP_LABELS,
+    LabelledAudio,
+    asterisk_prompts,
+    cut_at_pause,
+    held_out,
+    load_16k,
+    other_speakers,
+    speech_bounds,
+    write_labelled_dir,
+)
+from omnivox.media.audio_files import AudioFileError
+from omnivox.models.turn.classifier import TurnClassifier
+
+
+class EvalDataError(ValueError):
+    """labels.csv or a clip it names cannot be used; the message names the row."""
+
+
+def read_labels(data_dir: Path) -> list[LabelledClip]:
+    """Load every clip; all problems are reported together, each with its line."""
+    listing = data_dir / "labels.csv"
+    if not listing.is_file():
+        raise EvalDataError(f"{listing}: not found (expected columns path,label[,transcript])")
+    try:
+        # utf-8-sig: spreadsheets write a byte-order mark before the header.
+        with listing.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as err:
+        raise EvalDataError(
+            f"{listing}: not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if header[:2] != ["path", "label"] or header[2:] not in ([], ["transcript"]):
+        raise EvalDataError(
+            f"{listing} line 1: header must be path,label[,transcript], "
+            f"got {','.join(header) or '(empty file)'}"
+        )
+    clips, problems = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"labels.csv line {line}"
+        if len(row) < 2 or len(row) > len(header):
+            problems.append(f"{where}: expected {len(header)} columns, got {len(row)}")
+            continue
+        path, label = row[0].strip(), row[1].strip().lower()
+        transcript = row[2].strip() if len(row) > 2 and row[2].strip() else None
+        if label not in LABELS:
+            problems.append(
+                f"{where}: unknown label {label!r} (expected one of {', '.join(LABELS)})"
+            )
+            continue
+        file = data_dir / path
+        if not file.is_file():
+            problems.append(f"{where}: file not found: {path}")
+            continue
+        try:
+            audio = load_16k(file)
+        except AudioFileError as err:
+            problems.append(f"{where}: {err}")
+            continue
+        if speech_bounds(audio)[1] == 0:
+            problems.append(f"{where}: {path} holds no speech")
+            continue
+        clips.append(LabelledClip(path, label, audio, transcript))
+    if problems:
+        raise EvalDataError("\n".join(problems))
+    if not clips:
+        raise EvalDataError(f"{listing}: no clips listed")
+    return clips
+
+
+def _first(flags: Sequence[bool]) -> int | None:
+    return next((i for i, f in enumerate(flags) if f), None)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def decide(
+    traces: Sequence[Trace],
+    takeover: float,
+    finished: float,
+    takeover_words: int | None = None,
+    silence_ms: float | None = None,
+) -> dict[str, object]:
+    """Metrics for thresholds on the model's probabilities, or, with ``takeover_words``
+    and ``silence_ms``, for the word-count / fixed-silence rule."""
+    fires: list[float | None] = []
+    for trace in traces:
+        if trace.label in OVERLAP_LABELS:
+            fired = (
+                [w >= takeover_words for w in trace.words]
+                if takeover_words is not None
+                else [p >= takeover for p in trace.probs]
+            )
+        elif silence_ms is not None:
+            fired = [t >= silence_ms for t in trace.times_ms]
+        else:
+            fired = [p >= finished for p in trace.probs]
+        k = _first(fired)
+        fires.append(None if k is None else trace.times_ms[k])
+    return _metrics(traces, fires)
+
+
+def replay_policy(traces: Sequence[Trace], config: TurnPolicyConfig) -> dict[str, object]:
+    """Metrics of the turn policy itself, fed each trace's scores as timed events: what
+    the session does with the model, rules included."""
+    return _metrics(traces, [policy_fire_ms(trace, config) for trace in traces])
+
+
+def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str, object]:
+    """Per-class accuracy and decision times, given when (if ever) each trace fired:
+    took the floor (overlap) or ended the turn (pause)."""
+    per_class = {label: {"count": 0, "correct": 0} for label in LABELS}
+    stop_ms: list[float] = []
+    end_ms: list[float] = []
+    for trace, fire in zip(traces, fires, strict=True):
+        fires_right = trace.label in ("interruption", "end_of_turn")
+        per_class[trace.label]["count"] += 1
+        per_class[trace.label]["correct"] += int((fire is not None) == fires_right)
+        if fire is not None and trace.label == "interruption":
+            stop_ms.append(fire)
+        if fire is not None and trace.label == "end_of_turn":
+            end_ms.append(fire)
+    table = {
+        label: {**c, "accuracy": c["correct"] / c["count"] if c["count"] else None}
+        for label, c in per_class.items()
+    }
+    bc, it = per_class["backchannel"], per_class["interruption"]
+    return {
+        "backchannel_false_stop_rate": 1.0 - bc["correct"] / bc["count"] if bc["count"] else None,
+        "interruption_recall": it["correct"] / it["count"] if it["count"] else None,
+        "decision_ms_p50": _percentile(stop_ms, 50),
+        "decision_ms_p95": _percentile(stop_ms, 95),
+        "end_of_turn_decision_ms_p50": _percentile(end_ms, 50),
+        "end_of_turn_decision_ms_p95": _percentile(end_ms, 95),
+        "per_class": table,
+    }
+
+
+def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, object]:
+    th = classifier.thresholds
+    n_words = int(classifier.metadata.get("baseline_takeover_words", 2))
+    silence = float(TurnsConfig().end_of_turn_silence_ms)
+    return {
+        **replay_policy(traces, turn_policy_config(TurnsConfig(), classifier)),
+        "decided_by": "the turn policy (what a session does)",
+        "model": {
+            "thresholds": {"takeover": th.takeover, "finished": th.finished},
+            **decide(traces, th.takeover, th.finished),
+        },
+        "baseline": {
+            "rule": f"take the floor after {n_words} recognised words; end of turn after "
+            f"{silence:.0f} ms of silence",
+            **decide(traces, th.takeover, th.finished, n_words, silence),
+        },
+    }
+
+
+def run_eval(
+    data_dir: Path,
+    overlay_agent: bool,
+    model: Path | None = None,
+    seed: int = 0,
+    partials: str = "transcript",
+) -> dict[str, object]:
+    """Evaluate the classifier on a labelled directory; see the module docstring."""
+    clips = read_labels(Path(data_dir))
+    classifier = TurnClassifier.load(model)
+    report = summarize(trace_all(classifier, clips, overlay_agent, seed, partials), classifier)
+    report["data"] = str(data_dir)
+    report["overlay_agent"] = overlay_agent
+    report["partials"] = {
+        "transcript": "labels.csv transcript (the hybrid recognizer where missing)",
+        "pocketsphinx": "pocketsphinx's streaming hypothesis",
+        "hybrid": "the session's hybrid recognizer (interim and pause finals)",
+    }[partials]
+    return report
+
+
+_COMMAND = re.compile(
+    r"\?|^(please|press|enter|hold|wait|try|check|dial|say|record|stay|"
+    r"hang|go|to) ",
+    re.IGNORECASE,
+)
+
+
+def build_human_set(folder: Path, seed: int = 0) -> dict[str, int]:
+    """Write a labelled folder of real human speech that training never saw: the
+    held-out fifth of Asterisk's prompts (by text; same speaker as the trained-on
+    prompts) and pocketsphinx's recordings of other speakers. Commands and questions
+    are interruptions, other prompts ends of turn, prompts cut at an internal pause
+    holds; the few backchannel-like prompts ("oh", "thank you") are backchannels."""
+    rng = np.random.default_rng(seed)
+    prompts = asterisk_prompts()
+    items = [
+        LabelledAudio(r.name.replace("/", "-"), load_16k(r.path), "backchannel", r.text)
+        for r in prompts
+        if r.name in HUMAN_BACKCHANNELS
+    ]
+    held = [r for r in prompts if held_out(r.text) and r.name not in HUMAN_BACKCHANNELS]
+    for rec in held + other_speakers():
+        audio = load_16k(rec.path, rec.sample_rate)
+        name = rec.name.replace("/", "-")
+        multiword = len(rec.text.split()) >= 2
+        label = "interruption" if multiword and _COMMAND.search(rec.text) else "end_of_turn"
+        items.append(LabelledAudio(name, audio, label, rec.text))
+        cut = cut_at_pause(audio, rec.text, rng)
+        if cut is not None:
+            items.append(LabelledAudio(f"{name}-cut", cut[0], "hold", cut[1]))
+    write_labelled_dir(folder, items)
+    counts = {label: sum(i.label == label for i in items) for label in LABELS}
+    return counts
+
+
+def _fmt(value: object, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    if percent:
+        return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
+    return f"{float(value):.0f}"  # type: ignore[arg-type]
+
+
+def format_report(report: dict[str, object]) -> str:
+    model, base = report["model"], report["baseline"]
+    assert isinstance(model, dict) and isinstance(base, dict)
+    lines = [
+        f"turn classifier on {report['data']} (overlay agent: {report['overlay_agent']}; "
+        f"partials: {report['partials']})",
+        f"{'':34}{'policy':>10}{'model':>10}{'baseline':>10}",
+    ]
+    for key, pct in (
+        ("backchannel_false_stop_rate", True),
+        ("interruption_recall", True),
+        ("decision_ms_p50", False),
+        ("decision_ms_p95", False),
+        ("end_of_turn_decision_ms_p50", False),
+        ("end_of_turn_decision_ms_p95", False),
+    ):
+        lines.append(
+            f"{key:34}{_fmt(report[key], pct):>10}{_fmt(model[key], pct):>10}"
+            f"{_fmt(base[key], pct):>10}"
+        )
+    policy_classes = report["per_class"]
+    assert isinstance(policy_classes, dict)
+    for label in LABELS:
+        pc, m, b = policy_classes[label], model["per_class"][label], base["per_class"][label]
+        lines.append(
+            f"{label + ' accuracy (n=' + str(pc['count']) + ')':34}"
+            f"{_fmt(pc['accuracy'], True):>10}{_fmt(m['accuracy'], True):>10}"
+            f"{_fmt(b['accuracy'], True):>10}"
+        )
+    lines.append("policy: what a session decides; model: the thresholds alone")
+    lines.append(f"baseline: {base['rule']}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox eval turns", description=__doc__.split("\n\n")[0]
+    )
+    task = parser.add_mutually_exclusive_group(required=True)
+    task.add_argument(
+        "--data", type=Path, help="folder with labels.csv (path,label[,transcript]) and WAVs"
+    )
+    task.add_argument(
+        "--make-human-set",
+        type=Path,
+        metavar="DIR",
+        help="write a labelled set of real human speech (Asterisk prompts, "
+        "pocketsphinx test recordings) to DIR, then exit",
+    )
+    parser.add_argument(
+        "--overlay-agent",
+        action="store_true",
+        help="mix overlap clips over the agent's echo, starting mid-reply",
+    )
+    parser.add_argument(
+        "--asr",
+        choices=PARTIAL_SOURCES,
+        default="transcript",
+        help="partial transcripts: the transcript column (default; the hybrid recognizer "
+        "where it is empty), pocketsphinx alone, or the session's hybrid recognizer",
+    )
+    parser.add_argument("--model", type=Path, help="ONNX model (default: the committed one)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    if args.make_human_set is not None:
+        counts = build_human_set(args.make_human_set, args.seed)
+        print(f"wrote {sum(counts.values())} clips to {args.make_human_set}: {counts}")
+        return 0
+    try:
+        report = run_eval(args.data, args.overlay_agent, args.model, args.seed, args.asr)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"omnivox eval turns: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,247 @@
+"""Replaying labelled clips through the turn classifier and the turn policy.
+
+Each clip is replayed as a session would see it: from the user's speech onset, one
+query every ``QUERY_MS``, with the partial transcript of ``PartialSource``. Over the
+agent (backchannel, interruption) the queries run until ``OVERLAP_TAIL_MS`` after the
+speech; at a pause (end_of_turn, hold) the recording's own background (its frames that
+are not speech) continues for ``PAUSE_WINDOW_MS`` after it. `omnivox eval turns` scores
+the traces; `omnivox train turns` tunes its thresholds on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from omnivox.agent.turns.policy import (
+    AgentAudioStarted,
+    CancelReply,
+    OverlapScore,
+    PauseScore,
+    SpeechStarted,
+    SpeechStopped,
+    StartReply,
+    Tick,
+    TurnEvent,
+    TurnPolicy,
+    TurnPolicyConfig,
+)
+from omnivox.agent.turns.queries import INTERIM_FINAL_MS
+from omnivox.lab.training.speech_channel import extend_floor, overlay_agent
+from omnivox.lab.training.turn_data import (
+    AGENT_VOICE,
+    OVERLAP_LABELS,
+    SAMPLE_RATE,
+    load_phrases,
+    progress,
+    reveal,
+    speech_bounds,
+    synthesize,
+)
+from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.models.recognizer.base import Recognizer, RecognizerStream
+from omnivox.models.recognizer.factory import create_recognizer
+from omnivox.models.turn.classifier import TurnClassifier, TurnContext
+
+QUERY_MS = 100
+PAUSE_WINDOW_MS = 800
+OVERLAP_TAIL_MS = 300  # keep querying this long after an overlapping utterance ends
+RECOGNIZER_LAG_MS = 300
+ONSET_PREROLL_MS = 50  # the policy back-dates the VAD's onset a little before the speech
+VAD_STOP_MS = 160  # the VAD reports the end of speech this long after it (vad.stop_ms)
+FINAL_LAG_MS = 100  # a final over a second or two of speech takes 40-140 ms here
+_MS = SAMPLE_RATE // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledClip:
+    name: str
+    label: str
+    audio: np.ndarray  # 16 kHz int16 mono
+    transcript: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One clip replayed: the probability the label's task asks for at each query."""
+
+    label: str
+    times_ms: tuple[float, ...]  # overlap: since onset; pause: since the end of speech
+    probs: tuple[float, ...]
+    words: tuple[int, ...]  # words in the partial transcript at each query
+    texts: tuple[str, ...] = ()  # the partial transcript at each query
+    speech_ms: float = 0.0
+    """Overlap: how long the speech lasts from onset (when the VAD will say it stopped)."""
+
+
+PARTIAL_SOURCES = ("transcript", "pocketsphinx", "hybrid")
+
+
+class PartialSource:
+    """The partial transcript the policy would see at each query.
+
+    - ``transcript``: the labels.csv transcript revealed word by word, each word
+      ``RECOGNIZER_LAG_MS`` after it ends (clips without one use ``hybrid``);
+    - ``pocketsphinx``: its streaming hypothesis alone;
+    - ``hybrid``: what a session with the default recognizer reads. Over the agent: the
+      final recognizer's answer, asked every ``INTERIM_FINAL_MS`` and ready
+      ``FINAL_LAG_MS`` later, or the streaming partial before the first one. At a
+      pause: the final of the speech up to the VAD's stop.
+    """
+
+    def __init__(self, source: str = "transcript") -> None:
+        if source not in PARTIAL_SOURCES:
+            raise ValueError(f"partials from {source!r}? expected one of {PARTIAL_SOURCES}")
+        self.source = source
+        self._recognizers: dict[str, Recognizer] = {}  # loaded on first use
+
+    def _recognizer(self, name: str) -> Recognizer:
+        if name not in self._recognizers:
+            self._recognizers[name] = create_recognizer(name)
+        return self._recognizers[name]
+
+    def at(
+        self,
+        clip: LabelledClip,
+        audio: np.ndarray,
+        speech: tuple[int, int],
+        times: list[int],
+        overlap: bool,
+    ) -> list[str]:
+        """The partial at each query time (in samples of ``audio``, since onset);
+        ``speech`` is the speech's bounds in ``audio``."""
+        if clip.transcript is not None and self.source == "transcript":
+            start, end = speech
+            return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS) for t in times]
+        name = "pocketsphinx" if self.source == "pocketsphinx" else "hybrid"
+        stream = self._recognizer(name).new_stream()
+        try:
+            if name == "pocketsphinx":
+                return _streamed(stream, audio, times, final_every=None)
+            if overlap:
+                return _streamed(stream, audio, times, final_every=INTERIM_FINAL_MS * _MS)
+            stop = min(len(audio), speech[1] + VAD_STOP_MS * _MS)
+            _streamed(stream, audio, [stop], final_every=None)
+            return [stream.final()] * len(times)
+        finally:
+            stream.close()
+
+
+def _streamed(
+    stream: RecognizerStream, audio: np.ndarray, times: list[int], final_every: int | None
+) -> list[str]:
+    """Feed ``audio`` in frames; at each time the newest text: the latest final that is
+    ready (asked every ``final_every`` samples, ready ``FINAL_LAG_MS`` later), else
+    the streaming partial."""
+    out, partial, fed = [], "", 0
+    finals: list[tuple[int, str]] = []  # (ready at, text)
+    for t in times:
+        while fed + FRAME_SAMPLES <= t:
+            text = stream.accept(audio[fed : fed + FRAME_SAMPLES])
+            fed += FRAME_SAMPLES
+            partial = text or partial
+            if final_every is not None and fed % final_every == 0:
+                finals.append((fed + FINAL_LAG_MS * _MS, stream.final()))
+        ready = [text for at, text in finals if at <= t and text]
+        out.append(ready[-1] if ready else partial)
+    return out
+
+
+def agent_replies(seed: int, count: int = 6) -> list[np.ndarray]:
+    """A few replies in the embedded Talker's voice, for ``--overlay-agent``."""
+    rng = np.random.default_rng(seed)
+    texts = load_phrases()["agent"]
+    picks = rng.choice(len(texts), size=min(count, len(texts)), replace=False)
+    return [synthesize(AGENT_VOICE, texts[int(i)], rng) for i in picks]
+
+
+def trace_clip(
+    classifier: TurnClassifier,
+    clip: LabelledClip,
+    partials: PartialSource,
+    agent: np.ndarray | None,
+    rng: np.random.Generator,
+) -> Trace:
+    """Replay one clip from its onset, querying every ``QUERY_MS``."""
+    first, end = speech_bounds(clip.audio)
+    start = max(0, first - ONSET_PREROLL_MS * _MS)
+    if clip.label in OVERLAP_LABELS:
+        tail = OVERLAP_TAIL_MS * _MS
+        audio = extend_floor(clip.audio[start:], max(0, end + tail - len(clip.audio)), clip.audio)
+        since_pause = 2000.0
+        if agent is not None:
+            overlay = overlay_agent(audio, agent, rng)
+            audio, since_pause = overlay.audio, overlay.ms_since_agent_pause
+        times = list(range(QUERY_MS * _MS, end - start + tail + 1, QUERY_MS * _MS))
+        origin, speaking = 0, True
+    else:
+        audio = extend_floor(clip.audio[start:end], PAUSE_WINDOW_MS * _MS, clip.audio)
+        origin = end - start
+        times = [origin + d * _MS for d in range(QUERY_MS, PAUSE_WINDOW_MS + 1, QUERY_MS)]
+        since_pause, speaking = 1500.0, False
+    texts = partials.at(
+        clip, audio, (first - start, end - start), times, clip.label in OVERLAP_LABELS
+    )
+    probs, words = [], []
+    for t, text in zip(times, texts, strict=True):
+        context = TurnContext(speaking, since_pause + t / _MS, agent_asked_question=False)
+        scores = classifier.score(audio[:t], text, context)
+        probs.append(scores.p_takeover if speaking else scores.p_finished)
+        words.append(len(text.split()))
+    return Trace(
+        clip.label,
+        tuple((t - origin) / _MS for t in times),
+        tuple(probs),
+        tuple(words),
+        tuple(texts),
+        (end - start) / _MS,
+    )
+
+
+def policy_fire_ms(trace: Trace, config: TurnPolicyConfig) -> float | None:
+    """When the turn policy fed this trace takes the floor (overlap: cancels the reply;
+    pause: starts one), or None. Overlap: the agent is speaking and the VAD reports the
+    end of the speech ``VAD_STOP_MS`` after it."""
+    policy = TurnPolicy(config)
+    texts = trace.texts or ("",) * len(trace.probs)
+    events: list[TurnEvent]
+    if trace.label in OVERLAP_LABELS:
+        policy.handle(AgentAudioStarted(-1000.0))
+        events = [SpeechStarted(0.0, 0.0)]
+        stop = trace.speech_ms + VAD_STOP_MS
+        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
+            if t >= stop and not any(isinstance(e, SpeechStopped) for e in events):
+                events.append(SpeechStopped(stop, trace.speech_ms))
+            events += [Tick(t), OverlapScore(t, p, text)]
+    else:
+        events = [SpeechStarted(-1000.0, -1000.0), SpeechStopped(0.0, 0.0)]
+        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
+            events += [Tick(t), PauseScore(t, p, text)]
+    for event in events:
+        for action in policy.handle(event):
+            if isinstance(action, StartReply) or (
+                isinstance(action, CancelReply) and action.reason == "barge_in"
+            ):
+                return action.t_ms
+    return None
+
+
+def trace_all(
+    classifier: TurnClassifier,
+    clips: Sequence[LabelledClip],
+    overlay: bool,
+    seed: int = 0,
+    partials: str = "transcript",
+) -> list[Trace]:
+    source = PartialSource(partials)
+    replies = (
+        agent_replies(seed) if overlay and any(c.label in OVERLAP_LABELS for c in clips) else []
+    )
+    traces = []
+    for i, clip in enumerate(progress(clips, len(clips), "replaying clips")):
+        rng = np.random.default_rng([seed, i])
+        agent = replies[i % len(replies)] if replies else None
+        traces.append(trace_clip(classifier, clip, source, agent, rng))
+    return traces
