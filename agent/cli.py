@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -73,35 +72,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "latency":
-        from omnivox.lab.bench.latency import format_latency_table, run_latency_bench
+BENCHMARKS = {
+    "asr": "recognizer word error rate and final-transcript delay on real speech",
+    "latency": "voice-to-voice and barge-in latency over simulated sessions",
+    "turns": "turn-taking scenarios: take-over rates, end-of-turn gap, stop latency",
+    "browser_audio": "event-loop lag and the page's receive delay, in headless Chromium",
+    "camera": "face detection, frame decoding and snapshot encoding, per camera frame",
+    "echo_canceller": "the echo canceller's time per 20 ms frame",
+    "idle_cpu": "CPU per idle connected WebRTC session (a real server process)",
+    "interventions": "the time each built-in intervention adds to a turn",
+    "kernels": "each kernel's fast path against its numpy reference, per 20 ms frame",
+    "thinker_cancel": "how soon closing a Thinker stream reaches the model server",
+    "turn_classifier": "one turn-classifier query on onnxruntime, streaming and cold",
+}
+"""`omnivox bench <name> [options]` runs omnivox.lab.bench.<name>.main(options)."""
 
-        result = run_latency_bench(_config(args), quick=args.quick)
-        print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
-    elif args.what == "turns":
-        from omnivox.lab.bench.turns import format_turns_table, run_turns_bench
-        from omnivox.lab.simulate import EchoPath
 
-        echo = None if args.echo_db is None else EchoPath(gain_db=args.echo_db)
-        result = run_turns_bench(_config(args), quick=args.quick, echo=echo)
-        print(json.dumps(result, indent=2) if args.json else format_turns_table(result))
-    elif args.what == "asr":
-        from omnivox.lab.bench.asr import format_asr_table, run_asr_bench
+def _run_main(module: str, argv: list[str]) -> int:
+    """`module.main(argv)`, imported only now: the runtime never loads the lab at startup."""
+    import importlib
 
-        result = run_asr_bench(args.backends, limit=args.limit)
-        print(json.dumps(result, indent=2) if args.json else format_asr_table(result))
-    return 0
+    main: Callable[[list[str]], int] = importlib.import_module(module).main
+    return main(argv)
 
 
 def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
+    return lambda args: _run_main(module, args.rest)
 
-        main: Callable[[list[str]], int] = importlib.import_module(module).main
-        return main(args.rest)
 
-    return run
+def cmd_bench(args: argparse.Namespace) -> int:
+    return _run_main(f"omnivox.lab.bench.{args.name}", args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,16 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--echo-delay-ms", type=float, default=120.0, metavar="MS")
     s.set_defaults(func=cmd_simulate)
 
-    s = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
-    s.add_argument("what", choices=["latency", "turns", "asr"])
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--config", type=Path)
-    s.add_argument("--quick", action="store_true", help="fewer cases")
-    s.add_argument("--limit", type=int, help="asr: clips per corpus")
-    s.add_argument("--backends", nargs="+", default=["pocketsphinx", "moonshine", "hybrid"])
-    s.add_argument(
-        "--echo-db", type=float, metavar="DB", help="turns: the agent's echo in each user track"
+    s = sub.add_parser(
+        "bench",
+        help="benchmarks (figures, not pass/fail)",
+        description="Benchmarks: figures, not pass/fail. "
+        "`omnivox bench <name> --help` gives a benchmark's options.",
+        epilog="benchmarks:\n"
+        + "\n".join(f"  {name:16} {text}" for name, text in BENCHMARKS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    s.add_argument("name", choices=BENCHMARKS, metavar="name", help="one of the benchmarks below")
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's options")
     s.set_defaults(func=cmd_bench)
 
     for name, module, helptext in (

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from omnivox.agent.interventions.config import parse_interventions
+from omnivox.models.vad import DEFAULT_START_MS, DEFAULT_STOP_MS, DEFAULT_THRESHOLD
 
 
 class ConfigError(ValueError):
@@ -24,11 +25,11 @@ class _Section(BaseModel):
 
 
 class VadConfig(_Section):
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=1.0)
     """Speech probability above which a 32 ms window counts as speech."""
-    start_ms: int = Field(64, ge=0)
+    start_ms: int = Field(DEFAULT_START_MS, ge=0)
     """Speech needed before `vad_start` (filters clicks)."""
-    stop_ms: int = Field(160, ge=0)
+    stop_ms: int = Field(DEFAULT_STOP_MS, ge=0)
     """Silence needed before `vad_stop`."""
 
 

@@ -1,70 +1,38 @@
-"""One conversation: audio in, decisions, replies, audio out, events.
+"""One conversation: the mediator between the user's audio, the turn policy and the
+agent's replies.
 
 The session is transport-agnostic. A transport (WebRTC, SIP, WebSocket, local audio, or
 the simulator) calls `push_audio` for every 20 ms input frame and `pull_audio` every
 20 ms for the next output frame. Both are synchronous and cheap: model work runs in
-tasks on the shared executor, so a slow model never stalls the media clock.
+tasks on the shared executor, so a slow model never stalls the media clock. Every
+decision is the turn policy's (agent/turns); the session feeds it timed events and
+carries out the actions it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import itertools
-import logging
-from collections import deque
 
 import numpy as np
 
 from omnivox.agent.config import AgentConfig
-from omnivox.agent.events import Event, EventSink
-from omnivox.agent.interventions.chain import InterventionChain
-from omnivox.agent.interventions.config import build_interventions
-from omnivox.agent.reply.history import History
-from omnivox.agent.reply.playout import ClientPlayout
-from omnivox.agent.reply.reply import Reply, ReplyDeps, ReplyTimings, UserMedia
+from omnivox.agent.events import Emitter, EventSink, EventType
+from omnivox.agent.reply.replies import Replies
+from omnivox.agent.reply.reply import ReplyTimings, UserMedia, gather_user_media
+from omnivox.agent.speech.turn_audio import TurnAudio
 from omnivox.agent.speech.user_speech import UserSpeech
 from omnivox.agent.stack import ModelStack
-from omnivox.agent.turns.policy import (
-    AgentAudioStarted,
-    AgentReplyFinished,
-    CancelReply,
-    Duck,
-    SpeechStarted,
-    SpeechStopped,
-    StartReply,
-    StateChanged,
-    Tick,
-    TurnAction,
-    TurnDecision,
-    TurnEvent,
-    TurnPolicy,
-    TurnState,
-    UserPaused,
-)
-from omnivox.agent.turns.queries import Query, TurnQueries, turn_policy_config
-from omnivox.agent.vision.camera import Camera
-from omnivox.agent.vision.presence import (
-    Forget,
-    Greet,
-    Presence,
-    PresenceConfig,
-    VisitorConfig,
-    VisitorPolicy,
-)
-from omnivox.kernels.mixing import apply_gain
-from omnivox.media.audio_files import wav_bytes
+from omnivox.agent.turns import events as te
+from omnivox.agent.turns.policy import TurnPolicy
+from omnivox.agent.turns.queries import TurnQueries
+from omnivox.agent.vision.visitors import Visitors
 from omnivox.media.clock import Clock
 from omnivox.media.echo_canceller import EchoCanceller
-from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
-from omnivox.models.turn.features import TurnContext
+from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
 
-log = logging.getLogger(__name__)
-
-MAX_TURN_AUDIO_S = 60
-"""The most of one turn's audio kept (its end): what an audio-taking Thinker gets, and
-a bound on memory when a turn never ends (a noisy room)."""
+CLASSIFIER_AUDIO_MS = 3000
+"""How much of the user's latest audio a classifier query gets."""
 
 
 class Session:
@@ -79,90 +47,54 @@ class Session:
         self.id = session_id
         self.config = config
         self.clock = clock
-        self._emit_sink = emit
-        self._generation = 0
-        """Counts overlaps and pauses, so a late classifier answer is not misapplied."""
-        turns = config.turns
-        self._final_wait_ms = turns.pause_final_wait_ms
-        classifier = stack.turn_classifier if turns.classifier == "learned" else None
-        self.policy = TurnPolicy(turn_policy_config(turns, classifier))
+        self._emit = Emitter(emit, clock)
+        classifier = stack.turn_classifier if config.turns.classifier == "learned" else None
+        self.policy = TurnPolicy(config.turns, classifier.thresholds if classifier else None)
         self._queries = (
             TurnQueries(
                 classifier,
-                turns.classifier_interval_ms,
-                deliver=self._handle,
-                current_generation=lambda: self._generation,
-                now_ms=clock.now_ms,
-                on_failure=self._classifier_failed,
+                self._handle,
+                clock.now_ms,
+                lambda msg: self._emit.error(msg, source="turn_classifier"),
             )
             if classifier is not None
             else None
         )
-        cam = config.camera
-        self.camera = Camera(
-            stack.face_detector if cam.presence else None,
-            clock.now_ms,
-            self._on_presence,
-            lambda msg: self._emit("error", message=msg, source="camera"),
-            PresenceConfig(arrive_frames=cam.arrive_frames, leave_ms=cam.leave_ms),
-        )
-        self.visitors = VisitorPolicy(
-            VisitorConfig(
-                greeting=(cam.arrival_greeting or config.greeting) if cam.greet_on_arrival else "",
-                greet_after_quiet_ms=cam.greet_after_quiet_s * 1000,
-                forget_on_leave=cam.forget_on_leave,
-            )
+        self.visitors = Visitors(
+            config.camera,
+            config.greeting,
+            stack.face_detector,
+            clock,
+            self._emit,
+            idle=lambda: self.idle,
+            greet=lambda text: self._start_reply(text=text),
+            forget=self._forget,
         )
         self.vad = stack.new_vad()
-        self.history = History()
-        self.reply: Reply | None = None
-        self._deps = ReplyDeps(
-            thinker=stack.thinker,
-            talker=stack.talker,
-            clock=clock,
-            emit=self._emit_event,
-            tools=stack.tools,
-            system_prompt=config.system_prompt,
-            first_token_timeout_s=config.thinker.timeout_s,
-            fallback_text=config.thinker.fallback_text,
-            playout_max_ahead=config.playout.max_ahead_frames,
-            interventions=InterventionChain(
-                # The stack's, built once for its config; a session configured otherwise
-                # (a test reusing one stack with several configs) builds its own.
-                stack.interventions
-                if stack.interventions is not None
-                and config.interventions == stack.config.interventions
-                else build_interventions(config.interventions, thinker_tools=stack.tools),
-                clock,
-                report=lambda msg: self._emit("error", message=msg, source="intervention"),
-            ),
+        self._thinker = stack.thinker
+        self.replies = Replies(
+            stack.reply_deps(config, clock, self._emit),
+            self._emit,
+            on_audio_started=lambda: self._handle(te.AgentAudioStarted(clock.now_ms())),
+            on_ended=lambda heard: self._handle(te.AgentReplyFinished(clock.now_ms(), heard)),
         )
         self.speech = UserSpeech(
             stack.recognizer,
             early_final_ms=config.recognizer.early_final_ms,
-            on_partial=lambda text: self._emit("transcript_partial", text=text),
-            on_error=lambda msg: self._emit("error", message=msg, source="recognizer"),
+            on_partial=self._on_partial,
+            on_error=lambda msg: self._emit.error(msg, source="recognizer"),
         )
+        self.turn_audio = TurnAudio()
         self._echo = EchoCanceller() if config.echo.cancel else None
-        self._paused_at_ms = 0.0
-        self._overlap_text = ""
-        """The latest interim final's words while the user talks over the agent."""
-        self._reply_ids = itertools.count(1)
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        self.client_playout = ClientPlayout()
-        self._turn_audio: deque[np.ndarray] = deque(maxlen=MAX_TURN_AUDIO_S * 1000 // FRAME_MS)
-        """The user's audio since the current turn's (or overlap's) onset, for the classifier."""
-        self._ducked = False
-        self._agent_quiet_since_ms = 0.0
-        self._last_agent_text = ""
         self.closed = False
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def start(self, greet: bool = True) -> None:
         self.speech.start()
-        self._emit("session_started", session_id=self.id)
-        self._emit("turn_state", state=self.policy.state.value)
+        self._emit(EventType.SESSION_STARTED, session_id=self.id)
+        self._emit(EventType.TURN_STATE, state=self.policy.state.value)
         if greet and self.config.greeting:
             self._start_reply(text=self.config.greeting)
 
@@ -170,221 +102,154 @@ class Session:
         if self.closed:
             return
         self.closed = True
-        if self.reply is not None:
-            self.reply.cancel()
-            task = self.reply.task
-            self.reply = None
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self.replies.close()
         await self.speech.close()
-        await self.camera.close()
+        await self.visitors.close()
         if self._queries is not None:
             await self._queries.close()
-        self._emit("session_ended", reason=reason)
+        self._emit(EventType.SESSION_ENDED, reason=reason)
 
     @property
     def busy(self) -> bool:
         """Model work in flight (the simulator paces to real time while this is true, so
         compute latency lands on the media clock)."""
-        if self.speech.busy or self.camera.busy:
-            return True
-        if self._queries is not None and self._queries.busy:
-            return True
-        r = self.reply
-        return r is not None and not r.finished and len(r.playout) < r.playout.max_ahead
+        queries = self._queries is not None and self._queries.busy
+        return self.speech.busy or self.visitors.busy or queries or self.replies.busy
+
+    @property
+    def idle(self) -> bool:
+        """Nobody is speaking and nothing is being answered."""
+        return self.replies.current is None and self.policy.state is te.TurnState.LISTENING
 
     # ---- media in ----------------------------------------------------------------------
 
     def push_video(self, rgb: np.ndarray) -> None:
         """One sampled camera frame, RGB (H, W, 3) uint8 (the transport samples the rate)."""
         if not self.closed:
-            self.camera.push(rgb)
+            self.visitors.push(rgb)
 
     def push_audio(self, frame: AudioFrame) -> None:
         if self.closed:
             return
-        if self.camera.frames:
-            self.camera.tick()
-            if (forget := self.visitors.tick(idle=self._idle)) is not None:
-                self._visitor_action(forget)
+        self.visitors.tick()
         if self._echo is not None:
             frame = dataclasses.replace(frame, pcm=self._echo.process(frame.pcm))
+        now = self.clock.now_ms()
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
         self.speech.push(frame)
         for ve in vad_events:
             if ve.kind == "start":
-                self._emit("vad_start", onset_ms=round(ve.speech_t_ms, 1))
+                self._emit(EventType.VAD_START, onset_ms=round(ve.speech_t_ms, 1))
                 self._on_speech_start(ve.speech_t_ms)
-                self._handle(SpeechStarted(self.clock.now_ms(), ve.speech_t_ms))
+                self._handle(te.SpeechStarted(now, ve.speech_t_ms))
             else:
-                self._emit("vad_stop", speech_end_ms=round(ve.speech_t_ms, 1))
+                self._emit(EventType.VAD_STOP, speech_end_ms=round(ve.speech_t_ms, 1))
                 self.speech.speech_stopped()
-                self._handle(SpeechStopped(self.clock.now_ms(), ve.speech_t_ms))
-        if self.policy.state in (TurnState.USER_SPEAKING, TurnState.OVERLAP):
-            self._turn_audio.append(frame.pcm)
-        self._handle(Tick(self.clock.now_ms()))
+                self._handle(te.SpeechStopped(now, ve.speech_t_ms))
+        if self.policy.hearing_user:
+            self.turn_audio.append(frame.pcm)
+        self._handle(te.Tick(now))
         self.speech.maybe_early_final(
-            self.vad.silence_ms, user_speaking=self.policy.state is TurnState.USER_SPEAKING
+            self.vad.silence_ms, user_speaking=self.policy.state is te.TurnState.USER_SPEAKING
         )
-        self._maybe_interim_final()
-        self._maybe_query_classifier()
-
-    def _maybe_query_classifier(self, *, now_due: bool = False) -> None:
-        """Ask the classifier every interval during overlap and pauses. At a pause it is
-        asked with the speculative final (the moment it arrives): the final recognizer is
-        far more accurate than the streaming partials, and a reply has to wait for that
-        final anyway. A final slower than `turns.pause_final_wait_ms` is not waited for."""
-        q = self._queries
-        state = self.policy.state
-        if q is None or q.busy or not (now_due or q.due()):
-            return
-        text = self.speech.partial
-        if state is TurnState.OVERLAP:
-            kind, speaking = "overlap", True
-            text = self._overlap_text or text
-        elif state is TurnState.USER_SPEAKING and self.policy.awaiting_end_of_turn:
-            kind, speaking = "pause", False
-            final = self.speech.speculative
-            if final is not None and final.done() and not final.cancelled():
-                text = final.result()
-            elif self.clock.now_ms() - self._paused_at_ms < self._final_wait_ms:
-                return
-        else:
-            return
-        now = self.clock.now_ms()
-        reply = self.reply
-        since = now - (reply.timings.playout_start_ms or now) if speaking and reply else None
-        context = TurnContext(
-            agent_speaking=speaking,
-            ms_since_agent_pause=max(
-                0.0, since if since is not None else now - self._agent_quiet_since_ms
-            ),
-            agent_asked_question=self._last_agent_text.rstrip().endswith("?"),
-        )
-        recent = list(itertools.islice(self._turn_audio, max(0, len(self._turn_audio) - 150), None))
-        audio = np.concatenate(recent) if recent else self._silence
-        q.submit(Query(kind, self._generation, audio, text, context))
-
-    def _maybe_interim_final(self) -> None:
-        if self._queries is None or self.policy.state is not TurnState.OVERLAP:
-            return
-        interim = self.speech.interim_final(self.clock.now_ms())
-        if interim is None:
-            return
-        generation = self._generation
-
-        def arrived(done: asyncio.Future[str]) -> None:
-            if done.cancelled() or self.closed or generation != self._generation:
-                return
-            self._overlap_text = done.result()
-            self._maybe_query_classifier(now_due=True)
-
-        interim.add_done_callback(arrived)
-
-    def _on_speculative_final(self, final: asyncio.Future[str]) -> None:
-        if final is self.speech.speculative and not self.closed:
-            self._maybe_query_classifier(now_due=True)
-
-    def _classifier_failed(self, message: str) -> None:
-        self.policy.config = dataclasses.replace(self.policy.config, use_classifier=False)
-        self._emit("error", message=message, source="turn_classifier")
+        if self.policy.wants_overlap_words:
+            self._ask_overlap_words(now)
 
     def _on_speech_start(self, onset_ms: float) -> None:
-        self.visitors.activity(self.clock.now_ms())
-        self._overlap_text = ""
-        new_turn = self.policy.state in (TurnState.LISTENING, TurnState.AGENT_SPEAKING)
-        self._generation += 1
+        self.visitors.activity()
+        new_turn = self.policy.state in (te.TurnState.LISTENING, te.TurnState.AGENT_SPEAKING)
         primed = self.speech.speech_started(onset_ms, self.clock.now_ms(), new_turn=new_turn)
         if primed is not None:
-            self._turn_audio.clear()
-            self._turn_audio.extend(primed)
+            self.turn_audio.restart(primed)
+
+    def _on_partial(self, text: str) -> None:
+        self._emit(EventType.TRANSCRIPT_PARTIAL, text=text)
+        self._handle(te.PartialTranscript(self.clock.now_ms(), text))
+
+    def _ask_overlap_words(self, now: float) -> None:
+        interim = self.speech.interim_final(now)
+        if interim is not None:
+            self._feed_back(interim, te.OverlapTranscript, self.policy.generation)
+
+    def _feed_back(
+        self,
+        future: asyncio.Future[str],
+        event: type[te.OverlapTranscript] | type[te.PauseTranscript],
+        generation: int,
+    ) -> None:
+        """Hand a transcript to the policy when it arrives (the policy drops it if the
+        moment it was asked for has passed)."""
+
+        def arrived(done: asyncio.Future[str]) -> None:
+            if not done.cancelled() and done.exception() is None and not self.closed:
+                self._handle(event(self.clock.now_ms(), generation, done.result()))
+
+        future.add_done_callback(arrived)
 
     # ---- media out ---------------------------------------------------------------------
 
     def pull_audio(self) -> np.ndarray:
         """The next 20 ms of agent audio (silence when there is none)."""
-        frame = self._next_agent_frame()
+        if self.closed:
+            return self._silence
+        duck = self.config.turns.duck_db if self.policy.ducked else None
+        frame = self.replies.next_frame(self._silence, duck)
         if self._echo is not None:
             self._echo.reference(frame)
         return frame
 
-    def _next_agent_frame(self) -> np.ndarray:
-        reply = self.reply
-        if reply is None or self.closed:
-            return self._silence
-        frame = reply.pop_frame()
-        if frame is not None and reply.playout.played_samples == len(frame):
-            self._on_playout_start(reply)
-        if frame is not None and self._ducked:
-            frame = apply_gain(frame, self.config.turns.duck_db)
-        if reply.finished:
-            self._on_reply_finished(reply)
-        return frame if frame is not None else self._silence
+    def report_error(self, message: str, source: str) -> None:
+        self._emit.error(message, source)
 
     def report_playout_delay(self, delay_ms: float) -> None:
         """The far end says agent audio takes `delay_ms` from being sent to being played."""
-        self.client_playout.report(delay_ms)
+        self.replies.client_playout.report(delay_ms)
         if self._echo is not None:
             self._echo.set_delay_ms(delay_ms)
 
-    def _on_playout_start(self, reply: Reply) -> None:
-        self._emit("reply_audio_start", reply_id=reply.id)
-        if reply.user_text is not None:
-            self._emit("turn_metrics", reply_id=reply.id, **reply.timings.metrics())
-        self._handle(AgentAudioStarted(self.clock.now_ms()))
-
-    def _on_reply_finished(self, reply: Reply) -> None:
-        self.reply = None
-        self._ducked = False
-        self._agent_quiet_since_ms = self.clock.now_ms()
-        self._last_agent_text = reply.playout.text
-        if reply.playout.played_samples:
-            self._emit("reply_audio_end", reply_id=reply.id, played_ms=reply.playout.played_ms)
-        self._emit("reply_done", reply_id=reply.id)
-        self._commit(reply, interrupted=False)
-        self._handle(AgentReplyFinished(self.clock.now_ms()))
-
-    def _commit(self, reply: Reply, *, interrupted: bool, heard: str | None = None) -> None:
-        if reply.user_text:
-            self.history.add_user(reply.user_text)
-        text = reply.playout.heard_text() if heard is None else heard
-        self.history.add_assistant(text, interrupted=interrupted)
-
     # ---- decisions ---------------------------------------------------------------------
 
-    def _handle(self, event: TurnEvent) -> None:
+    def _handle(self, event: te.TurnEvent) -> None:
         for action in self.policy.handle(event):
             self._execute(action)
 
-    def _execute(self, action: TurnAction) -> None:
+    def _execute(self, action: te.TurnAction) -> None:
         match action:
-            case StateChanged():
-                self._emit("turn_state", state=action.state.value)
-            case UserPaused():
-                self._generation += 1
-                self._paused_at_ms = action.t_ms
-                self.speech.paused().add_done_callback(self._on_speculative_final)
-            case TurnDecision():
-                data = {
-                    "kind": action.kind,
-                    "probability": None
-                    if action.probability is None
-                    else round(action.probability, 3),
-                    "decision_ms": round(action.decision_ms, 1),
-                }
-                self._emit("turn_decision", **data)
-                if action.kind in ("backchannel", "interruption", "false_interruption_resumed"):
-                    self._emit(action.kind, **data)
-            case Duck():
-                self._ducked = action.ducked
-            case StartReply():
-                self._emit("user_turn_end", speech_end_ms=round(action.speech_end_ms, 1))
-                transcript = self.speech.take_final()
-                timings = ReplyTimings(speech_end_ms=action.speech_end_ms, turn_end_ms=action.t_ms)
-                self._start_reply(transcript=transcript, timings=timings, media=self._user_media())
-            case CancelReply():
-                self._cancel_reply(action)
+            case te.StateChanged():
+                self._emit(EventType.TURN_STATE, state=action.state.value)
+            case te.UserPaused():
+                self._feed_back(self.speech.paused(), te.PauseTranscript, action.generation)
+            case te.QueryClassifier():
+                if self._queries is not None:
+                    self._queries.submit(action, self.turn_audio.recent(CLASSIFIER_AUDIO_MS))
+            case te.TurnDecision():
+                self._emit_decision(action)
+            case te.StartReply():
+                self._emit(EventType.USER_TURN_END, speech_end_ms=round(action.speech_end_ms, 1))
+                self._start_reply(
+                    transcript=self.speech.take_final(),
+                    timings=ReplyTimings(action.speech_end_ms, turn_end_ms=action.t_ms),
+                    media=gather_user_media(
+                        self._thinker,
+                        self.turn_audio.whole,
+                        self.visitors.snapshot,
+                    ),
+                )
+            case te.CancelReply():
+                self.replies.cancel(action.reason, action.onset_ms, action.t_ms)
+            case te.Duck():
+                pass  # pull_audio reads policy.ducked
+
+    def _emit_decision(self, action: te.TurnDecision) -> None:
+        p = action.probability
+        data = {
+            "kind": action.kind,
+            "probability": None if p is None else round(p, 3),
+            "decision_ms": round(action.decision_ms, 1),
+        }
+        self._emit(EventType.TURN_DECISION, **data)
+        if action.kind in ("backchannel", "interruption", "false_interruption_resumed"):
+            self._emit(EventType(action.kind), **data)
 
     def _start_reply(
         self,
@@ -394,98 +259,9 @@ class Session:
         timings: ReplyTimings | None = None,
         media: asyncio.Future[UserMedia] | None = None,
     ) -> None:
-        self.visitors.activity(self.clock.now_ms())
-        if self.reply is not None:
-            self.reply.cancel()
-        reply = Reply(
-            f"r{next(self._reply_ids)}",
-            self._deps,
-            self.history.for_thinker(self.config.system_prompt),
-            transcript=self._announced(transcript) if transcript is not None else None,
-            text=text,
-            timings=timings,
-            media=media,
-        )
-        self.reply = reply
-        self._emit("reply_start", reply_id=reply.id)
-        reply.start()
+        self.visitors.activity()
+        self.replies.start(text=text, transcript=transcript, timings=timings, media=media)
 
-    def _cancel_reply(self, action: CancelReply) -> None:
-        reply = self.reply
-        if reply is None:
-            return
-        self.reply = None
-        self._ducked = False
-        self._agent_quiet_since_ms = self.clock.now_ms()
-        reply.cancel()
-        played_ms = reply.playout.played_ms
-        # What the far end had not played yet is dropped there on this event (the page
-        # does), so it was never heard.
-        lag_ms = self.client_playout.lag_ms
-        heard_ms = max(0.0, played_ms - lag_ms)
-        heard = reply.playout.heard_text(round(heard_ms * SAMPLE_RATE / 1000))
-        self._last_agent_text = heard
-        self._emit(
-            "reply_cancelled",
-            reply_id=reply.id,
-            reason=action.reason,
-            played_ms=played_ms,
-            heard_ms=round(heard_ms, 1),
-            heard_text=heard,
-            onset_ms=round(action.onset_ms, 1),
-            stop_ms=round(action.t_ms - action.onset_ms, 1),
-        )
-        if action.reason != "user_resumed":
-            self._commit(reply, interrupted=bool(played_ms), heard=heard)
-
-    def _user_media(self) -> asyncio.Future[UserMedia] | None:
-        """Start gathering what this Thinker takes besides words, while the recognizer
-        finishes: the turn's audio now (it is about to be reset), the snapshot later."""
-        thinker = self._deps.thinker
-        if not (thinker.takes_images or thinker.takes_audio):
-            return None
-        audio = None
-        if thinker.takes_audio and self._turn_audio:
-            audio = np.concatenate(self._turn_audio)
-
-        async def gather() -> UserMedia:
-            images = []
-            if thinker.takes_images:
-                jpeg = await self.camera.snapshot(self.config.camera.snapshot_max_age_ms)
-                images = [jpeg] if jpeg else []
-            return UserMedia(images, wav_bytes(audio) if audio is not None else None)
-
-        return asyncio.ensure_future(gather())
-
-    @property
-    def _idle(self) -> bool:
-        return self.reply is None and self.policy.state is TurnState.LISTENING
-
-    def _on_presence(self, p: Presence) -> None:
-        self._emit("presence", present=p.present, facing=p.facing, faces=p.faces)
-        for action in self.visitors.presence(p, idle=self._idle):
-            self._visitor_action(action)
-
-    def _visitor_action(self, action: Greet | Forget) -> None:
-        if isinstance(action, Greet):
-            self._start_reply(text=action.text)
-        else:
-            self.history = History()
-            self._emit("conversation_reset", reason="visitor_left")
-
-    async def _announced(self, transcript: asyncio.Future[str]) -> str:
-        """Await the final transcript and announce it as an event."""
-        text = await asyncio.shield(transcript)
-        self._emit("transcript_final", text=text)
-        return text
-
-    # ---- events ------------------------------------------------------------------------
-
-    def _emit_event(self, event: Event) -> None:
-        try:
-            self._emit_sink(event)
-        except Exception:  # a broken listener must not break the conversation
-            log.exception("event sink failed for %s", event.type)
-
-    def _emit(self, type_: str, **data: object) -> None:
-        self._emit_event(Event(type_, self.clock.now_ms(), dict(data)))
+    def _forget(self) -> None:
+        self.replies.forget()
+        self._emit(EventType.CONVERSATION_RESET, reason="visitor_left")

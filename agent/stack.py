@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnivox.agent.config import AgentConfig, ConfigError
-from omnivox.agent.interventions.chain import Intervention
+from omnivox.agent.events import Emitter
+from omnivox.agent.interventions.chain import Intervention, InterventionChain
 from omnivox.agent.interventions.config import build_interventions, import_tool_modules
-from omnivox.agent.reply.reply import ToolRunner
+from omnivox.agent.reply.reply import ReplyDeps, ToolRunner
+from omnivox.media.clock import Clock
 from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer
@@ -40,6 +42,32 @@ class ModelStack:
     read once). Add Python interventions here: `stack.interventions.insert(0, x)`.
     None: each session builds its own from its config."""
     face_detector: FaceDetector | None = None
+
+    def reply_deps(self, config: AgentConfig, clock: Clock, emit: Emitter) -> ReplyDeps:
+        """What every reply of a session configured by `config` shares."""
+        interventions = (
+            # The stack's, built once for its config; a session configured otherwise
+            # (a test reusing one stack) builds its own.
+            self.interventions
+            if self.interventions is not None and config.interventions == self.config.interventions
+            else build_interventions(config.interventions, thinker_tools=self.tools)
+        )
+        return ReplyDeps(
+            thinker=self.thinker,
+            talker=self.talker,
+            clock=clock,
+            emit=emit.event,
+            tools=self.tools,
+            system_prompt=config.system_prompt,
+            first_token_timeout_s=config.thinker.timeout_s,
+            fallback_text=config.thinker.fallback_text,
+            playout_max_ahead=config.playout.max_ahead_frames,
+            interventions=InterventionChain(
+                interventions,
+                clock,
+                report=lambda msg: emit.error(msg, source="intervention"),
+            ),
+        )
 
     def new_vad(self) -> StreamingVad:
         v = self.config.vad

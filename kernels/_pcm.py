@@ -1,7 +1,9 @@
-"""Input checks and int16 conversions shared by the kernels.
+"""Input checks, int16 conversions and the analysis frame grid shared by the kernels.
 
 Every kernel takes 1-D PCM and must reject anything else with a message that names the
 problem, rather than silently broadcasting a 2-D array or wrapping a float array around.
+The models and transports that take int16 mono PCM check it here too, so every layer
+states the rule, and words its refusal, the same way.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ INT16_MIN = -32768
 INT16_MAX = 32767
 
 
+class PcmError(TypeError, ValueError):
+    """An argument that is not 1-D PCM of an accepted dtype.
+
+    Both a TypeError and a ValueError (as numpy's AxisError is both a ValueError and an
+    IndexError): a wrong array is a wrong type to some callers and a wrong value to
+    others, and a handler written for either kind must still catch it.
+    """
+
+
 def require_pcm(x: object, name: str, *dtypes: type[np.generic]) -> np.ndarray:
-    """Return ``x`` unchanged if it is a 1-D array of one of ``dtypes``, else raise.
+    """Return ``x`` unchanged if it is a 1-D array of one of ``dtypes``, else raise
+    :class:`PcmError`.
 
     Kernels call this on every 20 ms frame, so the passing path does no string work.
     """
@@ -24,10 +36,35 @@ def require_pcm(x: object, name: str, *dtypes: type[np.generic]) -> np.ndarray:
         return x
     allowed = " or ".join(np.dtype(d).name for d in dtypes)
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array of {allowed}, got {type(x).__name__}")
+        raise PcmError(f"{name} must be a numpy array of {allowed}, got {type(x).__name__}")
     if x.dtype.type not in dtypes:
-        raise TypeError(f"{name} must have dtype {allowed}, got {x.dtype}")
-    raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
+        raise PcmError(f"{name} must have dtype {allowed}, got {x.dtype}")
+    raise PcmError(f"{name} must be 1-D (mono) {allowed}, got shape {x.shape}")
+
+
+def as_unit_float32(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM as float32 on the [-1, 1) scale; float32 PCM is returned as it is.
+
+    No check: callers on the hot path have checked ``pcm`` already.
+    """
+    if pcm.dtype == np.float32:
+        return pcm
+    return pcm.astype(np.float32) * np.float32(1.0 / FULL_SCALE)
+
+
+def as_unit_float64(pcm: np.ndarray) -> np.ndarray:
+    """int16 or float32 mono PCM as float64 on the [-1, 1) scale, for analysis kernels."""
+    require_pcm(pcm, "pcm", np.int16, np.float32)
+    x = pcm.astype(np.float64)
+    return x / FULL_SCALE if pcm.dtype == np.int16 else x
+
+
+def n_frames(n_samples: int, win: int, hop: int) -> int:
+    """Complete frames in ``n_samples`` on the causal grid: frame ``k`` covers samples
+    ``[k * hop, k * hop + win)``, and nothing is padded."""
+    if hop <= 0:
+        raise ValueError(f"hop must be positive, got {hop}")
+    return 0 if n_samples < win else 1 + (n_samples - win) // hop
 
 
 def saturate_int16(y: np.ndarray) -> np.ndarray:

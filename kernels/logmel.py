@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from omnivox.kernels._pcm import FULL_SCALE, require_pcm
+from omnivox.kernels._pcm import as_unit_float64, n_frames
 
 SAMPLE_RATE = 16_000
 N_FFT = 512
@@ -82,17 +82,6 @@ def _hann(win: int) -> np.ndarray:
     return window
 
 
-def _as_float(pcm: np.ndarray) -> np.ndarray:
-    require_pcm(pcm, "pcm", np.int16, np.float32)
-    x = pcm.astype(np.float64)
-    return x / FULL_SCALE if pcm.dtype == np.int16 else x
-
-
-def n_frames(n_samples: int, win: int = WIN, hop: int = HOP) -> int:
-    """How many complete frames ``n_samples`` samples hold."""
-    return 0 if n_samples < win else 1 + (n_samples - win) // hop
-
-
 def logmel(
     pcm: np.ndarray,
     sample_rate: int = SAMPLE_RATE,
@@ -108,7 +97,7 @@ def logmel(
     ``pcm`` is int16 (scaled to [-1, 1)) or float32 already in that range.
     """
     _check_params(sample_rate, n_fft, win, hop, n_mels, fmin, fmax)
-    x = _as_float(pcm)
+    x = as_unit_float64(pcm)
     count = n_frames(len(x), win, hop)
     if count == 0:
         return np.zeros((0, n_mels), dtype=np.float32)
@@ -131,7 +120,7 @@ def logmel_reference(
 ) -> np.ndarray:
     """One frame and one triangle at a time, straight from the definitions; for tests."""
     _check_params(sample_rate, n_fft, win, hop, n_mels, fmin, fmax)
-    x = _as_float(pcm)
+    x = as_unit_float64(pcm)
     count = n_frames(len(x), win, hop)
     mel_edges = np.linspace(float(_hz_to_mel(fmin)), float(_hz_to_mel(fmax)), n_mels + 2)
     hz_edges = [float(_mel_to_hz(m)) for m in mel_edges]

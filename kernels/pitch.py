@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from omnivox.kernels._pcm import FULL_SCALE, require_pcm
+from omnivox.kernels._pcm import as_unit_float64, n_frames
 
 SAMPLE_RATE = 16_000
 WIN = 640  # 40 ms: at least two periods of a 60 Hz voice
@@ -46,18 +46,6 @@ def _lag_range(sample_rate: int, fmin: float, fmax: float, win: int) -> tuple[in
     return lo, hi
 
 
-def _as_float(pcm: np.ndarray) -> np.ndarray:
-    require_pcm(pcm, "pcm", np.int16, np.float32)
-    x = pcm.astype(np.float64)
-    return x / FULL_SCALE if pcm.dtype == np.int16 else x
-
-
-def _n_frames(n_samples: int, win: int, hop: int) -> int:
-    if hop <= 0:
-        raise ValueError(f"hop must be positive, got {hop}")
-    return 0 if n_samples < win else 1 + (n_samples - win) // hop
-
-
 @lru_cache(maxsize=8)
 def _window_and_acf(win: int, max_lag: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     window = np.hanning(win + 2)[1:-1]
@@ -78,8 +66,8 @@ def pitch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(f0_hz, voicing)`` per frame, each float32 of shape ``(n_frames,)``."""
     lo, hi = _lag_range(sample_rate, fmin, fmax, win)
-    x = _as_float(pcm)
-    count = _n_frames(len(x), win, hop)
+    x = as_unit_float64(pcm)
+    count = n_frames(len(x), win, hop)
     if count == 0:
         empty = np.zeros(0, dtype=np.float32)
         return empty, empty.copy()
@@ -119,8 +107,8 @@ def pitch_reference(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Direct lag sums, one frame at a time; for tests."""
     lo, hi = _lag_range(sample_rate, fmin, fmax, win)
-    x = _as_float(pcm)
-    count = _n_frames(len(x), win, hop)
+    x = as_unit_float64(pcm)
+    count = n_frames(len(x), win, hop)
     window = [0.5 - 0.5 * math.cos(2.0 * math.pi * (i + 1) / (win + 1)) for i in range(win)]
     window_acf = [
         sum(window[i] * window[i + lag] for i in range(win - lag)) for lag in range(hi + 2)

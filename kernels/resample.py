@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import soxr
 
-from omnivox.kernels._pcm import FULL_SCALE, require_pcm, saturate_int16
+from omnivox.kernels._pcm import FULL_SCALE, as_unit_float32, require_pcm, saturate_int16
 
 Quality = Literal["VHQ", "HQ", "MQ", "LQ"]
 
@@ -46,12 +46,6 @@ def _check_quality(quality: str) -> None:
         raise ValueError(f"quality must be one of VHQ, HQ, MQ, LQ; got {quality!r}")
 
 
-def _to_float(pcm: np.ndarray) -> np.ndarray:
-    if pcm.dtype == np.float32:
-        return pcm
-    return pcm.astype(np.float32) * np.float32(1.0 / FULL_SCALE)
-
-
 def _from_float(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype == np.float32:
         return y
@@ -71,7 +65,7 @@ def resample(pcm: np.ndarray, src_rate: int, dst_rate: int, quality: Quality = "
         return pcm
     if len(pcm) == 0:
         return pcm[:0].copy()
-    return _from_float(soxr.resample(_to_float(pcm), src_rate, dst_rate, quality), pcm.dtype)
+    return _from_float(soxr.resample(as_unit_float32(pcm), src_rate, dst_rate, quality), pcm.dtype)
 
 
 class StreamResampler:
@@ -108,7 +102,7 @@ class StreamResampler:
         require_pcm(chunk, "chunk", self._dtype.type)
         if self._stream is None:
             return chunk
-        return _from_float(self._stream.resample_chunk(_to_float(chunk)), self._dtype)
+        return _from_float(self._stream.resample_chunk(as_unit_float32(chunk)), self._dtype)
 
     def flush(self) -> np.ndarray:
         """End the stream: return the output still held in the filter, then start afresh."""
@@ -134,7 +128,7 @@ def resample_reference(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndar
     _check_rates(src_rate, dst_rate)
     if src_rate == dst_rate:
         return pcm
-    x = _to_float(pcm).astype(np.float64)
+    x = as_unit_float32(pcm).astype(np.float64)
     n_out = -(-len(x) * dst_rate // src_rate)
     # Cutoff as a fraction of the input Nyquist frequency; below 1 when downsampling.
     cutoff = _ROLLOFF * min(1.0, dst_rate / src_rate)

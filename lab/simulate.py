@@ -22,7 +22,6 @@ from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event
 from omnivox.agent.session import Session
 from omnivox.agent.stack import ModelStack
-from omnivox.agent.turns.policy import TurnState
 from omnivox.kernels._pcm import saturate_int16
 from omnivox.kernels.mixing import mix
 from omnivox.media.audio_files import write_wav
@@ -165,7 +164,7 @@ async def simulate(
                 anchor_wall, anchor_media = time.perf_counter(), media_ms
             i += 1
             if i >= n_user:
-                idle = session.reply is None and session.policy.state is TurnState.LISTENING
+                idle = session.idle
                 idle_since = (idle_since if idle_since is not None else media_ms) if idle else None
                 if idle_since is not None and media_ms - idle_since >= settle_ms:
                     break

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from omnivox.kernels._pcm import require_pcm
 from omnivox.media.frames import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -58,8 +59,7 @@ class EchoCanceller:
 
     def _chunks(self, pcm: np.ndarray) -> list[np.ndarray]:
         """10 ms pieces; a short last one is padded with silence."""
-        if pcm.dtype != np.int16 or pcm.ndim != 1:
-            raise ValueError(f"echo canceller takes int16 mono, got {pcm.dtype} {pcm.shape}")
+        require_pcm(pcm, "echo canceller input", np.int16)
         if pad := -len(pcm) % self._chunk:
             pcm = np.concatenate([pcm, np.zeros(pad, np.int16)])
         return [pcm[i : i + self._chunk] for i in range(0, len(pcm), self._chunk)]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omnivox.kernels._pcm import require_pcm
+
 SAMPLE_RATE = 16_000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
@@ -24,8 +26,7 @@ class AudioFrame:
     timestamp: int = 0
 
     def __post_init__(self) -> None:
-        if self.pcm.dtype != np.int16 or self.pcm.ndim != 1:
-            raise ValueError("AudioFrame.pcm must be 1-D int16")
+        require_pcm(self.pcm, "AudioFrame.pcm", np.int16)
 
     @property
     def duration_ms(self) -> float:
@@ -40,16 +41,44 @@ class AudioFrame:
         return cls(np.zeros(samples, dtype=np.int16), SAMPLE_RATE, timestamp)
 
 
+class Reframer:
+    """Cuts a stream of 16 kHz int16 PCM, pushed in pieces of any length, into whole
+    20 ms frames; samples that do not fill a frame yet wait for the next push.
+
+    The frames handed out never share memory with the pushed arrays, so a caller may
+    reuse its buffer (a decoder's, a talker's) as soon as `push` returns.
+    """
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, dtype=np.int16)
+
+    def push(self, pcm: np.ndarray) -> list[np.ndarray]:
+        """The whole frames that `pcm` completes, oldest first (possibly none)."""
+        require_pcm(pcm, "pcm", np.int16)  # concatenate would silently widen other dtypes
+        buf = np.concatenate((self._pending, pcm))  # a copy even when nothing is pending
+        n = len(buf) // FRAME_SAMPLES
+        self._pending = buf[n * FRAME_SAMPLES :].copy()
+        return list(buf[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES))
+
+    def flush(self) -> list[np.ndarray]:
+        """The pending samples as one last frame padded with silence, or none if there
+        are none."""
+        if not len(self._pending):
+            return []
+        frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        frame[: len(self._pending)] = self._pending
+        self.clear()
+        return [frame]
+
+    def clear(self) -> None:
+        """Drop the pending samples."""
+        self._pending = np.zeros(0, dtype=np.int16)
+
+
 def split_frames(pcm: np.ndarray, start: int = 0) -> list[AudioFrame]:
     """Cut 16 kHz int16 PCM into 20 ms frames, zero-padding the last one."""
-    n = -(-len(pcm) // FRAME_SAMPLES)
-    padded = np.zeros(n * FRAME_SAMPLES, dtype=np.int16)
-    padded[: len(pcm)] = pcm
+    reframer = Reframer()
+    chunks = reframer.push(pcm) + reframer.flush()
     return [
-        AudioFrame(
-            padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES],
-            SAMPLE_RATE,
-            start + i * FRAME_SAMPLES,
-        )
-        for i in range(n)
+        AudioFrame(chunk, SAMPLE_RATE, start + i * FRAME_SAMPLES) for i, chunk in enumerate(chunks)
     ]

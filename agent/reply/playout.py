@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
+from omnivox.media.frames import SAMPLE_RATE, Reframer
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class PlayoutQueue:
             raise ValueError("max_ahead must be at least 1 frame")
         self.max_ahead = max_ahead
         self._frames: deque[np.ndarray] = deque()
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._reframer = Reframer()
         self._space = asyncio.Event()
         self._space.set()
         self._closed = False
@@ -63,24 +63,17 @@ class PlayoutQueue:
         if self._closed:
             return
         self.produced_samples += len(pcm)
-        buf = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
-        n = len(buf) // FRAME_SAMPLES
-        self._pending = buf[n * FRAME_SAMPLES :].copy()
-        for i in range(n):
+        for frame in self._reframer.push(pcm):
             while len(self._frames) >= self.max_ahead and not self._closed:
                 self._space.clear()
                 await self._space.wait()
             if self._closed:
                 return
-            self._frames.append(buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            self._frames.append(frame)
 
     def finish(self) -> None:
         """No more audio: pad and release the last partial frame."""
-        if len(self._pending):
-            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-            frame[: len(self._pending)] = self._pending
-            self._frames.append(frame)
-            self._pending = np.zeros(0, dtype=np.int16)
+        self._frames.extend(self._reframer.flush())
 
     # ---- consumer side (the transport, via the session) -----------------------------
 
@@ -99,7 +92,7 @@ class PlayoutQueue:
         """Drop everything queued and refuse more; returns frames dropped."""
         dropped = len(self._frames)
         self._frames.clear()
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._reframer.clear()
         self._closed = True
         self._space.set()
         return dropped

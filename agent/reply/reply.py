@@ -10,33 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from omnivox.agent.events import Event, EventSink
-from omnivox.agent.interventions.chain import (
-    Blocked,
-    InterventionChain,
-    ThinkContext,
-    ToolsIntervention,
-)
+from omnivox.agent.events import Emitter, EventSink, EventType
+from omnivox.agent.interventions.chain import Blocked, InterventionChain, ToolsIntervention
 from omnivox.agent.reply.playout import PlayoutQueue
 from omnivox.agent.reply.sentences import SentenceChunker
+from omnivox.agent.reply.tool_loop import ToolLoop, ToolLoopLimits
+from omnivox.media.audio_files import wav_bytes
 from omnivox.media.clock import Clock
 from omnivox.models.talker.base import Talker
-from omnivox.models.thinker.base import (
-    Message,
-    TextDelta,
-    Thinker,
-    ThinkerEvent,
-    ThinkRequest,
-    ToolCall,
-    ToolCallsRequested,
-    ToolSpec,
-)
+from omnivox.models.thinker.base import Message, Thinker, ToolCall, ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +120,11 @@ class Reply:
         self._producing = True
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
+        self._emit = Emitter(deps.emit, deps.clock, reply_id=reply_id)
         self._chain: InterventionChain = deps.interventions or InterventionChain(
             [ToolsIntervention([deps.tools])] if deps.tools else [],
             deps.clock,
-            lambda message: self._emit("error", message=message, source="intervention"),
+            lambda message: self._emit.error(message, source="intervention"),
         )
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -168,9 +157,6 @@ class Reply:
         return frame
 
     # ---- the pipeline ----------------------------------------------------------------
-
-    def _emit(self, type_: str, **data: object) -> None:
-        self.deps.emit(Event(type_, self.deps.clock.now_ms(), {"reply_id": self.id, **data}))
 
     async def _run(self) -> None:
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
@@ -218,7 +204,7 @@ class Reply:
         except Exception as err:  # a broken backend must not end the conversation
             self.error = _describe_error(err)
             log.warning("reply %s: thinker failed: %s", self.id, self.error)
-            self._emit("error", message=f"Thinker failed: {self.error}", source="thinker")
+            self._emit.error(f"Thinker failed: {self.error}", source="thinker")
             # Speak what was already chunked, then the fallback line.
             for chunk in [*chunker.flush(), self.deps.fallback_text]:
                 out.put_nowait(chunk)
@@ -231,7 +217,7 @@ class Reply:
             return await source
         except Exception as err:
             log.warning("reply %s: user media failed: %s", self.id, err)
-            self._emit("error", message=f"camera snapshot failed: {err}", source="camera")
+            self._emit.error(f"camera snapshot failed: {err}", source="camera")
             return UserMedia()
 
     async def _vet(self, chunk: str, out: asyncio.Queue[str | None]) -> bool:
@@ -239,50 +225,33 @@ class Reply:
         (the blocked line is queued instead, and the Thinker is not read any further)."""
         verdict = await self._chain.on_text(chunk, self.timings.interventions_ms)
         if isinstance(verdict, Blocked):
-            self._emit("reply_blocked", by=verdict.by)
+            self._emit(EventType.REPLY_BLOCKED, by=verdict.by)
             out.put_nowait(verdict.reply)
             return False
         if verdict.strip():
             out.put_nowait(verdict)
         return True
 
-    async def _think(self) -> AsyncGenerator[str, None]:
-        deps, chain, spent = self.deps, self._chain, self.timings.interventions_ms
+    def _think(self) -> AsyncGenerator[str, None]:
+        deps = self.deps
+        loop = ToolLoop(
+            self.id,
+            deps.thinker,
+            self._chain,
+            deps.clock,
+            self._emit,
+            ToolLoopLimits(deps.first_token_timeout_s, deps.max_tool_rounds),
+            on_first_event=self._first_event,
+        )
         messages = list(self._history)
         if self.user_text:
             messages.append(Message("user", self.user_text))
-        ctx = await chain.before_think(ThinkContext(self.id, tuple(messages)), spent)
-        if ctx.sources:
-            self._emit("sources", items=[s.to_dict() for s in ctx.sources])
-        messages, context = list(ctx.messages), list(ctx.context)
-        tools = chain.tool_specs()
-        for _round in range(deps.max_tool_rounds + 1):
-            request = ThinkRequest(
-                messages=messages,
-                tools=tools,
-                context=context,
-                images=self._media.images,
-                audio_wav=self._media.audio_wav,
-            )
-            calls: list[ToolCall] = []
-            async with contextlib.aclosing(deps.thinker.stream(request)) as stream:
-                async for event in _first_within(stream, deps.first_token_timeout_s):
-                    if self.timings.first_token_ms is None:
-                        self.timings.first_token_ms = deps.clock.now_ms()
-                    if isinstance(event, TextDelta):
-                        yield event.text
-                    elif isinstance(event, ToolCallsRequested):
-                        calls = event.calls
-            if not calls:
-                return
-            messages.append(Message("assistant", tool_calls=calls))
-            results = await asyncio.gather(*(chain.on_tool_call(c, spent) for c in calls))
-            for call, result in zip(calls, results, strict=True):
-                self._emit("tool_call", name=call.name, arguments=call.arguments, result=result)
-                messages.append(
-                    Message("tool", content=result, tool_call_id=call.id, name=call.name)
-                )
-        raise RuntimeError(f"tool loop limit ({deps.max_tool_rounds} rounds) reached")
+        media = self._media
+        return loop.text(messages, self.timings.interventions_ms, media.images, media.audio_wav)
+
+    def _first_event(self) -> None:
+        if self.timings.first_token_ms is None:
+            self.timings.first_token_ms = self.deps.clock.now_ms()
 
     async def _speak(self, chunk: str) -> None:
         q = self.playout
@@ -290,7 +259,7 @@ class Reply:
         base = q.produced_samples
         if self.timings.first_text_ms is None:
             self.timings.first_text_ms = self.deps.clock.now_ms()
-        self._emit("reply_text", text=chunk)
+        self._emit(EventType.REPLY_TEXT, text=chunk)
         offset = 0
         async with contextlib.aclosing(self.deps.talker.synthesize(chunk)) as speech:
             async for piece in speech:
@@ -303,19 +272,25 @@ class Reply:
         q.mark(base + offset, start_char + len(chunk))
 
 
-async def _first_within(
-    stream: AsyncIterator[ThinkerEvent], timeout_s: float
-) -> AsyncIterator[ThinkerEvent]:
-    """Pass the stream through, failing if its first event takes longer than timeout_s."""
-    try:
-        first = await asyncio.wait_for(anext(stream), timeout_s)
-    except StopAsyncIteration:
-        return
-    except TimeoutError:
-        raise TimeoutError(f"no answer within {timeout_s:g} s") from None
-    yield first
-    async for event in stream:
-        yield event
+def gather_user_media(
+    thinker: Thinker,
+    turn_audio: Callable[[], np.ndarray | None],
+    snapshot: Callable[[], Awaitable[bytes | None]],
+) -> asyncio.Future[UserMedia] | None:
+    """Start gathering what this Thinker takes besides words, while the recognizer
+    finishes: the turn's audio now (it is about to be reset), the snapshot later."""
+    if not (thinker.takes_images or thinker.takes_audio):
+        return None
+    audio = turn_audio() if thinker.takes_audio else None
+
+    async def gather() -> UserMedia:
+        images = []
+        if thinker.takes_images:
+            jpeg = await snapshot()
+            images = [jpeg] if jpeg else []
+        return UserMedia(images, wav_bytes(audio) if audio is not None else None)
+
+    return asyncio.ensure_future(gather())
 
 
 def _discard(source: Awaitable[UserMedia] | None) -> None:

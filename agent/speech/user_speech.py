@@ -25,9 +25,12 @@ from collections.abc import Callable
 import numpy as np
 
 from omnivox.agent.speech.transcription import TranscriptionWorker
-from omnivox.agent.turns.queries import INTERIM_FINAL_MS
 from omnivox.media.frames import FRAME_MS, AudioFrame
 from omnivox.models.recognizer.base import Recognizer
+
+INTERIM_FINAL_MS = 200
+"""While the user talks over the agent, ask the final recognizer for their words this
+often (where that is cheap): "uh-huh" or "wait" read right is half the decision."""
 
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""

@@ -32,184 +32,51 @@ transcript it was computed from, and refine them:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from omnivox.agent.config import TurnsConfig
+from omnivox.agent.turns.events import (
+    AgentAudioStarted,
+    AgentReplyFinished,
+    CancelReply,
+    ClassifierFailed,
+    Duck,
+    OverlapScore,
+    OverlapTranscript,
+    PartialTranscript,
+    PauseScore,
+    PauseTranscript,
+    QueryClassifier,
+    QueryKind,
+    SpeechStarted,
+    SpeechStopped,
+    StartReply,
+    StateChanged,
+    Tick,
+    TurnAction,
+    TurnDecision,
+    TurnEvent,
+    TurnState,
+    UserPaused,
+)
+from omnivox.models.turn.classifier import TurnThresholds
+from omnivox.models.turn.features import TurnContext
 from omnivox.models.turn.wording import asks_a_question, content_words, ends_unfinished
 
 
-class TurnState(StrEnum):
-    LISTENING = "listening"
-    USER_SPEAKING = "user_speaking"
-    THINKING = "thinking"
-    AGENT_SPEAKING = "agent_speaking"
-    OVERLAP = "overlap"
-
-
-# ---- events fed to the policy --------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class SpeechStarted:
-    t_ms: float
-    onset_ms: float
-    """When the speech began (the VAD decides a little later than that)."""
+class _Thresholds:
+    """The thresholds in force: configured, else tuned with the model."""
 
+    takeover: float
+    finished: float
 
-@dataclass(frozen=True, slots=True)
-class SpeechStopped:
-    t_ms: float
-    speech_end_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Time passes (one per input frame); lets silence-based decisions fire."""
-
-    t_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentAudioStarted:
-    t_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentReplyFinished:
-    """The reply's last frame was played, or it ended without audio."""
-
-    t_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class OverlapScore:
-    """Classifier: probability that overlapping user speech is a take-over."""
-
-    t_ms: float
-    p_takeover: float
-    text: str = ""
-    """The partial transcript the score was computed from."""
-
-
-@dataclass(frozen=True, slots=True)
-class PauseScore:
-    """Classifier: probability that the user, now pausing, has finished the turn."""
-
-    t_ms: float
-    p_finished: float
-    text: str = ""
-    """The transcript the score was computed from."""
-
-
-TurnEvent = (
-    SpeechStarted
-    | SpeechStopped
-    | Tick
-    | AgentAudioStarted
-    | AgentReplyFinished
-    | OverlapScore
-    | PauseScore
-)
-
-
-# ---- actions returned ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UserPaused:
-    """The user stopped; a good moment to start transcribing speculatively."""
-
-    t_ms: float
-    speech_end_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class StartReply:
-    """The user's turn is over: answer it."""
-
-    t_ms: float
-    speech_end_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReply:
-    t_ms: float
-    reason: str
-    """"barge_in" (the user took the floor) or "user_resumed" (not finished after all)."""
-    onset_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanged:
-    t_ms: float
-    state: TurnState
-
-
-@dataclass(frozen=True, slots=True)
-class TurnDecision:
-    """What the policy concluded, and how fast: for events, the page and evaluation."""
-
-    t_ms: float
-    kind: str
-    """backchannel | interruption | false_interruption_resumed | finished | hold"""
-    onset_ms: float
-    """What the decision is timed from: the overlapping speech's onset, or for finished
-    and hold the start of the pause (the user's gap, which is what they feel)."""
-    probability: float | None = None
-
-    @property
-    def decision_ms(self) -> float:
-        return self.t_ms - self.onset_ms
-
-
-@dataclass(frozen=True, slots=True)
-class Duck:
-    """Lower (or restore) the agent's voice while overlapping speech is undecided."""
-
-    t_ms: float
-    ducked: bool
-
-
-TurnAction = UserPaused | StartReply | CancelReply | StateChanged | TurnDecision | Duck
-
-
-@dataclass(frozen=True, slots=True)
-class TurnPolicyConfig:
-    end_of_turn_silence_ms: float = 400.0
-    barge_in_min_speech_ms: float = 200.0
-    use_classifier: bool = False
-    takeover_threshold: float = 0.5
-    backchannel_threshold: float = 0.2
-    """At or below this p_takeover the overlap is a backchannel."""
-    finished_threshold: float = 0.5
-    hold_threshold: float = 0.2
-    """At or below this p_finished the user is holding the turn."""
-    max_end_of_turn_silence_ms: float = 1500.0
-    max_overlap_ms: float = 1500.0
-    backchannel_max_ms: float = 700.0
-    """Once an overlap is judged a backchannel, a take-over score counts only after this
-    much speech: backchannels are short, and the same murmur scored again is no reason
-    to stop; a real "yeah, but..." goes on past it."""
-    duck_while_undecided: bool = True
-    takeover_confident: float = 0.99
-    """One score this high takes the floor on its own. Below it, a score at or above
-    `takeover_threshold` needs the previous one at or above `takeover_support`, or (while
-    undecided) a recognised word that is not a backchannel token: a lone spike on a
-    murmur ("oh", "uh-huh") is no reason to stop."""
-    takeover_support: float = 0.8
-    takeover_words_margin: float = 0.1
-    """With two or more words in the partial that are not backchannel tokens, the
-    take-over threshold (and its support) drops by this much: the words confirm the
-    audio. A margin, not a number, so it follows the threshold tuned with each model."""
-    pause_score_wait_ms: float = 700.0
-    """At a pause, the silence rule waits this long for the classifier's first score
-    (it follows the recognizer's final) rather than race it."""
-    graded_pause: bool = True
-    """Between the hold and finished thresholds, wait longer the lower the score."""
-    question_threshold: float | None = 0.1
-    """With a pause transcript ending in "?", this p_finished already means finished:
-    the classifier reads a question's rise as a continuation, and the recogniser heard
-    the question whole. Below it the classifier is sure the user holds the turn (a
-    recogniser punctuates a halting "Can you tell me" as a question too). None: off."""
+    @classmethod
+    def of(cls, config: TurnsConfig, tuned: TurnThresholds | None) -> _Thresholds:
+        tuned = tuned or TurnThresholds()
+        return cls(
+            tuned.takeover if config.takeover_threshold is None else config.takeover_threshold,
+            tuned.finished if config.finished_threshold is None else config.finished_threshold,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,37 +92,69 @@ class _PauseReading:
     `question_threshold`."""
 
     @classmethod
-    def of(cls, score: PauseScore, config: TurnPolicyConfig) -> _PauseReading:
+    def of(cls, score: PauseScore, config: TurnsConfig) -> _PauseReading:
         q = config.question_threshold
         asked = q is not None and score.p_finished >= q and asks_a_question(score.text)
         return cls(score.p_finished, ends_unfinished(score.text), asked)
 
-    def finished(self, config: TurnPolicyConfig) -> bool:
-        return self.asked or (self.p_finished >= config.finished_threshold and not self.unfinished)
+    def finished(self, threshold: float) -> bool:
+        return self.asked or (self.p_finished >= threshold and not self.unfinished)
 
-    def holding(self, config: TurnPolicyConfig) -> bool:
+    def holding(self, config: TurnsConfig) -> bool:
         return self.unfinished or (self.p_finished <= config.hold_threshold and not self.asked)
 
 
 class TurnPolicy:
-    def __init__(self, config: TurnPolicyConfig | None = None) -> None:
-        self.config = config or TurnPolicyConfig()
+    def __init__(
+        self, config: TurnsConfig | None = None, tuned: TurnThresholds | None = None
+    ) -> None:
+        """`tuned`: the thresholds of the classifier the session queries; None: there
+        is none, and the timing rules decide."""
+        self.config = config or TurnsConfig()
+        self.use_classifier = tuned is not None and self.config.classifier == "learned"
+        self.thresholds = _Thresholds.of(self.config, tuned)
         self.state = TurnState.LISTENING
+        self.generation = 0
+        """Counts speech onsets and pauses, so a late answer about one is not applied
+        to the next."""
+        self.ducked = False
         self._speech_end_ms: float | None = None
         """End of the user's last speech while we wait to see if the turn is over."""
+        self._paused_at_ms = 0.0
         self._overlap_onset_ms: float | None = None
         self._overlap_verdict_kind: str | None = None
         """"backchannel" once decided; None while undecided."""
-        self._ducked = False
         self._pause: _PauseReading | None = None
         """The classifier's latest verdict on the current pause."""
         self._previous_p: float | None = None
         """The overlap's previous take-over score."""
+        # What the next classifier query reads.
+        self._partial = ""
+        self._pause_text: str | None = None
+        """The final transcript of the current pause, once it arrived."""
+        self._overlap_text = ""
+        """The latest interim final's words while the user talks over the agent."""
+        self._query_in_flight = False
+        self._last_query_ms = -1e9
+        # What the classifier is told about the agent.
+        self._agent_audio_since_ms = 0.0
+        self._agent_quiet_since_ms = 0.0
+        self._agent_asked = False
 
     @property
     def awaiting_end_of_turn(self) -> bool:
         """The user has paused and the policy is deciding whether the turn is over."""
         return self.state is TurnState.USER_SPEAKING and self._speech_end_ms is not None
+
+    @property
+    def hearing_user(self) -> bool:
+        """The user holds or contests the floor: their audio is what a query scores."""
+        return self.state in (TurnState.USER_SPEAKING, TurnState.OVERLAP)
+
+    @property
+    def wants_overlap_words(self) -> bool:
+        """Interim finals of the user's words during overlap would inform a query."""
+        return self.use_classifier and self.state is TurnState.OVERLAP
 
     def handle(self, event: TurnEvent) -> list[TurnAction]:
         actions: list[TurnAction] = []
@@ -267,15 +166,31 @@ class TurnPolicy:
             case Tick():
                 self._on_tick(event, actions)
             case AgentAudioStarted():
+                self._agent_audio_since_ms = event.t_ms
                 # From listening too: a greeting is spoken without a user turn.
                 if self.state in (TurnState.THINKING, TurnState.LISTENING):
                     self._go(TurnState.AGENT_SPEAKING, event.t_ms, actions)
             case AgentReplyFinished():
                 self._on_reply_finished(event, actions)
+            case PartialTranscript():
+                self._partial = event.text
+            case PauseTranscript():
+                if event.generation == self.generation and self.awaiting_end_of_turn:
+                    self._pause_text = event.text
+                    self._maybe_query(event.t_ms, actions, now=True)
+            case OverlapTranscript():
+                if event.generation == self.generation and self.state is TurnState.OVERLAP:
+                    self._overlap_text = event.text
+                    self._maybe_query(event.t_ms, actions, now=True)
             case OverlapScore():
-                self._on_overlap_score(event, actions)
+                if self._answered(event.generation):
+                    self._on_overlap_score(event, actions)
             case PauseScore():
-                self._on_pause_score(event, actions)
+                if self._answered(event.generation):
+                    self._on_pause_score(event, actions)
+            case ClassifierFailed():
+                self._query_in_flight = False
+                self.use_classifier = False
         return actions
 
     def _go(self, state: TurnState, t_ms: float, actions: list[TurnAction]) -> None:
@@ -283,9 +198,59 @@ class TurnPolicy:
             self.state = state
             actions.append(StateChanged(t_ms, state))
 
+    # ---- classifier queries -------------------------------------------------------------
+
+    def _answered(self, generation: int | None) -> bool:
+        """A score came back: the next query may go; is it about the current moment?"""
+        if generation is None:
+            return True
+        self._query_in_flight = False
+        return generation == self.generation
+
+    def _maybe_query(self, t_ms: float, actions: list[TurnAction], *, now: bool = False) -> None:
+        """Ask the classifier every `classifier_interval_ms` during overlap and pauses,
+        one query at a time. At a pause it reads the final transcript (asked for when
+        the pause began, and queried the moment it arrives): far more accurate than the
+        streaming partial, and a reply has to wait for it anyway. A final slower than
+        `pause_final_wait_ms` is not waited for."""
+        cfg = self.config
+        if not self.use_classifier or self._query_in_flight:
+            return
+        if not now and t_ms - self._last_query_ms < cfg.classifier_interval_ms:
+            return
+        if self.state is TurnState.OVERLAP:
+            kind: QueryKind = "overlap"
+            text = self._overlap_text or self._partial
+            since_agent_pause = t_ms - self._agent_audio_since_ms
+        elif self.awaiting_end_of_turn:
+            kind = "pause"
+            if self._pause_text is not None:
+                text = self._pause_text
+            elif t_ms - self._paused_at_ms < cfg.pause_final_wait_ms:
+                return
+            else:
+                text = self._partial
+            since_agent_pause = t_ms - self._agent_quiet_since_ms
+        else:
+            return
+        context = TurnContext(
+            agent_speaking=kind == "overlap",
+            ms_since_agent_pause=max(0.0, since_agent_pause),
+            agent_asked_question=self._agent_asked,
+        )
+        self._query_in_flight = True
+        self._last_query_ms = t_ms
+        actions.append(QueryClassifier(t_ms, kind, self.generation, text, context))
+
+    # ---- the floor ----------------------------------------------------------------------
+
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
+        self.generation += 1
         self._pause = None
+        self._pause_text = None
+        self._overlap_text = ""
         if self.state is TurnState.LISTENING:
+            self._partial = ""
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.USER_SPEAKING:
             self._speech_end_ms = None  # a pause, not the end
@@ -295,6 +260,7 @@ class TurnPolicy:
             actions.append(CancelReply(ev.t_ms, "user_resumed", ev.onset_ms))
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.AGENT_SPEAKING:
+            self._partial = ""
             self._overlap_onset_ms = ev.onset_ms
             self._overlap_verdict_kind = None
             self._previous_p = None
@@ -303,16 +269,14 @@ class TurnPolicy:
     def _on_speech_stopped(self, ev: SpeechStopped, actions: list[TurnAction]) -> None:
         if self.state is TurnState.USER_SPEAKING:
             self._speech_end_ms = ev.speech_end_ms
-            actions.append(UserPaused(ev.t_ms, ev.speech_end_ms))
+            self._paused_at_ms = ev.t_ms
+            self.generation += 1
+            actions.append(UserPaused(ev.t_ms, ev.speech_end_ms, self.generation))
             self._maybe_end_turn(ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
             # Not a take-over (a backchannel, a cough): the agent keeps the floor.
             onset = self._overlap_onset_ms
-            if (
-                self.config.use_classifier
-                and self._overlap_verdict_kind is None
-                and onset is not None
-            ):
+            if self.use_classifier and self._overlap_verdict_kind is None and onset is not None:
                 actions.append(TurnDecision(ev.t_ms, "false_interruption_resumed", onset))
             self._overlap_onset_ms = None
             self._unduck(ev.t_ms, actions)
@@ -323,8 +287,11 @@ class TurnPolicy:
             self._maybe_end_turn(ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
             self._maybe_barge_in(ev.t_ms, actions)
+        self._maybe_query(ev.t_ms, actions)
 
     def _on_reply_finished(self, ev: AgentReplyFinished, actions: list[TurnAction]) -> None:
+        self._agent_quiet_since_ms = ev.t_ms
+        self._agent_asked = ev.heard_text.rstrip().endswith("?")
         if self.state in (TurnState.THINKING, TurnState.AGENT_SPEAKING):
             self._go(TurnState.LISTENING, ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
@@ -336,11 +303,11 @@ class TurnPolicy:
 
     def _on_overlap_score(self, ev: OverlapScore, actions: list[TurnAction]) -> None:
         onset = self._overlap_onset_ms
-        if self.state is not TurnState.OVERLAP or onset is None or not self.config.use_classifier:
+        if self.state is not TurnState.OVERLAP or onset is None or not self.use_classifier:
             return
         cfg = self.config
         p, words = ev.p_takeover, content_words(ev.text)
-        threshold = cfg.takeover_threshold
+        threshold = self.thresholds.takeover
         support = min(cfg.takeover_support, threshold)
         if words >= 2:
             threshold -= cfg.takeover_words_margin
@@ -361,14 +328,14 @@ class TurnPolicy:
             self._overlap_verdict_kind = "backchannel"
             actions.append(TurnDecision(ev.t_ms, "backchannel", onset, p))
             self._unduck(ev.t_ms, actions)
-        elif self._overlap_verdict_kind is None and cfg.duck_while_undecided and not self._ducked:
-            self._ducked = True
+        elif self._overlap_verdict_kind is None and cfg.duck_while_undecided and not self.ducked:
+            self.ducked = True
             actions.append(Duck(ev.t_ms, True))
 
     def _on_pause_score(self, ev: PauseScore, actions: list[TurnAction]) -> None:
         if self.state is not TurnState.USER_SPEAKING or self._speech_end_ms is None:
             return
-        if not self.config.use_classifier:
+        if not self.use_classifier:
             return
         self._pause = _PauseReading.of(ev, self.config)
         if self._pause.holding(self.config):
@@ -378,7 +345,7 @@ class TurnPolicy:
     def _maybe_end_turn(self, t_ms: float, actions: list[TurnAction]) -> None:
         if self._speech_end_ms is None or not self._pause_verdict(t_ms, self._speech_end_ms):
             return
-        if self.config.use_classifier:
+        if self.use_classifier:
             # However the turn ended (a finished score, a question, or the wait running
             # out), with the latest score: every turn the classifier saw is on record.
             p = None if self._pause is None else self._pause.p_finished
@@ -392,7 +359,7 @@ class TurnPolicy:
         onset = self._overlap_onset_ms
         if onset is None:
             return
-        if self.config.use_classifier:
+        if self.use_classifier:
             # The classifier decides; only undecided speech that goes on this long wins.
             if self._overlap_verdict_kind is None and t_ms - onset >= self.config.max_overlap_ms:
                 self._take_over(t_ms, onset, None, actions)
@@ -403,15 +370,15 @@ class TurnPolicy:
         self, t_ms: float, onset: float, p: float | None, actions: list[TurnAction]
     ) -> None:
         self._overlap_onset_ms = None
-        if self.config.use_classifier:
+        if self.use_classifier:
             actions.append(TurnDecision(t_ms, "interruption", onset, p))
         actions.append(CancelReply(t_ms, "barge_in", onset))
-        self._ducked = False  # the reply is gone; nothing left to restore
+        self.ducked = False  # the reply is gone; nothing left to restore
         self._go(TurnState.USER_SPEAKING, t_ms, actions)
 
     def _unduck(self, t_ms: float, actions: list[TurnAction]) -> None:
-        if self._ducked:
-            self._ducked = False
+        if self.ducked:
+            self.ducked = False
             actions.append(Duck(t_ms, False))
 
     def _pause_verdict(self, t_ms: float, speech_end_ms: float) -> bool:
@@ -420,16 +387,15 @@ class TurnPolicy:
         silence = t_ms - speech_end_ms
         reading = self._pause
         if reading is None:
-            wait = cfg.pause_score_wait_ms if cfg.use_classifier else cfg.end_of_turn_silence_ms
+            wait = cfg.pause_score_wait_ms if self.use_classifier else cfg.end_of_turn_silence_ms
             return silence >= max(wait, cfg.end_of_turn_silence_ms)
-        if reading.finished(cfg):
+        if reading.finished(self.thresholds.finished):
             return True
         if reading.holding(cfg):
             return silence >= cfg.max_end_of_turn_silence_ms
         if not cfg.graded_pause:
             return silence >= cfg.end_of_turn_silence_ms
-        doubt = (cfg.finished_threshold - reading.p_finished) / (
-            cfg.finished_threshold - cfg.hold_threshold
-        )
+        finished = self.thresholds.finished
+        doubt = (finished - reading.p_finished) / (finished - cfg.hold_threshold)
         extra = max(0.0, cfg.max_end_of_turn_silence_ms - cfg.end_of_turn_silence_ms)
         return silence >= cfg.end_of_turn_silence_ms + extra * doubt

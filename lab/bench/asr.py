@@ -16,6 +16,8 @@ Timings are wall clock on this machine, one clip at a time, after one warm-up cl
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import time
 from typing import Any, cast
@@ -149,3 +151,19 @@ def format_asr_table(result: dict[str, Any]) -> str:
         f"{setup['threads']}; {setup['cpus']} CPUs; load: {loads})"
     )
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omnivox bench asr", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="the figures as JSON")
+    parser.add_argument("--limit", type=int, help="clips per corpus")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["pocketsphinx", "moonshine", "hybrid"],
+        help="recognizers to compare",
+    )
+    args = parser.parse_args(argv)
+    result = run_asr_bench(args.backends, limit=args.limit)
+    print(json.dumps(result, indent=2) if args.json else format_asr_table(result))
+    return 0

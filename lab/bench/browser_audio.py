@@ -1,6 +1,6 @@
 """How smoothly the agent's audio reaches a browser (a benchmark, not a test).
 
-    .venv/bin/python lab/bench/browser_audio.py [--runs 3]
+    omnivox bench browser_audio [--runs 3]
 
 A real omnivox server (embedded stack) and headless Debian Chromium with a scripted
 microphone (two questions). While the conversation runs it records:
@@ -9,7 +9,7 @@ microphone (two questions). While the conversation runs it records:
 - the receive-path delay the page reports (network + jitter buffer, WebRTC stats),
   which browsers grow after a send stall and shrink only slowly: it adds to the
   voice-to-voice latency the user hears.
-Prints p50 / p95 / max over all runs.
+Prints p50 / p95 / max over all runs. Needs /usr/bin/chromium and Playwright (dev extra).
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parents[2]))
-
-from omnivox.agent.config import parse_config
+from omnivox.agent.config import AgentConfig, parse_config
 from omnivox.agent.session import Session
-from tests.integration.browser import launch_chromium, wait_for_event
-from tests.integration.conftest import serving, silence, speech, write_user_wav
+from omnivox.agent.stack import ModelStack, build_stack
+from omnivox.lab.browser import launch_chromium, missing_prerequisites, wait_for_event
+from omnivox.lab.local_server import serving
+from omnivox.lab.user_track import silence, speech, write_user_wav
 
 
 async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
@@ -38,17 +39,17 @@ async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
         out.append((time.perf_counter() - t - 0.005) * 1000)
 
 
-async def one_run(wav: Path, lags: list[float], delays: list[float]) -> None:
-    config = parse_config({"greeting": ""})
+async def one_run(
+    config: AgentConfig, stack: ModelStack, wav: Path, lags: list[float], delays: list[float]
+) -> None:
     report = Session.report_playout_delay
 
     def spy(self: Session, delay_ms: float) -> None:
         delays.append(delay_ms)
         report(self, delay_ms)
 
-    Session.report_playout_delay = spy  # type: ignore[method-assign]
-    try:
-        async with serving(config) as server, launch_chromium(fake_audio_wav=wav) as page:
+    with mock.patch.object(Session, "report_playout_delay", spy):
+        async with serving(config, stack) as server, launch_chromium(fake_audio_wav=wav) as page:
             await page.goto(server.url + "/")
             await page.evaluate("() => window.omnivox.connect()")
             await wait_for_event(page, "session_started", 20)
@@ -57,8 +58,6 @@ async def one_run(wav: Path, lags: list[float], delays: list[float]) -> None:
             await asyncio.sleep(18)
             stop.set()
             await probe
-    finally:
-        Session.report_playout_delay = report  # type: ignore[method-assign]
 
 
 def stats(values: list[float]) -> str:
@@ -66,10 +65,9 @@ def stats(values: list[float]) -> str:
     return f"{p50:7.1f} {p95:7.1f} {max(values):7.1f}   (n={len(values)})"
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
+async def run(runs: int) -> None:
+    config = parse_config({"greeting": ""})
+    stack = build_stack(config)
     with tempfile.TemporaryDirectory() as tmp:
         wav = write_user_wav(
             Path(tmp) / "talk.wav",
@@ -82,11 +80,21 @@ async def main() -> None:
         lags: list[float] = []
         delays: list[float] = []
         for _ in range(runs):
-            await one_run(wav, lags, delays)
+            await one_run(config, stack, wav, lags, delays)
     print(f"{'ms':34s} {'p50':>7s} {'p95':>7s} {'max':>7s}")
     print(f"{'event-loop lag':34s} {stats(lags)}")
     print(f"{'page receive delay (net + jitter)':34s} {stats(delays)}")
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench browser_audio", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--runs", type=int, default=3, help="conversations (about 20 s each)")
+    runs = parser.parse_args(argv).runs
+    missing = missing_prerequisites()
+    if missing:
+        print(f"omnivox bench browser_audio: needs {', '.join(missing)}", file=sys.stderr)
+        return 2
+    asyncio.run(run(runs))
+    return 0

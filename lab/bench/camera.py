@@ -1,6 +1,6 @@
 """What the camera path costs (a benchmark, not a test).
 
-    .venv/bin/python lab/bench/camera.py [--runs 100]
+    omnivox bench camera [--runs 100]
 
 Wall-clock p50/p95 per sampled frame on one core, for the fixture photographs at the
 camera's 640x480 (scaled to 320 wide inside the detector):
@@ -27,7 +27,7 @@ from omnivox.media.image import read_image
 from omnivox.media.webrtc.tracks import frame_to_rgb
 from omnivox.models.vision.face_detector import FaceDetector
 
-CAMERA = Path(__file__).parents[1] / "fixtures" / "camera"
+CAMERA = Path(__file__).parents[2] / "tests" / "fixtures" / "camera"  # in a checkout
 
 
 def measure(runs: int, once: Callable[[], object]) -> tuple[float, float]:
@@ -41,10 +41,12 @@ def measure(runs: int, once: Callable[[], object]) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100)
-    runs = parser.parse_args().runs
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench camera", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--runs", type=int, default=100, help="calls per row")
+    runs = parser.parse_args(argv).runs
     face, empty = read_image(CAMERA / "face.jpg"), read_image(CAMERA / "no_face.jpg")
     detector = FaceDetector()
     yuv = av.VideoFrame.from_ndarray(face, format="rgb24").reformat(format="yuv420p")
@@ -67,7 +69,4 @@ def main() -> None:
         f"\nshare of one core per session at 2 fps: {idle * 2 / 10:.1f} % with nobody in view, "
         f"{here * 2 / 10:.1f} % with a visitor"
     )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

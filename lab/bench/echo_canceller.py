@@ -1,6 +1,6 @@
 """Time the echo canceller per 20 ms session frame (reference in, user audio through).
 
-Run: .venv/bin/python lab/bench/echo_canceller.py [--seconds N]
+Run: omnivox bench echo_canceller [--seconds N]
 The agent says a sentence and its echo comes back through a simulated room, with the
 user talking over half of it. Prints the median and 95th percentile in milliseconds per
 frame, and the share of one core that is at 50 frames a second; not a test, the numbers
@@ -20,10 +20,12 @@ from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.talker.espeak import EspeakTalker
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench echo_canceller", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="audio to process")
+    args = parser.parse_args(argv)
     agent = EspeakTalker().synthesize_pcm("Our opening hours are nine to five on weekdays.")
     user = EspeakTalker(voice="en-gb+f2").synthesize_pcm("Wait, what about Sundays?")
     n = int(args.seconds * 16000) // FRAME_SAMPLES * FRAME_SAMPLES
@@ -41,7 +43,4 @@ def main() -> None:
     p50, p95 = np.median(took), np.percentile(took, 95)
     print(f"per 20 ms frame  n={len(took)}  p50 {p50:.3f} ms  p95 {p95:.3f} ms")
     print(f"one session: {100 * np.mean(took) / 20:.1f} % of a core")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

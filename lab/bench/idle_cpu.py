@@ -4,7 +4,7 @@ Starts `omnivox serve` as its own process, connects N real aiortc peers that sen
 silence (as a quiet microphone does), and reads the server's CPU time from /proc while
 they stay connected. Prints CPU per idle session as a percentage of one core.
 
-    .venv/bin/python lab/bench/idle_cpu.py --sessions 4 --seconds 20
+    omnivox bench idle_cpu [--sessions 4] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -71,11 +71,11 @@ async def measure(url: str, pid: int, sessions: int, seconds: float) -> dict[str
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sessions", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=20)
-    args = ap.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="omnivox bench idle_cpu", description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=4, help="connected peers")
+    ap.add_argument("--seconds", type=float, default=20, help="how long to measure")
+    args = ap.parse_args(argv)
     port = free_port()
     config = f"/tmp/omnivox-idle-{port}.yaml"
     with open(config, "w") as f:
@@ -96,7 +96,4 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

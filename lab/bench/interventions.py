@@ -1,6 +1,6 @@
 """What each built-in intervention adds to a turn (a benchmark, not a test).
 
-    .venv/bin/python lab/bench/interventions.py [--runs 2000]
+    omnivox bench interventions [--runs 2000]
 
 Times one hook call through the chain (so the chain's own cost, one asyncio task per
 hook, is included) with the wall clock; prints p50/p95 per hook:
@@ -22,7 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from omnivox.agent.interventions.chain import InterventionChain, ThinkContext, ToolsIntervention
+from omnivox.agent.interventions.chain import (
+    Intervention,
+    InterventionChain,
+    ThinkContext,
+    ToolsIntervention,
+)
 from omnivox.agent.interventions.rag import DocumentRetrieval, load_folder
 from omnivox.agent.interventions.safety import SafetyFilter
 from omnivox.media.clock import VirtualClock
@@ -89,14 +94,14 @@ async def measure(runs: int, once: Callable[[int], Awaitable[object]]) -> tuple[
     return float(p50), float(p95)
 
 
-async def main(runs: int) -> None:
+async def run(runs: int) -> None:
     clock = VirtualClock()
     registry = ToolRegistry()
     add_builtin_tools(registry, timezone="America/Chicago")
     safety = SafetyFilter(blocklist=["competitor", "internal only"], patterns=[r"\bpass ?words?\b"])
     spent: dict[str, float] = {}
 
-    def chain(*items: object) -> InterventionChain:
+    def chain(*items: Intervention) -> InterventionChain:
         return InterventionChain(items, clock, print)
 
     rows: list[tuple[str, str, tuple[float, float]]] = []
@@ -156,7 +161,10 @@ async def main(runs: int) -> None:
         print(f"{name:66} {unit:9} p50 {p50 * 1000:8.1f} us   p95 {p95 * 1000:8.1f} us")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=2000)
-    asyncio.run(main(parser.parse_args().runs))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench interventions", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--runs", type=int, default=2000, help="calls per hook")
+    asyncio.run(run(parser.parse_args(argv).runs))
+    return 0

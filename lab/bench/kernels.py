@@ -1,6 +1,6 @@
 """Time each kernel's fast path against its reference on one 20 ms frame.
 
-Run: .venv/bin/python lab/bench/kernels.py [--repeat N]
+Run: omnivox bench kernels [--repeat N]
 Prints the median and 95th percentile per call in microseconds. Not a test: the numbers
 depend on the machine and its load, so nothing here passes or fails.
 """
@@ -104,10 +104,12 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object] | None
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench kernels", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--repeat", type=int, default=2000, help="calls per fast path")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     ref_repeat = max(20, args.repeat // 20)  # references are 10-1000x slower
     print(
         f"{'kernel (20 ms frame)':34} {'fast med':>9} {'fast p95':>9} "
@@ -124,7 +126,4 @@ def main() -> None:
     pcm = np.tile(frame(16000), 50)
     rmed, rp95 = time_us(lambda: level.frame_levels_reference(pcm, 320), ref_repeat)
     print(f"{'frame_levels_reference 1 s / 320':34} {'':9} {'':9} {rmed:9.1f} {rp95:9.1f}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -11,13 +11,16 @@ agent frame after the interruption's onset, minus that onset.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from omnivox.agent.config import AgentConfig
+from omnivox.agent.config import AgentConfig, load_config
 from omnivox.agent.stack import ModelStack, build_stack
 from omnivox.lab.simulate import SimulationResult, simulate
 from omnivox.lab.speech_corpus import load_corpus
@@ -190,3 +193,19 @@ def format_latency_table(result: dict[str, Any]) -> str:
         v2v = r.get("barge_in_stop_ms") if "cancelled" in r else r.get("voice_to_voice_ms")
         lines.append(f"  {r['case'][:48]:48} {v2v!s:>7}  {r['transcript'][:60]}")
     return "\n".join(lines)
+
+
+def session_bench_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """The options of a benchmark over simulated sessions: --json, --config, --quick."""
+    parser = argparse.ArgumentParser(prog=f"omnivox bench {name}", description=doc)
+    parser.add_argument("--json", action="store_true", help="the figures as JSON")
+    parser.add_argument("--config", type=Path, help="agent YAML (default: embedded offline stack)")
+    parser.add_argument("--quick", action="store_true", help="fewer cases")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = session_bench_parser("latency", __doc__.splitlines()[0]).parse_args(argv)
+    result = run_latency_bench(load_config(args.config), quick=args.quick)
+    print(json.dumps(result, indent=2) if args.json else format_latency_table(result))
+    return 0

@@ -1,12 +1,12 @@
 """How fast does closing a Thinker stream reach the server?
 
-Streams from the wire-exact fake OpenAI server (in a child process by default, so its
-event loop is independent of the client's), reads the first words, then closes the stream
-(`aclose()`, or cancelling the consuming task) and measures, on the shared monotonic
-clock (`time.perf_counter`, CLOCK_MONOTONIC on Linux), the time until the server's
-handler is told the client has gone.
+Streams from the scripted OpenAI-compatible server (lab/openai_server.py; in a child
+process by default, so its event loop is independent of the client's), reads the first
+words, then closes the stream (`aclose()`, or cancelling the consuming task) and
+measures, on the shared monotonic clock (`time.perf_counter`, CLOCK_MONOTONIC on Linux),
+the time until the server's handler is told the client has gone.
 
-Run: .venv/bin/python -m tests.benchmarks.bench_thinker_cancel [--runs 30] [--same-loop]
+Run: omnivox bench thinker_cancel [--runs 30] [--same-loop]
 Prints p50 / p95 / max in milliseconds. Not a test: the numbers depend on the machine.
 """
 
@@ -21,10 +21,10 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from omnivox.lab.openai_server import Chunk, FakeOpenAIServer, Sleep, Step, StreamReply
 from omnivox.models.blocking import run_blocking
 from omnivox.models.thinker.base import Message, ThinkRequest
 from omnivox.models.thinker.openai_compat import OpenAIThinker
-from tests.fakes.openai_server import Chunk, FakeOpenAIServer, Sleep, Step, StreamReply
 
 REQUEST = ThinkRequest([Message("user", "Tell me a long story.")])
 
@@ -112,11 +112,13 @@ async def _bench_same_loop(runs: int, how: str) -> list[float]:
         return delays
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench thinker_cancel", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--runs", type=int, default=30, help="streams closed per way")
     parser.add_argument("--same-loop", action="store_true", help="server in this process's loop")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     bench = _bench_same_loop if args.same_loop else _bench_child
     where = "same event loop" if args.same_loop else "server in a child process"
     print(f"close -> server sees the disconnect ({where}, {args.runs} runs), ms")
@@ -124,7 +126,4 @@ def main() -> None:
         d = np.array(asyncio.run(bench(args.runs, how)))
         p50, p95 = np.percentile(d, 50), np.percentile(d, 95)
         print(f"  {how:7s} p50 {p50:6.3f}  p95 {p95:6.3f}  max {d.max():6.3f}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

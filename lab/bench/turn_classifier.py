@@ -1,6 +1,6 @@
 """Time one turn-classifier query as the session makes it, on onnxruntime.
 
-Run: .venv/bin/python lab/bench/turn_classifier.py [--turns N]
+Run: omnivox bench turn_classifier [--turns N]
 Streaming: an eSpeak question is scored every 100 ms from onset, as the session does
 (the track cache computes only the new audio's frames). Cold: the whole 2 s window of a
 stream the cache has not seen. Prints the median and 95th percentile in milliseconds;
@@ -22,10 +22,12 @@ STEP = 1600  # 100 ms at 16 kHz
 CONTEXT = TurnContext(agent_speaking=True, ms_since_agent_pause=1500.0, agent_asked_question=False)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=20)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench turn_classifier", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--turns", type=int, default=20, help="questions to score")
+    args = parser.parse_args(argv)
     classifier = TurnClassifier.load()
     speech = EspeakTalker().synthesize_pcm("Sorry, could you tell me what time the pool opens?")
     rng = np.random.default_rng(0)
@@ -45,7 +47,4 @@ def main() -> None:
     for name, samples in results.items():
         p50, p95 = np.median(samples), np.percentile(samples, 95)
         print(f"{name:32} n={len(samples):4}  p50 {p50:6.2f} ms  p95 {p95:6.2f} ms")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -10,16 +10,18 @@ the gap after a finished turn (voice-to-voice) and the stop latency after an int
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from omnivox.agent.config import AgentConfig
+from omnivox.agent.config import AgentConfig, load_config
 from omnivox.agent.stack import ModelStack, build_stack
 from omnivox.lab.bench.latency import (
     last_agent_audio_ms,
     percentile_stats,
+    session_bench_parser,
     silence_pcm,
     trim_silence,
 )
@@ -204,3 +206,15 @@ def format_turns_table(result: dict[str, Any]) -> str:
         s = result[key]
         lines.append(f"{key:22} n={s['n']:<3} p50={s['p50']!s:>7} p95={s['p95']!s:>7}")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = session_bench_parser("turns", __doc__.splitlines()[0])
+    parser.add_argument(
+        "--echo-db", type=float, metavar="DB", help="the agent's echo in each user track"
+    )
+    args = parser.parse_args(argv)
+    echo = None if args.echo_db is None else EchoPath(gain_db=args.echo_db)
+    result = run_turns_bench(load_config(args.config), quick=args.quick, echo=echo)
+    print(json.dumps(result, indent=2) if args.json else format_turns_table(result))
+    return 0

@@ -31,10 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from omnivox.agent.config import TurnsConfig
-from omnivox.agent.turns.policy import (
-    TurnPolicyConfig,
-)
-from omnivox.agent.turns.queries import turn_policy_config
 from omnivox.lab.evaluation.turn_replay import (
     PARTIAL_SOURCES,
     LabelledClip,
@@ -56,7 +52,7 @@ from omnivox.lab.training.turn_data import (
     write_labelled_dir,
 )
 from omnivox.media.audio_files import AudioFileError
-from omnivox.models.turn.classifier import TurnClassifier
+from omnivox.models.turn.classifier import TurnClassifier, TurnThresholds
 
 
 class EvalDataError(ValueError):
@@ -151,10 +147,12 @@ def decide(
     return _metrics(traces, fires)
 
 
-def replay_policy(traces: Sequence[Trace], config: TurnPolicyConfig) -> dict[str, object]:
+def replay_policy(
+    traces: Sequence[Trace], config: TurnsConfig, tuned: TurnThresholds
+) -> dict[str, object]:
     """Metrics of the turn policy itself, fed each trace's scores as timed events: what
     the session does with the model, rules included."""
-    return _metrics(traces, [policy_fire_ms(trace, config) for trace in traces])
+    return _metrics(traces, [policy_fire_ms(trace, config, tuned) for trace in traces])
 
 
 def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str, object]:
@@ -192,7 +190,7 @@ def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, 
     n_words = int(classifier.metadata.get("baseline_takeover_words", 2))
     silence = float(TurnsConfig().end_of_turn_silence_ms)
     return {
-        **replay_policy(traces, turn_policy_config(TurnsConfig(), classifier)),
+        **replay_policy(traces, TurnsConfig(), classifier.thresholds),
         "decided_by": "the turn policy (what a session does)",
         "model": {
             "thresholds": {"takeover": th.takeover, "finished": th.finished},

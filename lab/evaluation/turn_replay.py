@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnivox.agent.turns.policy import (
+from omnivox.agent.config import TurnsConfig
+from omnivox.agent.speech.user_speech import INTERIM_FINAL_MS
+from omnivox.agent.turns.events import (
     AgentAudioStarted,
     CancelReply,
     OverlapScore,
@@ -25,10 +27,8 @@ from omnivox.agent.turns.policy import (
     StartReply,
     Tick,
     TurnEvent,
-    TurnPolicy,
-    TurnPolicyConfig,
 )
-from omnivox.agent.turns.queries import INTERIM_FINAL_MS
+from omnivox.agent.turns.policy import TurnPolicy
 from omnivox.lab.training.speech_channel import extend_floor, overlay_agent
 from omnivox.lab.training.turn_data import (
     AGENT_VOICE,
@@ -42,15 +42,15 @@ from omnivox.lab.training.turn_data import (
 )
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.recognizer.base import Recognizer, RecognizerStream
-from omnivox.models.recognizer.factory import create_recognizer
-from omnivox.models.turn.classifier import TurnClassifier, TurnContext
+from omnivox.models.recognizer.factory import Backend, create_recognizer
+from omnivox.models.turn.classifier import TurnClassifier, TurnContext, TurnThresholds
+from omnivox.models.vad import DEFAULT_STOP_MS
 
 QUERY_MS = 100
 PAUSE_WINDOW_MS = 800
 OVERLAP_TAIL_MS = 300  # keep querying this long after an overlapping utterance ends
 RECOGNIZER_LAG_MS = 300
 ONSET_PREROLL_MS = 50  # the policy back-dates the VAD's onset a little before the speech
-VAD_STOP_MS = 160  # the VAD reports the end of speech this long after it (vad.stop_ms)
 FINAL_LAG_MS = 100  # a final over a second or two of speech takes 40-140 ms here
 _MS = SAMPLE_RATE // 1000
 
@@ -95,9 +95,9 @@ class PartialSource:
         if source not in PARTIAL_SOURCES:
             raise ValueError(f"partials from {source!r}? expected one of {PARTIAL_SOURCES}")
         self.source = source
-        self._recognizers: dict[str, Recognizer] = {}  # loaded on first use
+        self._recognizers: dict[Backend, Recognizer] = {}  # loaded on first use
 
-    def _recognizer(self, name: str) -> Recognizer:
+    def _recognizer(self, name: Backend) -> Recognizer:
         if name not in self._recognizers:
             self._recognizers[name] = create_recognizer(name)
         return self._recognizers[name]
@@ -115,14 +115,14 @@ class PartialSource:
         if clip.transcript is not None and self.source == "transcript":
             start, end = speech
             return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS) for t in times]
-        name = "pocketsphinx" if self.source == "pocketsphinx" else "hybrid"
+        name: Backend = "pocketsphinx" if self.source == "pocketsphinx" else "hybrid"
         stream = self._recognizer(name).new_stream()
         try:
             if name == "pocketsphinx":
                 return _streamed(stream, audio, times, final_every=None)
             if overlap:
                 return _streamed(stream, audio, times, final_every=INTERIM_FINAL_MS * _MS)
-            stop = min(len(audio), speech[1] + VAD_STOP_MS * _MS)
+            stop = min(len(audio), speech[1] + DEFAULT_STOP_MS * _MS)
             _streamed(stream, audio, [stop], final_every=None)
             return [stream.final()] * len(times)
         finally:
@@ -200,17 +200,17 @@ def trace_clip(
     )
 
 
-def policy_fire_ms(trace: Trace, config: TurnPolicyConfig) -> float | None:
+def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> float | None:
     """When the turn policy fed this trace takes the floor (overlap: cancels the reply;
     pause: starts one), or None. Overlap: the agent is speaking and the VAD reports the
-    end of the speech ``VAD_STOP_MS`` after it."""
-    policy = TurnPolicy(config)
+    end of the speech its default ``stop_ms`` (``DEFAULT_STOP_MS``) after it."""
+    policy = TurnPolicy(config, tuned)
     texts = trace.texts or ("",) * len(trace.probs)
     events: list[TurnEvent]
     if trace.label in OVERLAP_LABELS:
         policy.handle(AgentAudioStarted(-1000.0))
         events = [SpeechStarted(0.0, 0.0)]
-        stop = trace.speech_ms + VAD_STOP_MS
+        stop = trace.speech_ms + DEFAULT_STOP_MS
         for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
             if t >= stop and not any(isinstance(e, SpeechStopped) for e in events):
                 events.append(SpeechStopped(stop, trace.speech_ms))

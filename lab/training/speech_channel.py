@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omnivox.kernels._pcm import FULL_SCALE, as_unit_float64, saturate_int16
 from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
 from omnivox.kernels.resample import resample
 from omnivox.lab.training.turn_data import LEVEL_FRAME, SAMPLE_RATE, pauses, speech_frames
@@ -60,7 +61,7 @@ def phone_codec(pcm: np.ndarray) -> np.ndarray:
 
 
 def _to_pcm(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+    return saturate_int16(x * FULL_SCALE)
 
 
 def _speech_rms(x: np.ndarray) -> float:
@@ -71,7 +72,7 @@ def _speech_rms(x: np.ndarray) -> float:
 
 def augment(pcm: np.ndarray, rng: np.random.Generator, phone_prob: float = 0.3) -> np.ndarray:
     """Level, room, microphone, noise and (sometimes) a phone line; int16 in and out."""
-    x = pcm.astype(np.float64) / 32768.0
+    x = as_unit_float64(pcm)
     if rng.random() < 0.3:
         x = _room(x, rng, rng.uniform(0.1, 0.5))
     if rng.random() < 0.5:
@@ -115,9 +116,9 @@ def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator)
     need = len(user) + delay
     start = int(rng.integers(SAMPLE_RATE // 2, max(SAMPLE_RATE // 2 + 1, len(agent) // 2)))
     reply = np.tile(agent, need // max(len(agent), 1) + 2)
-    segment = reply[start : start + need].astype(np.float64) / 32768.0
+    segment = as_unit_float64(reply[start : start + need])
     echo = _tilt(_room(segment, rng, rng.uniform(0.1, 0.6)), rng)[: len(user)]
-    x = user.astype(np.float64) / 32768.0
+    x = as_unit_float64(user)
     user_level = _speech_rms(x) if np.any(user) else 10 ** (-30 / 20)
     echo *= user_level * 10.0 ** (rng.uniform(-30.0, -3.0) / 20.0) / max(_rms(echo), 1e-9)
     mixed = np.zeros(len(user))

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from omnivox.kernels.mixing import mix
+
 SAMPLE_RATE = 16_000
 _FRAME = SAMPLE_RATE // 100  # pocketsphinx: 100 frames a second
 
@@ -82,7 +84,7 @@ class WordAligner:
         # Runs of digital silence (synthetic speech, gated audio) make the search fail:
         # a least-significant-bit dither, the same every time, keeps its features finite.
         dither = np.random.default_rng(0).integers(-2, 3, len(pcm))
-        audio = np.clip(pcm.astype(np.int32) + dither, -32768, 32767).astype(np.int16)
+        audio = mix(pcm, dither.astype(np.int16))
         decoder.start_utt()
         decoder.process_raw(audio.tobytes(), full_utt=True)
         decoder.end_utt()

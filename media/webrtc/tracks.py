@@ -17,7 +17,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,15 @@ class InboundAudio:
     def __init__(self, on_frame: Callable[[AudioFrame], None]) -> None:
         self._on_frame = on_frame
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._reframer = Reframer()
         self.samples = 0
 
     def feed(self, frame: av.AudioFrame) -> None:
         for out in self._resampler.resample(frame):
             pcm = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-            buf = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
-            n = len(buf) // FRAME_SAMPLES
-            for i in range(n):
-                chunk = buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
-                self._on_frame(AudioFrame(chunk.copy(), SAMPLE_RATE, self.samples))
+            for chunk in self._reframer.push(pcm):
+                self._on_frame(AudioFrame(chunk, SAMPLE_RATE, self.samples))
                 self.samples += FRAME_SAMPLES
-            self._pending = buf[n * FRAME_SAMPLES :].copy()
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Read the track until it ends."""

@@ -25,7 +25,7 @@ from omnivox.models.recognizer.moonshine import (
     load_moonshine,
 )
 from omnivox.models.recognizer.pocketsphinx import DecoderPool, PocketsphinxStream
-from omnivox.models.recognizer.segmenter import SegmenterConfig, check_pcm
+from omnivox.models.recognizer.segmenter import PartialFilter, SegmenterConfig, check_pcm
 
 
 class HybridStream:
@@ -38,7 +38,7 @@ class HybridStream:
     ) -> None:
         self._moonshine = SegmentedTranscript(model, segmenter)
         self._sphinx = PocketsphinxStream(pool, partial_interval_ms)
-        self._last = ""
+        self._partials = PartialFilter()
 
     def accept(self, pcm: np.ndarray) -> str | None:
         pcm = check_pcm(pcm)
@@ -52,11 +52,7 @@ class HybridStream:
             self._sphinx.reset()
         elif sphinx_partial is None:
             return None
-        text = join_texts([*self._moonshine.texts, self._sphinx.current()])
-        if not text or text == self._last:
-            return None
-        self._last = text
-        return text
+        return self._partials.news(join_texts([*self._moonshine.texts, self._sphinx.current()]))
 
     def close(self) -> None:
         self._sphinx.close()

@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from omnivox.kernels._pcm import as_unit_float32
 from omnivox.models.recognizer.segmenter import (
     SAMPLE_RATE,
+    PartialFilter,
     PauseSegmenter,
     SegmenterConfig,
     check_pcm,
@@ -243,7 +245,7 @@ class MoonshineModel:
         stopped early by a decoding loop."""
         if len(pcm) == 0:
             return []
-        audio = pcm.astype(np.float32) / 32768.0
+        audio = as_unit_float32(pcm)
         if len(audio) < _MIN_SAMPLES:
             audio = np.pad(audio, (0, _MIN_SAMPLES - len(audio)))
         hidden = self._encoder.run(None, {"input_values": audio[None, :]})[0]
@@ -349,7 +351,7 @@ class MoonshineStream:
         self._text = SegmentedTranscript(model)
         self._interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
         self._since_partial = 0
-        self._last = ""
+        self._partials = PartialFilter()
 
     def accept(self, pcm: np.ndarray) -> str | None:
         pcm = check_pcm(pcm)
@@ -365,11 +367,7 @@ class MoonshineStream:
             self._since_partial = 0
         elif not grew:
             return None
-        text = join_texts([*self._text.texts, tail])
-        if not text or text == self._last:
-            return None
-        self._last = text
-        return text
+        return self._partials.news(join_texts([*self._text.texts, tail]))
 
     def final(self) -> str:
         return self._text.final()

@@ -26,7 +26,7 @@ from collections import deque
 import numpy as np
 from pocketsphinx import Decoder
 
-from omnivox.models.recognizer.segmenter import SAMPLE_RATE, check_pcm
+from omnivox.models.recognizer.segmenter import SAMPLE_RATE, PartialFilter, check_pcm
 
 
 class _Lease:
@@ -92,7 +92,7 @@ class PocketsphinxStream:
         self._interval = max(20, partial_interval_ms) * SAMPLE_RATE // 1000
         self._since_partial = 0
         self._texts: list[str] = []  # finished utterances (ended by final())
-        self._last = ""
+        self._partials = PartialFilter()
 
     def _decoder(self) -> Decoder:
         if self._lease is None:
@@ -114,11 +114,7 @@ class PocketsphinxStream:
         if self._since_partial < self._interval:
             return None
         self._since_partial = 0
-        text = self._join(self.current())
-        if not text or text == self._last:
-            return None
-        self._last = text
-        return text
+        return self._partials.news(self._join(self.current()))
 
     def current(self) -> str:
         """First-pass hypothesis of the open utterance ("" if none)."""
@@ -132,7 +128,7 @@ class PocketsphinxStream:
         if self._lease is not None and self._lease.in_utterance:
             self._lease.decoder.end_utt()
             self._lease.in_utterance = False
-        self._last = ""  # the next hypothesis is news even if it repeats an old one
+        self._partials.forget()
 
     def close(self) -> None:
         if self._release is not None:

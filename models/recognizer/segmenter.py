@@ -1,4 +1,4 @@
-"""Input checks and pause segmentation shared by the recognizer backends.
+"""Input checks, partial filtering and pause segmentation shared by the recognizer backends.
 
 Moonshine is not a streaming model: it transcribes a finished piece of audio. To keep the
 final transcript fast at the end of a long turn, the Moonshine-based streams cut the turn
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omnivox.kernels._pcm import require_pcm
+
 SAMPLE_RATE = 16000
 FRAME = 320  # 20 ms at 16 kHz: the session's frame size and the segmenter's unit
 
@@ -32,16 +34,29 @@ _PEAK_DECAY_DB = 0.05  # per frame (2.5 dB/s), so the peak follows a speaker who
 
 
 def check_pcm(pcm: object) -> np.ndarray:
-    """Return `pcm` as a 1-D int16 array, or raise ValueError naming what is wrong."""
-    if not isinstance(pcm, np.ndarray):
-        raise ValueError(f"recognizer input must be a numpy int16 array, not {type(pcm).__name__}")
-    if pcm.dtype != np.int16:
-        raise ValueError(f"recognizer input must be 16 kHz int16 PCM, got dtype {pcm.dtype}")
-    if pcm.ndim == 2 and 1 in pcm.shape:
+    """Return `pcm` as a 1-D int16 array (a single row or column is flattened), or raise
+    a ValueError (`PcmError`) naming what is wrong."""
+    if isinstance(pcm, np.ndarray) and pcm.ndim == 2 and 1 in pcm.shape:
         pcm = pcm.reshape(-1)
-    if pcm.ndim != 1:
-        raise ValueError(f"recognizer input must be mono (1-D), got shape {pcm.shape}")
-    return pcm
+    return require_pcm(pcm, "recognizer input (16 kHz)", np.int16)
+
+
+class PartialFilter:
+    """Lets a stream's partial transcript through only when it is news, as
+    `RecognizerStream.accept` promises: not empty, and not the one let through last."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def news(self, text: str) -> str | None:
+        if not text or text == self._last:
+            return None
+        self._last = text
+        return text
+
+    def forget(self) -> None:
+        """Start afresh: the next partial is news even if it repeats the last one."""
+        self._last = ""
 
 
 def frame_levels_db(pcm: np.ndarray) -> np.ndarray:

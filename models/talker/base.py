@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,6 @@ class SpeechChunk:
 class Talker(Protocol):
     name: str
 
-    def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+    def synthesize(self, text: str) -> AsyncGenerator[SpeechChunk, None]:
         """Stream speech for `text`. Closing the iterator early (aclose) stops synthesis."""
         ...

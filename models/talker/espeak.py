@@ -24,7 +24,7 @@ import contextlib
 import ctypes
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import espeakng_loader
 import numpy as np
@@ -347,7 +347,7 @@ class EspeakTalker:
         self.rate_wpm = rate_wpm
         self.pitch = pitch
 
-    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+    async def synthesize(self, text: str) -> AsyncGenerator[SpeechChunk, None]:
         """Stream speech for `text` as eSpeak produces it.
 
         Close the iterator (aclose, or `contextlib.aclosing`) to stop early: synthesis

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -70,6 +70,6 @@ class Thinker(Protocol):
     takes_audio: bool
     """Attach the user's turn as WAV (omni models that listen themselves)."""
 
-    def stream(self, request: ThinkRequest) -> AsyncIterator[ThinkerEvent]:
+    def stream(self, request: ThinkRequest) -> AsyncGenerator[ThinkerEvent, None]:
         """Stream the answer. Closing the iterator early (aclose) must stop all work."""
         ...

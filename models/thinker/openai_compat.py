@@ -40,7 +40,7 @@ import email.utils
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -174,7 +174,7 @@ class OpenAIThinker:
 
     # ---- the stream --------------------------------------------------------------------
 
-    async def stream(self, request: ThinkRequest) -> AsyncIterator[ThinkerEvent]:
+    async def stream(self, request: ThinkRequest) -> AsyncGenerator[ThinkerEvent, None]:
         """Stream the answer. Closing the iterator (or cancelling its consumer) closes
         the HTTP connection at once; nothing is drained."""
         body = self.build_body(request)  # bad input fails before any I/O

@@ -1,6 +1,6 @@
 """Model inputs of the turn classifier: acoustic frames, text and dialogue context.
 
-Inference (models/turn/classifier) and training (agent/train_turns) both build their
+Inference (models/turn/classifier) and training (lab/training/train_turns) both build their
 inputs here, so the model sees exactly the features it was trained on.
 
 - Acoustic: per 10 ms frame, 32 log-mel bands (60-4000 Hz, so telephone and wideband
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omnivox.kernels import _pcm
 from omnivox.kernels import logmel as lm
 from omnivox.kernels import pitch as pt
 
@@ -103,19 +104,12 @@ class ModelInputs:
 
 def check_audio(audio: object) -> np.ndarray:
     """The classifier takes 16 kHz mono int16; anything else is a caller's bug."""
-    if not isinstance(audio, np.ndarray) or audio.dtype != np.int16 or audio.ndim != 1:
-        what = (
-            f"{audio.dtype} array of shape {audio.shape}"
-            if isinstance(audio, np.ndarray)
-            else type(audio).__name__
-        )
-        raise TypeError(f"audio must be a 1-D int16 numpy array (16 kHz mono), got {what}")
-    return audio
+    return _pcm.require_pcm(audio, "audio (16 kHz)", np.int16)
 
 
 def n_frames(n_samples: int) -> int:
     """Frames complete in ``n_samples``: the pitch window (40 ms) is the longer one."""
-    return 0 if n_samples < pt.WIN else 1 + (n_samples - pt.WIN) // HOP
+    return _pcm.n_frames(n_samples, pt.WIN, HOP)
 
 
 def compute_track(

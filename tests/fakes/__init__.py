@@ -1,1 +1,2 @@
-"""Fakes of external services (wire-exact), for tests that must not use the network."""
+"""Test doubles: synthetic signals and a spied recognizer. The scripted OpenAI-compatible
+server lives in omnivox.lab.openai_server (benchmarks use it too)."""

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 
 from omnivox.agent.config import parse_config
+from omnivox.lab.browser import CHROMIUM, launch_chromium, wait_for_event, write_y4m
+from omnivox.lab.local_server import serving
+from omnivox.lab.openai_server import FakeOpenAIServer, text_stream
+from omnivox.lab.user_track import silence, speech, write_user_wav
 from omnivox.media.image import read_image
 from omnivox.models.vision.face_detector import FaceDetector
-from tests.fakes.openai_server import FakeOpenAIServer, text_stream
 
-from .browser import CHROMIUM, launch_chromium, wait_for_event, write_y4m
-from .conftest import TEST_CONFIG, serving, silence, speech, with_thinker, write_user_wav
+from .conftest import TEST_CONFIG, shared_stack, with_thinker
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,7 +48,7 @@ async def test_presence_follows_the_camera_and_a_visitor_is_greeted(tmp_path: Pa
     quiet = write_user_wav(tmp_path / "quiet.wav", silence(30.0))  # not the fake mic's beep
     config = parse_config({**TEST_CONFIG, "camera": {"arrival_greeting": GREETING}})
     async with (
-        serving(config) as server,
+        serving(config, shared_stack()) as server,
         launch_chromium(fake_audio_wav=quiet, fake_video_y4m=y4m) as page,
     ):
         await page.goto(server.url + "/")

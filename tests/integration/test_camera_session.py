@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 
 from omnivox.agent.config import parse_config
+from omnivox.lab.openai_server import FakeOpenAIServer, text_stream
 from omnivox.lab.simulate import simulate
+from omnivox.lab.user_track import silence, speech
 from omnivox.media.image import read_image
-from tests.fakes.openai_server import FakeOpenAIServer, text_stream
 
-from .conftest import shared_stack, silence, speech, with_thinker
+from .conftest import shared_stack, with_thinker
 
 CAMERA = Path(__file__).parents[1] / "fixtures" / "camera"
 FACE = read_image(CAMERA / "face.jpg")

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from omnivox.agent.config import load_config, parse_config
+from omnivox.lab.openai_server import FakeOpenAIServer, text_stream
 from omnivox.lab.simulate import simulate
-from tests.fakes.openai_server import FakeOpenAIServer, text_stream
+from omnivox.lab.user_track import silence, speech
 
-from .conftest import shared_stack, silence, speech, with_thinker
+from .conftest import shared_stack, with_thinker
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "interventions" / "agent.yaml"
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Locator, Page, expect
 
-from .browser import CHROMIUM, collect_console_errors, launch_chromium
+from omnivox.lab.browser import CHROMIUM, collect_console_errors, launch_chromium
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 SCREENSHOT = Path("/tmp/omnivox-page.png")

@@ -9,7 +9,7 @@ import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from .conftest import RunningServer
+from omnivox.lab.local_server import RunningServer
 
 
 async def post(
@@ -118,7 +118,7 @@ async def test_page_messages_playout_reports_and_garbage(server: RunningServer) 
             if channel.readyState == "open" and got:
                 break
             await asyncio.sleep(0.1)
-        session = server.registry.sessions[answer["session_id"]].session
+        session = server.registry.sessions[answer["session_id"]].conversation
         for message in (
             "not json",
             '{"type": "playout", "delay_ms": 80}',
@@ -129,10 +129,10 @@ async def test_page_messages_playout_reports_and_garbage(server: RunningServer) 
         ):
             channel.send(message)
         for _ in range(50):
-            if session.client_playout.lag_ms == 100:
+            if session.replies.client_playout.lag_ms == 100:
                 break
             await asyncio.sleep(0.1)
-        assert session.client_playout.lag_ms == 100  # median of 80 and 120
+        assert session.replies.client_playout.lag_ms == 100  # median of 80 and 120
         errors = [e for e in got if e["type"] == "error"]
         assert len(errors) == 1 and "unreadable message from the page" in errors[0]["message"]
         assert len(server.registry) == 1

@@ -13,10 +13,11 @@ import pytest
 from omnivox.agent.cli import main
 from omnivox.agent.config import AgentConfig
 from omnivox.lab.simulate import EchoPath, SimulationResult, simulate
+from omnivox.lab.user_track import silence, speech, write_user_wav
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 from tests.fakes.spied_recognizer import SpiedRecognizer
 
-from .conftest import agent_config, shared_stack, silence, speech, write_user_wav
+from .conftest import agent_config, shared_stack
 
 REQUIRED_METRICS = {
     "endpoint_ms",

@@ -11,8 +11,7 @@ import pytest
 
 from omnivox.agent.config import parse_config
 from omnivox.agent.stack import ModelStack
-from omnivox.lab.simulate import simulate
-from tests.fakes.openai_server import (
+from omnivox.lab.openai_server import (
     Chunk,
     Cut,
     FakeOpenAIServer,
@@ -22,8 +21,10 @@ from tests.fakes.openai_server import (
     error_reply,
     text_stream,
 )
+from omnivox.lab.simulate import simulate
+from omnivox.lab.user_track import silence, speech
 
-from .conftest import shared_stack, silence, speech
+from .conftest import shared_stack
 
 FALLBACK = "Sorry, my brain is offline for a moment."
 GOOD = ["We are open ", "until ten tonight."]

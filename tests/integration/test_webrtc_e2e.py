@@ -12,11 +12,11 @@ import pytest
 from playwright.async_api import Page
 
 from omnivox.kernels.resample import resample
+from omnivox.lab.browser import CHROMIUM, fetch_agent_audio, launch_chromium, wait_for_event
 from omnivox.lab.evaluation.wer import word_error_rate
+from omnivox.lab.local_server import RunningServer
+from omnivox.lab.user_track import silence, speech, write_user_wav
 from omnivox.models.recognizer.factory import create_recognizer
-
-from .browser import CHROMIUM, fetch_agent_audio, launch_chromium, wait_for_event
-from .conftest import RunningServer, silence, speech, write_user_wav
 
 pytestmark = [
     pytest.mark.browser,

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from omnivox.agent.turns.policy import TurnPolicyConfig
+from omnivox.agent.config import TurnsConfig
 from omnivox.lab.evaluation.eval_turns import (
     EvalDataError,
     build_human_set,
@@ -26,6 +26,7 @@ from omnivox.lab.evaluation.eval_turns import (
 from omnivox.lab.evaluation.turn_replay import Trace
 from omnivox.lab.training.turn_data import ASTERISK_DIR
 from omnivox.media.audio_files import write_wav
+from omnivox.models.turn.classifier import TurnThresholds
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"
@@ -134,9 +135,8 @@ def test_decide_word_count_and_silence_rule() -> None:
 
 
 def test_policy_replay_applies_the_policy_rules() -> None:
-    config = TurnPolicyConfig(
-        use_classifier=True, takeover_threshold=0.5, finished_threshold=0.5, hold_threshold=0.2
-    )
+    config = TurnsConfig(hold_threshold=0.2)
+    tuned = TurnThresholds(takeover=0.5, finished=0.5)
     texts = ("", "", "wait no")
     traces = [
         Trace("interruption", (100.0, 200.0, 300.0), (0.6, 0.7, 0.9), (0, 0, 2), texts, 900.0),
@@ -146,7 +146,7 @@ def test_policy_replay_applies_the_policy_rules() -> None:
         # The model says finished, the words say otherwise.
         Trace("hold", (100.0,) * 8, (0.9,) * 8, (3,) * 8, ("I want the",) * 8),
     ]
-    report = replay_policy(traces, config)
+    report = replay_policy(traces, config, tuned)
     table = report["per_class"]
     assert isinstance(table, dict)
     assert {label: c["correct"] for label, c in table.items()} == {

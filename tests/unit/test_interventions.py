@@ -8,8 +8,10 @@ knowledge-base Thinker and eSpeak Talker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -128,6 +130,22 @@ class Veto:
         return error_result(f"{call.name} is not allowed here")
 
 
+@contextlib.asynccontextmanager
+async def frames_arriving(clock: VirtualClock) -> AsyncIterator[None]:
+    """Media time passes as in a call: 20 ms a frame, here one frame a millisecond."""
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.001)
+            clock.advance(20)
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+
+
 def chain(*items: object, clock: VirtualClock | None = None) -> tuple[InterventionChain, list[str]]:
     reports: list[str] = []
     c = InterventionChain(list(items), clock or VirtualClock(), reports.append)
@@ -206,9 +224,15 @@ async def test_raising_hooks_are_skipped_and_reported() -> None:
     ]
 
 
-async def test_hanging_hooks_are_cut_at_their_budget() -> None:
-    c, reports = chain(Hangs(), Stubborn(), Upper())
-    assert await asyncio.wait_for(c.on_text("go on", {}), 10) == "GO ON"
+async def test_hanging_hooks_are_cut_at_their_budget_on_the_session_clock() -> None:
+    clock = VirtualClock()
+    c, reports = chain(Hangs(), Stubborn(), Upper(), clock=clock)
+    pending = asyncio.ensure_future(c.on_text("go on", {}))
+    await asyncio.sleep(0.05)
+    assert not pending.done()  # wall time alone does not end a budget
+    async with frames_arriving(clock):
+        assert await pending == "GO ON"
+    assert clock.now_ms() <= 2 * 60 + 40  # each cut within a frame or two of its budget
     assert [r.split(" (")[0] for r in reports] == [
         "intervention 'hangs'",
         "intervention 'stubborn'",
@@ -255,10 +279,11 @@ async def test_tool_calls_go_to_the_first_intervention_that_answers() -> None:
     for name in ("boom", "not_json", "missing"):
         result = json.loads(await c.on_tool_call(ToolCall("2", name, {}), spent))
         assert set(result) == {"error"}, result
-    cut, reports = chain(HangingTools())
-    assert json.loads(await cut.on_tool_call(ToolCall("4", "add", {}), {})) == {
-        "error": "add failed: no result"
-    }
+    clock = VirtualClock()
+    cut, reports = chain(HangingTools(), clock=clock)
+    async with frames_arriving(clock):
+        result = await cut.on_tool_call(ToolCall("4", "add", {}), {})
+    assert json.loads(result) == {"error": "add failed: no result"}
     assert len(reports) == 1
     vetoed, _ = chain(Veto(), ToolsIntervention([registry]))
     assert (
@@ -293,8 +318,8 @@ async def run_reply(
     for _ in range(5000):
         if reply.finished:
             break
-        if reply.pop_frame() is not None:
-            clock.advance(20)
+        reply.pop_frame()
+        clock.advance(20)  # media time passes whether or not the agent speaks
         await asyncio.sleep(0.001)
     assert reply.finished
     return reply, events

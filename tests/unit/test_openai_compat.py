@@ -13,6 +13,22 @@ from typing import Any
 
 import pytest
 
+from omnivox.lab.openai_server import (
+    Chunk,
+    Cut,
+    Done,
+    FakeOpenAIServer,
+    JSONReply,
+    Raw,
+    Reply,
+    Sleep,
+    StreamReply,
+    Usage,
+    completion_reply,
+    error_reply,
+    text_stream,
+    tool_call_steps,
+)
 from omnivox.models.thinker.base import (
     Message,
     TextDelta,
@@ -29,22 +45,6 @@ from omnivox.models.thinker.errors import (
     ThinkerTimeoutError,
 )
 from omnivox.models.thinker.openai_compat import OpenAIThinker
-from tests.fakes.openai_server import (
-    Chunk,
-    Cut,
-    Done,
-    FakeOpenAIServer,
-    JSONReply,
-    Raw,
-    Reply,
-    Sleep,
-    StreamReply,
-    Usage,
-    completion_reply,
-    error_reply,
-    text_stream,
-    tool_call_steps,
-)
 
 KEY = "sk-test-0123456789abcdef-SECRET"
 HELLO = ThinkRequest([Message("system", "Be brief."), Message("user", "Hi there")])

@@ -1,4 +1,5 @@
-"""PauseSegmenter on synthetic audio (tone bursts stand in for speech) and check_pcm."""
+"""PauseSegmenter on synthetic audio (tone bursts stand in for speech), check_pcm and
+PartialFilter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from omnivox.models.recognizer.segmenter import (
     FRAME,
     SAMPLE_RATE,
+    PartialFilter,
     PauseSegmenter,
     SegmenterConfig,
     check_pcm,
@@ -31,15 +33,28 @@ def test_check_pcm_accepts_int16_mono_and_column() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (np.zeros(5, np.float32), "dtype float32"),
+        (np.zeros(5, np.float32), "dtype int16, got float32"),
         (np.zeros((5, 2), np.int16), "mono"),
-        ([0, 1, 2], "numpy int16 array, not list"),
-        (b"\x00\x00", "not bytes"),
+        ([0, 1, 2], "numpy array of int16, got list"),
+        (b"\x00\x00", "got bytes"),
     ],
 )
 def test_check_pcm_rejects_bad_input_with_message(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_pcm(value)
+
+
+def test_partial_filter_lets_only_news_through() -> None:
+    partials = PartialFilter()
+    assert [partials.news(t) for t in ["", "hi", "hi", "hi there", ""]] == [
+        None,
+        "hi",
+        None,
+        "hi there",
+        None,
+    ]
+    partials.forget()
+    assert partials.news("hi there") == "hi there"
 
 
 def test_frame_levels() -> None:

@@ -1,4 +1,4 @@
-"""The session's classifier queries, and the policy settings taken from the model."""
+"""The shell that runs the policy's classifier queries on the real model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import asyncio
 import numpy as np
 import pytest
 
-from omnivox.agent.config import TurnsConfig
-from omnivox.agent.turns.policy import OverlapScore, PauseScore, TurnEvent
-from omnivox.agent.turns.queries import Query, TurnQueries, turn_policy_config
+from omnivox.agent.turns.events import (
+    ClassifierFailed,
+    OverlapScore,
+    PauseScore,
+    QueryClassifier,
+    QueryKind,
+    TurnEvent,
+)
+from omnivox.agent.turns.queries import TurnQueries
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
@@ -19,44 +25,16 @@ def classifier() -> TurnClassifier:
     return TurnClassifier.load()
 
 
-def test_open_thresholds_come_from_the_model(classifier: TurnClassifier) -> None:
-    cfg = turn_policy_config(TurnsConfig(), classifier)
-    assert cfg.use_classifier
-    assert cfg.takeover_threshold == pytest.approx(classifier.thresholds.takeover)
-    assert cfg.finished_threshold == pytest.approx(classifier.thresholds.finished)
+def _query(kind: QueryKind, generation: int) -> QueryClassifier:
+    return QueryClassifier(
+        0.0, kind, generation, "wait", TurnContext(kind == "overlap", 2000.0, False)
+    )
 
 
-def test_configured_thresholds_win_and_no_model_means_timing_rules(
-    classifier: TurnClassifier,
-) -> None:
-    turns = TurnsConfig(takeover_threshold=0.6, takeover_words_margin=0.1)
-    cfg = turn_policy_config(turns, classifier)
-    assert (cfg.takeover_threshold, cfg.takeover_words_margin) == (0.6, 0.1)
-    assert not turn_policy_config(TurnsConfig(), None).use_classifier
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now_ms(self) -> float:
-        return self.t
-
-
-def _query(kind: str, generation: int) -> Query:
-    audio = np.zeros(16_000, np.int16)
-    return Query(kind, generation, audio, "wait", TurnContext(kind == "overlap", 2000.0, False))
-
-
-def _queries(
-    classifier: TurnClassifier, clock: _Clock, generation: list[int]
-) -> tuple[TurnQueries, list[TurnEvent], list[str]]:
+def _queries(classifier: TurnClassifier) -> tuple[TurnQueries, list[TurnEvent], list[str]]:
     got: list[TurnEvent] = []
     failures: list[str] = []
-    q = TurnQueries(
-        classifier, 100, got.append, lambda: generation[0], clock.now_ms, failures.append
-    )
-    return q, got, failures
+    return TurnQueries(classifier, got.append, lambda: 500.0, failures.append), got, failures
 
 
 async def _settle(q: TurnQueries) -> None:
@@ -65,44 +43,30 @@ async def _settle(q: TurnQueries) -> None:
     assert not q.busy
 
 
-async def test_answers_arrive_as_policy_events_spaced_by_the_interval(
+async def test_answers_come_back_as_scores_of_the_query_generation(
     classifier: TurnClassifier,
 ) -> None:
-    clock, generation = _Clock(), [1]
-    q, got, _ = _queries(classifier, clock, generation)
-    assert q.due()
-    q.submit(_query("overlap", 1))
-    assert not q.due()  # one in flight
+    q, got, _ = _queries(classifier)
+    audio = np.zeros(16_000, np.int16)
+    q.submit(_query("overlap", 3), audio)
+    assert q.busy
     await _settle(q)
-    assert not q.due()  # answered, but the interval has not passed
-    clock.t = 100.0
-    assert q.due()
-    q.submit(_query("pause", 1))
+    q.submit(_query("pause", 4), audio)
     await _settle(q)
     assert [type(e) for e in got] == [OverlapScore, PauseScore]
+    assert [(e.generation, e.text, e.t_ms) for e in got] == [(3, "wait", 500.0), (4, "wait", 500.0)]  # type: ignore[union-attr]
     assert all(0.0 <= getattr(e, "p_takeover", getattr(e, "p_finished", -1)) <= 1.0 for e in got)
 
 
-async def test_a_late_answer_to_a_past_overlap_is_dropped(classifier: TurnClassifier) -> None:
-    clock, generation = _Clock(), [1]
-    q, got, _ = _queries(classifier, clock, generation)
-    q.submit(_query("overlap", 1))
-    generation[0] = 2  # the overlap ended while the model ran
-    await _settle(q)
-    assert got == []
-
-
-async def test_a_failing_model_is_reported_once_and_not_asked_again(
+async def test_a_failing_model_is_reported_and_the_policy_told(
     classifier: TurnClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*_args: object) -> None:
         raise RuntimeError("bad model")
 
     monkeypatch.setattr(classifier, "score", broken)
-    clock, generation = _Clock(), [1]
-    q, got, failures = _queries(classifier, clock, generation)
-    q.submit(_query("overlap", 1))
+    q, got, failures = _queries(classifier)
+    q.submit(_query("overlap", 1), np.zeros(320, np.int16))
     await _settle(q)
-    clock.t = 1000.0
-    assert got == [] and len(failures) == 1 and "bad model" in failures[0]
-    assert not q.due()
+    assert got == [ClassifierFailed(500.0)]
+    assert len(failures) == 1 and "bad model" in failures[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnivox.agent.turns.queries import INTERIM_FINAL_MS
+from omnivox.agent.speech.user_speech import INTERIM_FINAL_MS
 from omnivox.lab.bench.latency import silence_pcm, trim_silence
 from omnivox.lab.evaluation.turn_replay import (
     FINAL_LAG_MS,

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from omnivox.agent.speech.user_speech import PREROLL_MS, UserSpeech
-from omnivox.agent.turns.queries import INTERIM_FINAL_MS
+from omnivox.agent.speech.user_speech import INTERIM_FINAL_MS, PREROLL_MS, UserSpeech
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, AudioFrame, split_frames
 from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer

@@ -171,8 +171,12 @@ def test_each_instance_has_its_own_state_and_reset_forgets_it() -> None:
 
 def test_bad_pcm_is_refused_with_a_clear_message() -> None:
     vad = SileroVad()
-    for bad in (np.zeros(512, np.float32), np.zeros((2, 512), np.int16), [0] * 512):
-        with pytest.raises(ValueError, match="1-D int16"):
+    for bad, problem in [
+        (np.zeros(512, np.float32), "dtype int16, got float32"),
+        (np.zeros((2, 512), np.int16), r"1-D \(mono\) int16, got shape \(2, 512\)"),
+        ([0] * 512, "numpy array of int16, got list"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
             vad.probabilities(bad)
 
 

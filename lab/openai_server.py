@@ -1,9 +1,10 @@
-"""A wire-exact fake of an OpenAI-compatible chat-completions server, for tests.
+"""A scripted OpenAI-compatible chat endpoint, wire-exact (tests and benchmarks).
 
-It speaks the streaming format the way OpenAI sends it (`content-type:
-text/event-stream`, `data: {json}\\n\\n` chunks of `chat.completion.chunk` objects, a usage
-chunk with `choices: []`, `data: [DONE]\\n\\n`) and the non-streaming format, records every
-request, and follows a script: one reply per incoming request, in order.
+A stand-in for a model server (vLLM, Ollama, OpenAI) that answers from a script. It
+speaks the streaming format the way OpenAI sends it (`content-type: text/event-stream`,
+`data: {json}\\n\\n` chunks of `chat.completion.chunk` objects, a usage chunk with
+`choices: []`, `data: [DONE]\\n\\n`) and the non-streaming format, records every request,
+and follows a script: one reply per incoming request, in order.
 
     script = [error_reply(429, "slow down", retry_after="0"), text_stream(["Hel", "lo."])]
     async with FakeOpenAIServer(script) as server:

@@ -1,23 +1,27 @@
-"""Headless Chromium driving the omnivox page, for end-to-end tests.
+"""Drive Debian's Chromium with Playwright: the omnivox page in a headless browser.
 
-Debian's /usr/bin/chromium through Playwright (never `playwright install`: no downloaded
-browsers). Chromium's fake media devices replace the mic and camera with files, so a
-test can "speak" a WAV into the page and read back what the agent said through the
-page's `window.omnivox` hooks (see web/app.js).
+The browser is /usr/bin/chromium (never `playwright install`: no downloaded browsers).
+Chromium's fake media devices replace the mic and camera with files, so a test or
+benchmark can "speak" a WAV into the page and read back what the agent said through the
+page's `window.omnivox` hooks (see web/app.js). Playwright comes with the `dev` extra
+(`pip install -e '.[dev]'`); it is imported when a browser is launched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from playwright.async_api import Page, async_playwright
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -33,6 +37,16 @@ BASE_ARGS = (
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 )
+
+
+def missing_prerequisites() -> list[str]:
+    """What driving Chromium needs and this machine lacks, each with its fix."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    return missing
 
 
 def chromium_args(
@@ -70,6 +84,12 @@ async def launch_chromium(
     without it Chromium's fake mic beeps. `fake_video_y4m` is the camera.
     """
     args = chromium_args(fake_audio_wav, fake_video_y4m, loop_audio)
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as err:
+        raise ImportError(
+            "driving Chromium needs Playwright, in the dev extra: pip install -e '.[dev]'"
+        ) from err
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from omnivox.agent.turns.policy import (
+from omnivox.agent.config import TurnsConfig
+from omnivox.agent.turns.events import (
     AgentAudioStarted,
     AgentReplyFinished,
     CancelReply,
@@ -12,11 +13,11 @@ from omnivox.agent.turns.policy import (
     StateChanged,
     Tick,
     TurnAction,
-    TurnPolicy,
-    TurnPolicyConfig,
     TurnState,
     UserPaused,
 )
+from omnivox.agent.turns.policy import TurnPolicy
+from omnivox.models.turn.classifier import TurnThresholds
 
 
 def ticks(policy: TurnPolicy, start: float, end: float, step: float = 20.0) -> list[TurnAction]:
@@ -33,14 +34,16 @@ def of(actions: list[TurnAction], kind: type) -> list:
 
 
 def make(eot: float = 400, barge: float = 200) -> TurnPolicy:
-    return TurnPolicy(TurnPolicyConfig(end_of_turn_silence_ms=eot, barge_in_min_speech_ms=barge))
+    return TurnPolicy(
+        TurnsConfig(end_of_turn_silence_ms=eot, barge_in_min_speech_ms=barge, classifier="none")
+    )
 
 
 def test_user_turn_ends_after_the_configured_silence() -> None:
     p = make(eot=400)
     assert of(p.handle(SpeechStarted(100, 40)), StateChanged)[0].state is TurnState.USER_SPEAKING
     acts = p.handle(SpeechStopped(1300, 1140))
-    assert of(acts, UserPaused) == [UserPaused(1300, 1140)]
+    assert of(acts, UserPaused) == [UserPaused(1300, 1140, p.generation)]
     assert not of(ticks(p, 1320, 1520), StartReply)  # 1520 - 1140 = 380 < 400
     acts = p.handle(Tick(1540))
     assert of(acts, StartReply) == [StartReply(1540, 1140)]
@@ -115,11 +118,11 @@ def test_state_changes_are_reported_once() -> None:
 
 # ---- with the learned classifier -------------------------------------------------------
 
-from omnivox.agent.turns.policy import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
+from omnivox.agent.turns.events import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
 
 
 def learned(**kw: float) -> TurnPolicy:
-    return TurnPolicy(TurnPolicyConfig(use_classifier=True, **kw))  # type: ignore[arg-type]
+    return TurnPolicy(TurnsConfig(**kw), TurnThresholds())  # type: ignore[arg-type]
 
 
 def overlapping(p: TurnPolicy) -> TurnPolicy:
@@ -334,3 +337,105 @@ def test_every_turn_the_classifier_saw_ends_with_one_finished_decision() -> None
 def test_scores_are_ignored_without_the_classifier() -> None:
     p = overlapping(make())
     assert not p.handle(OverlapScore(1100, 0.99))
+
+
+# ---- classifier queries: when, on which words, and stale answers ----------------------
+
+from omnivox.agent.turns.events import (  # noqa: E402
+    ClassifierFailed,
+    OverlapTranscript,
+    PartialTranscript,
+    PauseTranscript,
+    QueryClassifier,
+)
+
+
+def queries(actions: list[TurnAction]) -> list[QueryClassifier]:
+    return of(actions, QueryClassifier)
+
+
+def test_overlap_queries_go_one_at_a_time_every_interval() -> None:
+    p = overlapping(learned(classifier_interval_ms=100))
+    p.handle(PartialTranscript(1070, "wait"))
+    (q,) = queries(p.handle(Tick(1080)))
+    assert (q.kind, q.generation, q.text) == ("overlap", p.generation, "wait")
+    assert q.context.agent_speaking and q.context.ms_since_agent_pause == 1080
+    assert not queries(ticks(p, 1100, 1400))  # the first is still in flight
+    p.handle(OverlapScore(1400, 0.3, "wait", q.generation))
+    assert queries(p.handle(Tick(1420)))  # answered and the interval has passed
+    p.handle(OverlapScore(1440, 0.3, "wait", p.generation))
+    assert not queries(ticks(p, 1460, 1500))  # answered, but 1500 - 1420 < 100
+    assert queries(p.handle(Tick(1520)))
+
+
+def test_an_answer_about_a_past_overlap_is_dropped_but_frees_the_next_query() -> None:
+    p = overlapping(learned())
+    (q,) = queries(p.handle(Tick(1080)))
+    p.handle(SpeechStopped(1200, 1140))  # a murmur: the agent goes on
+    p.handle(SpeechStarted(1300, 1250))  # a new overlap
+    acts = p.handle(OverlapScore(1310, 0.999, "", q.generation))
+    assert not of(acts, CancelReply) and p.state is TurnState.OVERLAP
+    (q2,) = queries(p.handle(Tick(1320)))
+    assert q2.generation == p.generation != q.generation
+
+
+def test_the_overlap_words_are_scored_the_moment_they_arrive() -> None:
+    p = overlapping(learned())
+    p.handle(PartialTranscript(1070, "way"))
+    (q,) = queries(p.handle(Tick(1080)))
+    p.handle(OverlapScore(1100, 0.3, "way", q.generation))
+    p.handle(OverlapTranscript(1110, p.generation - 1, "stale words"))
+    (q2,) = queries(p.handle(OverlapTranscript(1120, p.generation, "wait stop")))
+    assert q2.text == "wait stop"  # before the interval: the words are new evidence
+
+
+def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> None:
+    p = learned(pause_final_wait_ms=200)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(PartialTranscript(900, "what are your opening"))
+    (paused,) = of(p.handle(SpeechStopped(1300, 1140)), UserPaused)
+    assert paused.generation == p.generation
+    assert not queries(ticks(p, 1320, 1480))  # waiting for the final
+    (q,) = queries(p.handle(PauseTranscript(1400, paused.generation, "What are your hours?")))
+    assert (q.kind, q.text) == ("pause", "What are your hours?")
+    assert not q.context.agent_speaking
+
+    p2 = learned(pause_final_wait_ms=200)
+    p2.handle(SpeechStarted(100, 40))
+    p2.handle(PartialTranscript(900, "what are your opening"))
+    p2.handle(SpeechStopped(1300, 1140))
+    assert not queries(ticks(p2, 1320, 1480))
+    (q,) = queries(p2.handle(Tick(1500)))  # the final is late: score the partial
+    assert q.text == "what are your opening"
+
+
+def test_the_classifier_hears_whether_the_agent_just_asked_a_question() -> None:
+    p = learned(pause_final_wait_ms=0)
+    p.handle(AgentAudioStarted(0))
+    p.handle(AgentReplyFinished(2000, "Shall I book it for you?"))
+    p.handle(SpeechStarted(2500, 2440))
+    p.handle(SpeechStopped(3000, 2840))
+    (q,) = queries(p.handle(Tick(3020)))
+    assert q.context.agent_asked_question and q.context.ms_since_agent_pause == 1020
+
+
+def test_a_failed_classifier_leaves_the_floor_to_the_timing_rules() -> None:
+    p = overlapping(learned(barge_in_min_speech_ms=200))
+    assert queries(p.handle(Tick(1080)))
+    p.handle(ClassifierFailed(1100))
+    acts = ticks(p, 1120, 1300)
+    assert not queries(acts)
+    assert of(acts, CancelReply)[0].t_ms == 1200  # 200 ms of speech, as without a model
+
+
+def test_ducking_is_the_policy_s_own_state() -> None:
+    p = overlapping(learned())
+    p.handle(OverlapScore(1100, 0.5))
+    assert p.ducked
+    p.handle(SpeechStopped(1300, 1240))
+    assert not p.ducked
+    p.handle(SpeechStarted(1400, 1350))
+    p.handle(OverlapScore(1420, 0.5))
+    assert p.ducked
+    p.handle(OverlapScore(1520, 0.995))  # take-over: nothing left to restore
+    assert not p.ducked and p.state is TurnState.USER_SPEAKING

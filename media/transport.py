@@ -1,0 +1,49 @@
+"""The one contract between a transport and the conversation it carries.
+
+A transport (WebRTC, SIP/RTP, a WebSocket media stream, a sound card) owns the media
+clock and the far end. It pushes the user's 20 ms frames in, pulls the agent's 20 ms
+frames out (pull-based: nothing waits in a transport buffer, so a cancel is heard at the
+next frame), reports how far the far end's playout trails what was sent, and closes.
+Events for the far end arrive as JSON lines through the `send` it gives the factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from omnivox.media.clock import Clock
+from omnivox.media.frames import AudioFrame
+
+
+class Conversation(Protocol):
+    async def start(self) -> None: ...
+
+    def push_audio(self, frame: AudioFrame) -> None:
+        """One 16 kHz mono 20 ms frame of the user's audio, stamped on the media clock."""
+        ...
+
+    def pull_audio(self) -> np.ndarray:
+        """The agent's next 20 ms (16 kHz mono int16; silence when it says nothing)."""
+        ...
+
+    def push_video(self, rgb: np.ndarray) -> None:
+        """One sampled camera frame, RGB (H, W, 3) uint8."""
+        ...
+
+    def report_playout_delay(self, delay_ms: float) -> None:
+        """The far end plays agent audio `delay_ms` after it was sent."""
+        ...
+
+    def report_error(self, message: str, source: str) -> None:
+        """Something the far end sent could not be used (the call goes on)."""
+        ...
+
+    async def close(self, reason: str) -> None: ...
+
+
+ConversationFactory = Callable[[str, Clock, Callable[[str], None]], Conversation]
+"""(session id, the transport's media clock, send one JSON event line to the far end)
+-> the conversation, not yet started."""
