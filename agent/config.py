@@ -41,27 +41,38 @@ class TurnsConfig(_Section):
     classifier: Literal["learned", "none"] = "learned"
     """The learned turn-taking classifier (models/turn), or plain VAD timing rules."""
     classifier_interval_ms: int = Field(100, ge=20)
+    """During overlap and pauses, the classifier is asked at most this often (and at
+    once when new words arrive)."""
     takeover_threshold: float | None = Field(None, ge=0.0, le=1.0)
     """None: the threshold tuned when the shipped model was trained."""
     backchannel_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    """At or below this p_takeover the overlap is a backchannel."""
     finished_threshold: float | None = Field(None, ge=0.0, le=1.0)
     """None: the threshold tuned when the shipped model was trained."""
     hold_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    """At or below this p_finished the user is holding the turn."""
     max_end_of_turn_silence_ms: int = Field(1500, ge=0)
     """When the classifier says the user is holding the turn, wait up to this long."""
     max_overlap_ms: int = Field(1500, ge=0)
     """Undecided speech over the agent this long takes the floor anyway."""
     backchannel_max_ms: int = Field(700, ge=0)
-    """After a backchannel verdict, take-over scores count only past this much speech."""
+    """After a backchannel verdict, take-over scores count only past this much speech:
+    backchannels are short, and the same murmur scored again is no reason to stop; a
+    real "yeah, but..." goes on past it."""
     takeover_confident: float = Field(0.99, ge=0.0, le=1.0)
-    """One take-over score this high stops the agent on its own."""
+    """One take-over score this high stops the agent on its own. Below it, a score at
+    the take-over threshold needs the previous one at `takeover_support`, or (while
+    undecided) a recognised word that is not a backchannel token: a lone spike on a
+    murmur ("oh", "uh-huh") is no reason to stop."""
     takeover_support: float = Field(0.8, ge=0.0, le=1.0)
     """Below `takeover_confident`, the previous score must be at least this."""
     takeover_words_margin: float = Field(0.1, ge=0.0, le=1.0)
     """How far the take-over threshold (and its support) drops once two or more
-    non-backchannel words are heard."""
+    non-backchannel words are heard: the words confirm the audio. A margin, not a
+    number, so it follows the threshold tuned with each model."""
     pause_score_wait_ms: int = Field(700, ge=0)
-    """At a pause, how long the silence rule waits for the classifier's first score."""
+    """At a pause, how long the silence rule waits for the classifier's first score (it
+    follows the recognizer's final) rather than race it."""
     pause_final_wait_ms: int = Field(200, ge=0)
     """At a pause, how long the classifier waits for the final transcript before it
     scores the rougher streaming partial. The final usually takes 20-200 ms; raise this
@@ -70,8 +81,12 @@ class TurnsConfig(_Section):
     """Between the hold and finished thresholds, wait longer the lower the score."""
     question_threshold: float | None = Field(0.1, ge=0.0, le=1.0)
     """At a pause whose final transcript ends in "?", the finished threshold drops to
-    this (a recogniser that punctuates heard the question whole). None: no such rule."""
+    this: the classifier reads a question's rise as a continuation, and a recogniser
+    that punctuates heard the question whole. Below it the classifier is sure the user
+    holds the turn (a recogniser punctuates a halting "Can you tell me" as a question
+    too). None: no such rule."""
     duck_while_undecided: bool = True
+    """Lower the agent's voice while overlapping speech is undecided."""
     duck_db: float = Field(-12.0, le=0.0)
 
 

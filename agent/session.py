@@ -19,7 +19,7 @@ import numpy as np
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Emitter, EventSink, EventType
 from omnivox.agent.reply.replies import Replies
-from omnivox.agent.reply.reply import ReplyTimings, UserMedia, gather_user_media
+from omnivox.agent.reply.reply import ReplyTimings, gather_user_media
 from omnivox.agent.speech.turn_audio import TurnAudio
 from omnivox.agent.speech.user_speech import UserSpeech
 from omnivox.agent.stack import ModelStack
@@ -67,7 +67,7 @@ class Session:
             clock,
             self._emit,
             idle=lambda: self.idle,
-            greet=lambda text: self._start_reply(text=text),
+            greet=self._say,
             forget=self._forget,
         )
         self.vad = stack.new_vad()
@@ -96,7 +96,7 @@ class Session:
         self._emit(EventType.SESSION_STARTED, session_id=self.id)
         self._emit(EventType.TURN_STATE, state=self.policy.state.value)
         if greet and self.config.greeting:
-            self._start_reply(text=self.config.greeting)
+            self._say(self.config.greeting)
 
     async def close(self, reason: str = "closed") -> None:
         if self.closed:
@@ -223,16 +223,17 @@ class Session:
                 if self._queries is not None:
                     self._queries.submit(action, self.turn_audio.recent(CLASSIFIER_AUDIO_MS))
             case te.TurnDecision():
-                self._emit_decision(action)
+                self._emit(EventType.TURN_DECISION, **action.fields())
+                if action.kind in ("backchannel", "interruption", "false_interruption_resumed"):
+                    self._emit(EventType(action.kind), **action.fields())
             case te.StartReply():
                 self._emit(EventType.USER_TURN_END, speech_end_ms=round(action.speech_end_ms, 1))
-                self._start_reply(
+                self.visitors.activity()
+                self.replies.start(
                     transcript=self.speech.take_final(),
                     timings=ReplyTimings(action.speech_end_ms, turn_end_ms=action.t_ms),
                     media=gather_user_media(
-                        self._thinker,
-                        self.turn_audio.whole,
-                        self.visitors.snapshot,
+                        self._thinker, self.turn_audio.whole, self.visitors.snapshot
                     ),
                 )
             case te.CancelReply():
@@ -240,27 +241,9 @@ class Session:
             case te.Duck():
                 pass  # pull_audio reads policy.ducked
 
-    def _emit_decision(self, action: te.TurnDecision) -> None:
-        p = action.probability
-        data = {
-            "kind": action.kind,
-            "probability": None if p is None else round(p, 3),
-            "decision_ms": round(action.decision_ms, 1),
-        }
-        self._emit(EventType.TURN_DECISION, **data)
-        if action.kind in ("backchannel", "interruption", "false_interruption_resumed"):
-            self._emit(EventType(action.kind), **data)
-
-    def _start_reply(
-        self,
-        *,
-        text: str | None = None,
-        transcript: asyncio.Future[str] | None = None,
-        timings: ReplyTimings | None = None,
-        media: asyncio.Future[UserMedia] | None = None,
-    ) -> None:
+    def _say(self, text: str) -> None:
         self.visitors.activity()
-        self.replies.start(text=text, transcript=transcript, timings=timings, media=media)
+        self.replies.start(text=text)
 
     def _forget(self) -> None:
         self.replies.forget()

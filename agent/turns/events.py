@@ -197,6 +197,15 @@ class TurnDecision:
     def decision_ms(self) -> float:
         return self.t_ms - self.onset_ms
 
+    def fields(self) -> dict[str, object]:
+        """As the `turn_decision` event carries it."""
+        p = self.probability
+        return {
+            "kind": self.kind,
+            "probability": None if p is None else round(p, 3),
+            "decision_ms": round(self.decision_ms, 1),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Duck:
