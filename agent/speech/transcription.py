@@ -15,14 +15,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from omnivox.models.blocking import run_blocking
+from omnivox.models.blocking import Priority, run_blocking_at
 from omnivox.models.recognizer.base import Recognizer, RecognizerStream
 
 log = logging.getLogger(__name__)
 
 _OPEN = "open"
-MAX_CHUNK_SAMPLES = 1600
-"""100 ms at 16 kHz: the most audio one recognizer call gets when the worker is behind."""
+MIN_CHUNK_SAMPLES = 1600
+"""100 ms at 16 kHz: audio is handed to the recognizer in batches this size (a final
+request flushes what is left), not frame by frame: a fifth of the thread hops, which
+is what eight sessions on two cores feel."""
+MAX_CHUNK_SAMPLES = 4800
+"""300 ms: the most one recognizer call gets when the worker is behind (bounded,
+because some recognizers hold the GIL for the whole call)."""
 
 
 class TranscriptionWorker:
@@ -46,7 +51,22 @@ class TranscriptionWorker:
 
     @property
     def busy(self) -> bool:
-        return self._in_flight or bool(self._items)
+        """Recognizer work in flight or ready to go (audio waiting for its batch is not)."""
+        return self._in_flight or self._runnable()
+
+    def _runnable(self) -> bool:
+        """A stream change or a final request is queued, or a batch of audio is."""
+        audio = 0
+        for item in self._items:
+            if not isinstance(item, np.ndarray):
+                return True
+            audio += len(item)
+            if audio >= MIN_CHUNK_SAMPLES:
+                return True
+        return False
+
+    def _final_waiting(self) -> bool:
+        return any(isinstance(item, asyncio.Future) for item in self._items)
 
     def _put(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
         self._items.append(item)
@@ -83,7 +103,7 @@ class TranscriptionWorker:
 
     async def _run(self) -> None:
         while True:
-            if not self._items:
+            if not self._runnable():
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -113,8 +133,6 @@ class TranscriptionWorker:
         if isinstance(item, str):
             self._replace_stream(self._recognizer.new_stream())
         elif isinstance(item, np.ndarray):
-            # Coalesce queued audio into one call: fewer thread hops when we fall behind.
-            # Bounded, because some recognizers hold the GIL for the whole call.
             parts = [item]
             size = len(item)
             while self._items and isinstance(self._items[0], np.ndarray):
@@ -125,10 +143,13 @@ class TranscriptionWorker:
             if self._stream is None:
                 self._stream = self._recognizer.new_stream()
             pcm = np.concatenate(parts) if len(parts) > 1 else item
-            partial = await run_blocking(self._stream.accept, pcm)
+            # A final waits behind this audio: it is as urgent as the final itself.
+            priority = Priority.URGENT if self._final_waiting() else Priority.BACKGROUND
+            partial = await run_blocking_at(priority, self._stream.accept, pcm)
             if partial:
                 self._on_partial(partial)
         else:
-            text = await run_blocking(self._stream.final) if self._stream is not None else ""
+            stream = self._stream
+            text = await run_blocking_at(Priority.URGENT, stream.final) if stream else ""
             if not item.done():
                 item.set_result(text)

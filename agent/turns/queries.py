@@ -22,7 +22,7 @@ from omnivox.agent.turns.events import (
     QueryClassifier,
     TurnEvent,
 )
-from omnivox.models.blocking import run_blocking
+from omnivox.models.blocking import Priority, run_blocking_at
 from omnivox.models.turn.classifier import TurnClassifier
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class TurnQueries:
 
     async def _run(self, q: QueryClassifier, audio: np.ndarray) -> None:
         try:
-            scores = await run_blocking(self._classifier.score, audio, q.text, q.context)
+            scores = await run_blocking_at(
+                Priority.URGENT, self._classifier.score, audio, q.text, q.context
+            )
         except Exception as err:
             # Fall back to the timing rules for the rest of the session rather than crash.
             log.exception("turn classifier failed; using timing rules")

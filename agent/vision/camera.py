@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from omnivox.agent.vision.presence import Presence, PresenceConfig, PresenceTracker
-from omnivox.models.blocking import run_blocking
+from omnivox.models.blocking import Priority, run_blocking_at
 from omnivox.models.vision.face_detector import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Camera:
             return None
         if self._jpeg is not None and self._jpeg[0] == number:
             return self._jpeg[1]
-        jpeg = await run_blocking(encode_jpeg, frame)
+        jpeg = await run_blocking_at(Priority.URGENT, encode_jpeg, frame)  # a reply waits
         self._jpeg = (number, jpeg)
         return jpeg
 
@@ -93,7 +93,9 @@ class Camera:
             rgb, t_ms = self._pending
             self._pending = None
             try:
-                obs = await run_blocking(detector.detect, rgb, check_profile=self.tracker.present)
+                obs = await run_blocking_at(
+                    Priority.BACKGROUND, detector.detect, rgb, check_profile=self.tracker.present
+                )
             except Exception as err:  # a bad frame must not end the session
                 log.warning("face detection failed: %s", err)
                 if not self._failed:  # once per session, not twice a second
