@@ -1,7 +1,10 @@
 """``omnivox eval turns``: how well the turn classifier decides, clip by clip.
 
-DIR holds WAV files (any rate; stereo is mixed down) and ``labels.csv`` with columns
-``path,label[,transcript]``; labels are ``backchannel`` and ``interruption`` (scored as
+DIR holds audio files (any format and rate FFmpeg reads; stereo is mixed down) and
+``labels.csv``. Its header row names the columns ``path``, ``label`` and optionally
+``transcript``, in any order and any case; other columns are ignored. A file without a
+header has exactly ``path,label[,transcript]`` (a first row whose second cell is a
+label is read as a clip). Labels are ``backchannel`` and ``interruption`` (scored as
 overlap: the agent is speaking) and ``end_of_turn`` and ``hold`` (scored as a pause:
 the agent is silent). Clips are replayed as a session sees them (lab/evaluation/turn_replay.py).
 
@@ -16,6 +19,18 @@ Beside them: ``model``, the tuned thresholds alone (first query at or over them)
 ``baseline``, take the floor after N recognised words (N tuned on training data, stored
 in the model) and end the turn after the configured fixed silence
 (``turns.end_of_turn_silence_ms``).
+
+The plain report then lists the clips the policy misjudged (the first
+``MISJUDGED_SHOWN``); ``--json`` adds ``clips``, every clip's result:
+``{path, label, decision, decision_ms, correct}``. ``decision`` is what the policy did:
+over the agent ``yielded`` (cancelled its reply: right for an interruption) or
+``kept_talking`` (right for a backchannel); at a pause ``replied`` (started a reply within
+the window: right for an end_of_turn) or ``waited`` (right for a hold).
+``decision_ms`` is when it yielded or replied, as above; null when it did not.
+
+``--make-human-set`` reads Debian's asterisk-core-sounds-en-wav, asterisk-core-sounds-en
+and pocketsphinx-testdata, ``--overlay-agent`` runs espeak-ng: without them it says what
+to install and exits 2.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ import argparse
 import csv
 import json
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +54,7 @@ from omnivox.lab.evaluation.turn_replay import (
     policy_fire_ms,
     trace_all,
 )
+from omnivox.lab.training import turn_data
 from omnivox.lab.training.turn_data import (
     HUMAN_BACKCHANNELS,
     LABELS,
@@ -54,9 +71,43 @@ from omnivox.lab.training.turn_data import (
 from omnivox.media.audio_files import AudioFileError
 from omnivox.models.turn.classifier import TurnClassifier, TurnThresholds
 
+REQUIRED_COLUMNS = ("path", "label")
+COLUMNS = (*REQUIRED_COLUMNS, "transcript")
+#: What the turn policy did with a clip, as (it fired, it did not): over the agent it
+#: stops the reply (yields) or keeps talking; at a pause it replies or waits.
+OVERLAP_DECISIONS = ("yielded", "kept_talking")
+PAUSE_DECISIONS = ("replied", "waited")
+FIRING_LABELS = ("interruption", "end_of_turn")  # the labels the policy should fire on
+MISJUDGED_SHOWN = 20  # the plain report lists this many misjudged clips at most
+
 
 class EvalDataError(ValueError):
     """labels.csv or a clip it names cannot be used; the message names the row."""
+
+
+class MissingPackageError(OSError):
+    """A Debian package the task needs is not installed; the message names the fix."""
+
+
+def _columns(listing: Path, first: list[str]) -> tuple[dict[str, int], bool]:
+    """Where each column is, from labels.csv's first row, and whether it is a header.
+
+    A first row whose second cell is a label is a clip: the file has no header and its
+    columns are ``path,label[,transcript]``. Any other first row is a header: columns
+    are found by name (case and surrounding spaces ignored), others are ignored."""
+    if len(first) >= 2 and first[1].strip().lower() in LABELS:
+        return dict(zip(COLUMNS, range(len(COLUMNS)), strict=True)), False
+    names = [cell.strip().lower() for cell in first]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if missing or twice:
+        problem = f"no {' or '.join(missing)} column" if missing else f"two {twice[0]} columns"
+        found = ", ".join(n or "(blank)" for n in names) or "nothing"
+        raise EvalDataError(
+            f"{listing} line 1: header has {problem} (found: {found}); expected path, "
+            "label and optionally transcript, in any order"
+        )
+    return {c: names.index(c) for c in COLUMNS if c in names}, True
 
 
 def read_labels(data_dir: Path) -> list[LabelledClip]:
@@ -72,22 +123,24 @@ def read_labels(data_dir: Path) -> list[LabelledClip]:
         raise EvalDataError(
             f"{listing}: not UTF-8 text ({err.reason} at byte {err.start})"
         ) from None
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    if header[:2] != ["path", "label"] or header[2:] not in ([], ["transcript"]):
-        raise EvalDataError(
-            f"{listing} line 1: header must be path,label[,transcript], "
-            f"got {','.join(header) or '(empty file)'}"
-        )
+    if not rows:
+        raise EvalDataError(f"{listing}: no clips listed (empty file)")
+    column, has_header = _columns(listing, rows[0])
+    width = len(rows[0]) if has_header else len(COLUMNS)
+    expected = str(width) if has_header else "2 or 3"
     clips, problems = [], []
-    for line, row in enumerate(rows[1:], start=2):
+    first_line = 2 if has_header else 1
+    for line, row in enumerate(rows[first_line - 1 :], start=first_line):
         if not any(cell.strip() for cell in row):
             continue
         where = f"labels.csv line {line}"
-        if len(row) < 2 or len(row) > len(header):
-            problems.append(f"{where}: expected {len(header)} columns, got {len(row)}")
+        if len(row) <= max(column["path"], column["label"]) or len(row) > width:
+            hint = "" if has_header else " (more need a header row naming the columns)"
+            problems.append(f"{where}: expected {expected} columns, got {len(row)}{hint}")
             continue
-        path, label = row[0].strip(), row[1].strip().lower()
-        transcript = row[2].strip() if len(row) > 2 and row[2].strip() else None
+        path, label = row[column["path"]].strip(), row[column["label"]].strip().lower()
+        k = column.get("transcript", width)
+        transcript = row[k].strip() if k < len(row) and row[k].strip() else None
         if label not in LABELS:
             problems.append(
                 f"{where}: unknown label {label!r} (expected one of {', '.join(LABELS)})"
@@ -147,12 +200,44 @@ def decide(
     return _metrics(traces, fires)
 
 
+def policy_fires(
+    traces: Sequence[Trace], config: TurnsConfig, tuned: TurnThresholds
+) -> list[float | None]:
+    """When (if ever) the turn policy, fed each trace's scores as timed events, fired."""
+    return [policy_fire_ms(trace, config, tuned) for trace in traces]
+
+
 def replay_policy(
     traces: Sequence[Trace], config: TurnsConfig, tuned: TurnThresholds
 ) -> dict[str, object]:
     """Metrics of the turn policy itself, fed each trace's scores as timed events: what
     the session does with the model, rules included."""
-    return _metrics(traces, [policy_fire_ms(trace, config, tuned) for trace in traces])
+    return _metrics(traces, policy_fires(traces, config, tuned))
+
+
+def clip_results(
+    names: Sequence[str], traces: Sequence[Trace], fires: Sequence[float | None]
+) -> list[dict[str, object]]:
+    """One entry per clip: what the policy decided (``OVERLAP_DECISIONS`` or
+    ``PAUSE_DECISIONS``), when, and whether that was right."""
+    results: list[dict[str, object]] = []
+    for name, trace, fire in zip(names, traces, fires, strict=True):
+        fired, idle = OVERLAP_DECISIONS if trace.label in OVERLAP_LABELS else PAUSE_DECISIONS
+        results.append(
+            {
+                "path": name,
+                "label": trace.label,
+                "decision": idle if fire is None else fired,
+                "decision_ms": fire,
+                "correct": _right(trace.label, fire),
+            }
+        )
+    return results
+
+
+def _right(label: str, fire: float | None) -> bool:
+    """Did the policy fire (take the floor, end the turn) exactly when it should?"""
+    return (fire is not None) == (label in FIRING_LABELS)
 
 
 def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str, object]:
@@ -162,9 +247,8 @@ def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str
     stop_ms: list[float] = []
     end_ms: list[float] = []
     for trace, fire in zip(traces, fires, strict=True):
-        fires_right = trace.label in ("interruption", "end_of_turn")
         per_class[trace.label]["count"] += 1
-        per_class[trace.label]["correct"] += int((fire is not None) == fires_right)
+        per_class[trace.label]["correct"] += int(_right(trace.label, fire))
         if fire is not None and trace.label == "interruption":
             stop_ms.append(fire)
         if fire is not None and trace.label == "end_of_turn":
@@ -185,12 +269,17 @@ def _metrics(traces: Sequence[Trace], fires: Sequence[float | None]) -> dict[str
     }
 
 
-def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, object]:
+def summarize(
+    traces: Sequence[Trace], classifier: TurnClassifier, names: Sequence[str] | None = None
+) -> dict[str, object]:
+    """The report; with ``names`` (the clips' paths, in trace order) it lists every
+    clip's policy decision under ``clips``."""
     th = classifier.thresholds
     n_words = int(classifier.metadata.get("baseline_takeover_words", 2))
     silence = float(TurnsConfig().end_of_turn_silence_ms)
-    return {
-        **replay_policy(traces, TurnsConfig(), classifier.thresholds),
+    fires = policy_fires(traces, TurnsConfig(), th)
+    report: dict[str, object] = {
+        **_metrics(traces, fires),
         "decided_by": "the turn policy (what a session does)",
         "model": {
             "thresholds": {"takeover": th.takeover, "finished": th.finished},
@@ -202,6 +291,9 @@ def summarize(traces: Sequence[Trace], classifier: TurnClassifier) -> dict[str, 
             **decide(traces, th.takeover, th.finished, n_words, silence),
         },
     }
+    if names is not None:
+        report["clips"] = clip_results(names, traces, fires)
+    return report
 
 
 def run_eval(
@@ -210,11 +302,14 @@ def run_eval(
     model: Path | None = None,
     seed: int = 0,
     partials: str = "transcript",
+    per_clip: bool = False,
 ) -> dict[str, object]:
-    """Evaluate the classifier on a labelled directory; see the module docstring."""
+    """Evaluate the classifier on a labelled directory; see the module docstring.
+    ``per_clip`` adds ``clips``: every clip's policy decision."""
     clips = read_labels(Path(data_dir))
     classifier = TurnClassifier.load(model)
-    report = summarize(trace_all(classifier, clips, overlay_agent, seed, partials), classifier)
+    traces = trace_all(classifier, clips, overlay_agent, seed, partials)
+    report = summarize(traces, classifier, [c.name for c in clips] if per_clip else None)
     report["data"] = str(data_dir)
     report["overlay_agent"] = overlay_agent
     report["partials"] = {
@@ -260,6 +355,29 @@ def build_human_set(folder: Path, seed: int = 0) -> dict[str, int]:
     return counts
 
 
+def require_packages(make_human_set: bool, overlay_agent: bool) -> None:
+    """Raise ``MissingPackageError`` naming the Debian packages the chosen task reads
+    and this machine lacks (the recognizers' and the classifier's models come in
+    wheels; FFmpeg in PyAV's)."""
+    if make_human_set:
+        option = "--make-human-set"
+        packages = {
+            "asterisk-core-sounds-en-wav": any(turn_data.ASTERISK_DIR.glob("*.wav")),
+            "asterisk-core-sounds-en": turn_data.ASTERISK_TEXT.is_file(),
+            "pocketsphinx-testdata": turn_data.POCKETSPHINX_DATA.is_dir(),
+        }
+    elif overlay_agent:  # the agent's voice comes from the espeak-ng command
+        option, packages = "--overlay-agent", {"espeak-ng": shutil.which("espeak-ng") is not None}
+    else:
+        return
+    missing = [name for name, present in packages.items() if not present]
+    if missing:
+        raise MissingPackageError(
+            f"eval turns {option} needs Debian's {', '.join(missing)} "
+            f"(sudo apt-get install {' '.join(missing)})"
+        )
+
+
 def _fmt(value: object, percent: bool = False) -> str:
     if value is None:
         return "-"
@@ -299,7 +417,28 @@ def format_report(report: dict[str, object]) -> str:
         )
     lines.append("policy: what a session decides; model: the thresholds alone")
     lines.append(f"baseline: {base['rule']}")
+    clips = report.get("clips")
+    if isinstance(clips, list):
+        lines += _misjudged(clips)
     return "\n".join(lines)
+
+
+def _misjudged(clips: list[dict[str, object]]) -> list[str]:
+    """The clips the policy got wrong, at most ``MISJUDGED_SHOWN`` of them."""
+    wrong = [c for c in clips if not c["correct"]]
+    lines = ["", f"misjudged by the policy: {len(wrong)} of {len(clips)} clips"]
+    shown = wrong[:MISJUDGED_SHOWN]
+    width = max([len("path"), *(len(str(c["path"])) for c in shown)])
+    if shown:
+        lines.append(f"  {'path':{width}}  {'label':13}{'decision':14}{'decision_ms':>11}")
+    for c in shown:
+        lines.append(
+            f"  {c['path']!s:{width}}  {c['label']!s:13}{c['decision']!s:14}"
+            f"{_fmt(c['decision_ms']):>11}"
+        )
+    if len(wrong) > len(shown):
+        lines.append(f"  ... and {len(wrong) - len(shown)} more (--json lists every clip)")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -308,7 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     task = parser.add_mutually_exclusive_group(required=True)
     task.add_argument(
-        "--data", type=Path, help="folder with labels.csv (path,label[,transcript]) and WAVs"
+        "--data",
+        type=Path,
+        help="folder with audio files and labels.csv (columns path, label[, transcript])",
     )
     task.add_argument(
         "--make-human-set",
@@ -333,13 +474,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if args.make_human_set is not None:
-        counts = build_human_set(args.make_human_set, args.seed)
-        print(f"wrote {sum(counts.values())} clips to {args.make_human_set}: {counts}")
-        return 0
     try:
-        report = run_eval(args.data, args.overlay_agent, args.model, args.seed, args.asr)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        require_packages(args.make_human_set is not None, args.overlay_agent)
+        if args.make_human_set is not None:
+            counts = build_human_set(args.make_human_set, args.seed)
+            print(f"wrote {sum(counts.values())} clips to {args.make_human_set}: {counts}")
+            return 0
+        report = run_eval(
+            args.data, args.overlay_agent, args.model, args.seed, args.asr, per_clip=True
+        )
+    except MissingPackageError as err:
+        print(f"omnivox: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, RuntimeError) as err:
         print(f"omnivox eval turns: {err}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))

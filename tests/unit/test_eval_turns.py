@@ -14,19 +14,25 @@ import numpy as np
 import pytest
 
 from omnivox.agent.config import TurnsConfig
+from omnivox.lab.evaluation import eval_turns
 from omnivox.lab.evaluation.eval_turns import (
+    MISJUDGED_SHOWN,
     EvalDataError,
     build_human_set,
+    clip_results,
     decide,
+    format_report,
     main,
     read_labels,
     replay_policy,
     run_eval,
+    summarize,
 )
 from omnivox.lab.evaluation.turn_replay import Trace
+from omnivox.lab.training import turn_data
 from omnivox.lab.training.turn_data import ASTERISK_DIR
 from omnivox.media.audio_files import write_wav
-from omnivox.models.turn.classifier import TurnThresholds
+from omnivox.models.turn.classifier import TurnClassifier, TurnThresholds
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng CLI"
@@ -195,8 +201,10 @@ def test_bad_rows_are_all_reported_by_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "text"),
     [
-        ("file,label\nok.wav,hold\n", "line 1: header must be path,label[,transcript]"),
+        ("file,label\nok.wav,hold\n", "line 1: header has no path column (found: file, label)"),
         ("", "(empty file)"),
+        ("path,label,label\nok.wav,hold,hold\n", "line 1: header has two label columns"),
+        ("ok.wav,hold,,x\n", "line 1: expected 2 or 3 columns, got 4 (more need a header row"),
         ("path,label\n", "no clips listed"),
     ],
 )
@@ -246,6 +254,192 @@ def test_cli_prints_json(tiny_set: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["--data", str(tiny_set), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["per_class"]["hold"]["count"] == 1
+    assert [c["path"] for c in report["clips"]] == [name for name, _, _ in FIXTURE]
+
+
+def _tones(folder: Path, *names: str) -> None:
+    for name in names:
+        write_wav(folder / name, (3000 * np.sin(np.arange(8000) / 5)).astype(np.int16))
+
+
+def test_columns_are_found_by_header_name_in_any_order(tmp_path: Path) -> None:
+    _tones(tmp_path, "a.wav", "b.wav")
+    _labels(
+        tmp_path,
+        [
+            "speaker, Transcript ,LABEL,notes,Path",
+            'ann,"wait, stop",Interruption,loud room,a.wav',
+            "bob,,hold,,b.wav",
+        ],
+    )
+    a, b = read_labels(tmp_path)
+    assert (a.name, a.label, a.transcript) == ("a.wav", "interruption", "wait, stop")
+    assert (b.name, b.label, b.transcript) == ("b.wav", "hold", None)
+    # Without a transcript column every clip has none.
+    _labels(tmp_path, ["label,path,speaker", "hold,a.wav,ann"])
+    [clip] = read_labels(tmp_path)
+    assert (clip.name, clip.label, clip.transcript) == ("a.wav", "hold", None)
+
+
+def test_a_file_without_a_header_reads_by_position(tmp_path: Path) -> None:
+    _tones(tmp_path, "a.wav", "b.wav")
+    _labels(tmp_path, ["a.wav,end_of_turn,thanks a lot", "b.wav,Backchannel"])
+    a, b = read_labels(tmp_path)
+    assert (a.name, a.label, a.transcript) == ("a.wav", "end_of_turn", "thanks a lot")
+    assert (b.name, b.label, b.transcript) == ("b.wav", "backchannel", None)
+
+
+def test_a_missing_column_is_one_line_naming_the_file_and_what_it_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tones(tmp_path, "a.wav")
+    _labels(tmp_path, ["File,Label,speaker", "a.wav,hold,ann"])
+    assert main(["--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(tmp_path / "labels.csv") in err
+    assert "no path column (found: file, label, speaker)" in err
+    _labels(tmp_path, ["transcript,notes", "hello,x"])
+    with pytest.raises(
+        EvalDataError, match=r"no path or label column \(found: transcript, notes\)"
+    ):
+        read_labels(tmp_path)
+
+
+def test_json_has_every_clip_with_its_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tones(tmp_path, "a.wav", "b.wav", "c.wav")
+    _labels(
+        tmp_path,
+        [
+            "note,label,path,transcript",
+            "x,interruption,a.wav,wait stop that is wrong",
+            "x,backchannel,b.wav,uh huh",
+            "x,end_of_turn,c.wav,that is all thanks",
+        ],
+    )
+    assert main(["--data", str(tmp_path), "--json"]) == 0
+    clips = json.loads(capsys.readouterr().out)["clips"]
+    assert [(c["path"], c["label"]) for c in clips] == [
+        ("a.wav", "interruption"),
+        ("b.wav", "backchannel"),
+        ("c.wav", "end_of_turn"),
+    ]
+    for c in clips:
+        assert set(c) == {"path", "label", "decision", "decision_ms", "correct"}
+        fired = c["decision"] in ("yielded", "replied")
+        allowed = (
+            ("replied", "waited") if c["label"] == "end_of_turn" else ("yielded", "kept_talking")
+        )
+        assert c["decision"] in allowed
+        assert (c["decision_ms"] is not None) == fired
+        assert c["correct"] == (fired == (c["label"] != "backchannel"))
+
+
+def test_clip_results_name_what_the_policy_did() -> None:
+    traces = [
+        _trace("backchannel", [0.1]),
+        _trace("interruption", [0.9]),
+        _trace("end_of_turn", [0.1]),
+        _trace("hold", [0.9]),
+    ]
+    results = clip_results(["bc", "int", "eot", "hold"], traces, [250.0, 300.0, None, 100.0])
+    assert results[0] == {
+        "path": "bc",
+        "label": "backchannel",
+        "decision": "yielded",
+        "decision_ms": 250.0,
+        "correct": False,
+    }
+    assert [(r["path"], r["decision"], r["decision_ms"], r["correct"]) for r in results[1:]] == [
+        ("int", "yielded", 300.0, True),
+        ("eot", "waited", None, False),
+        ("hold", "replied", 100.0, False),
+    ]
+    right = clip_results(["bc", "eot", "hold"], traces[::2] + traces[3:], [None, 120.0, None])
+    assert [(r["decision"], r["correct"]) for r in right] == [
+        ("kept_talking", True),
+        ("replied", True),
+        ("waited", True),
+    ]
+
+
+_PAUSE_TIMES = tuple(100.0 * (i + 1) for i in range(8))
+
+
+def _pause(label: str, p: float, text: str) -> Trace:
+    """At a pause: the policy replies at once on a confident score and a finished
+    phrase, and waits on a zero score with no words."""
+    return Trace(label, _PAUSE_TIMES, (p,) * 8, (len(text.split()),) * 8, (text,) * 8)
+
+
+def _plain_report(traces: list[Trace]) -> str:
+    names = [f"clip{i:02d}.wav" for i in range(len(traces))]
+    report = summarize(traces, TurnClassifier.load(), names)
+    return format_report({**report, "data": "d", "overlay_agent": False, "partials": "p"})
+
+
+def test_the_plain_report_lists_the_misjudged_clips() -> None:
+    text = _plain_report(
+        [
+            _pause("end_of_turn", 0.99, "thanks"),  # replied: right
+            _pause("hold", 0.99, "thanks"),  # replied: wrong
+            _pause("end_of_turn", 0.0, ""),  # waited: wrong
+            _pause("hold", 0.0, ""),  # waited: right
+        ]
+    )
+    tables, listing = text.split("\n\nmisjudged by the policy: 2 of 4 clips\n")
+    assert "baseline:" in tables
+    header, *rows = listing.splitlines()
+    assert header.split() == ["path", "label", "decision", "decision_ms"]
+    assert [row.split() for row in rows] == [
+        ["clip01.wav", "hold", "replied", "100"],
+        ["clip02.wav", "end_of_turn", "waited", "-"],
+    ]
+
+
+def test_the_misjudged_list_is_capped() -> None:
+    wrong = MISJUDGED_SHOWN + 5
+    text = _plain_report([_pause("hold", 0.99, "thanks")] * wrong + [_pause("hold", 0.0, "")])
+    assert f"misjudged by the policy: {wrong} of {wrong + 1} clips" in text
+    assert sum(" replied " in line for line in text.splitlines()) == MISJUDGED_SHOWN
+    assert text.endswith("  ... and 5 more (--json lists every clip)")
+    assert "misjudged by the policy: 0 of 1 clips" in _plain_report([_pause("hold", 0.0, "")])
+
+
+def test_a_missing_debian_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(turn_data, "ASTERISK_DIR", tmp_path / "no-sounds")
+    out = tmp_path / "human"
+    assert main(["--make-human-set", str(out)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "omnivox: eval turns --make-human-set needs Debian's asterisk-core-sounds-en-wav "
+        "(sudo apt-get install asterisk-core-sounds-en-wav)\n",
+    )
+    assert not out.exists()
+    # Every missing one, in one line.
+    monkeypatch.setattr(turn_data, "ASTERISK_TEXT", tmp_path / "no-text.gz")
+    monkeypatch.setattr(turn_data, "POCKETSPHINX_DATA", tmp_path / "no-data")
+    assert main(["--make-human-set", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "omnivox: eval turns --make-human-set needs Debian's asterisk-core-sounds-en-wav, "
+        "asterisk-core-sounds-en, pocketsphinx-testdata (sudo apt-get install "
+        "asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata)\n"
+    )
+
+
+def test_overlay_agent_without_espeak_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(eval_turns.shutil, "which", lambda name: None)
+    assert main(["--data", str(tmp_path), "--overlay-agent"]) == 2
+    assert capsys.readouterr().err == (
+        "omnivox: eval turns --overlay-agent needs Debian's espeak-ng "
+        "(sudo apt-get install espeak-ng)\n"
+    )
 
 
 @pytest.mark.skipif(not ASTERISK_DIR.exists(), reason="needs asterisk-core-sounds-en-wav")
