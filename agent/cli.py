@@ -82,8 +82,10 @@ BENCHMARKS = {
     "idle_cpu": "CPU per idle connected WebRTC session (a real server process)",
     "interventions": "the time each built-in intervention adds to a turn",
     "kernels": "each kernel's fast path against its numpy reference, per 20 ms frame",
+    "load": "N real WebRTC callers at once: voice-to-voice, CPU per session, underruns",
     "thinker_cancel": "how soon closing a Thinker stream reaches the model server",
     "turn_classifier": "one turn-classifier query on onnxruntime, streaming and cold",
+    "talker": "each Talker's first audio, speed, WER, DNSMOS and word positions",
 }
 """`omnivox bench <name> [options]` runs omnivox.lab.bench.<name>.main(options)."""
 

@@ -5,17 +5,26 @@ silence (as a quiet microphone does), and reads the server's CPU time from /proc
 they stay connected. Prints CPU per idle session as a percentage of one core.
 
     omnivox bench idle_cpu [--sessions 4] [--seconds 20]
+
+The server process and client helpers here are shared with `omnivox bench load`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -24,8 +33,11 @@ from aiortc.mediastreams import AudioStreamTrack
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_seconds(pid: int, proc: str = "/proc") -> float:
+    """CPU time (user + system) the process has used so far. The kernel sums a process's
+    /proc/<pid>/stat utime and stime over all its threads, exited ones included."""
+    with open(f"{proc}/{pid}/stat") as f:
+        # comm (field 2) is in parentheses and may itself hold spaces or ")".
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
@@ -36,10 +48,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def connect(url: str) -> RTCPeerConnection:
-    pc = RTCPeerConnection()
-    pc.addTrack(AudioStreamTrack())
-    pc.createDataChannel("events")
+async def offer(url: str, pc: RTCPeerConnection) -> dict[str, Any]:
+    """POST pc's offer to /v1/sessions and apply the answer, which is returned (it holds
+    the session_id). aiortc has no trickle ICE: setLocalDescription returns once ICE
+    gathering is complete, so the offer carries every candidate."""
     await pc.setLocalDescription(await pc.createOffer())
     async with (
         aiohttp.ClientSession() as http,
@@ -47,9 +59,66 @@ async def connect(url: str) -> RTCPeerConnection:
             url + "/v1/sessions", json={"sdp": pc.localDescription.sdp, "type": "offer"}
         ) as resp,
     ):
-        answer = await resp.json()
+        if resp.status != 200:
+            raise RuntimeError(f"POST /v1/sessions: {resp.status} {await resp.text()}")
+        answer: dict[str, Any] = await resp.json()
     await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+    return answer
+
+
+async def connect(url: str) -> RTCPeerConnection:
+    pc = RTCPeerConnection()
+    pc.addTrack(AudioStreamTrack())
+    pc.createDataChannel("events")
+    await offer(url, pc)
     return pc
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    url: str
+    pid: int
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"omnivox serve exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=1) as resp:
+                if json.load(resp).get("status") == "ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"omnivox serve was not healthy within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def serve(config_yaml: str, start_timeout_s: float = 180) -> Iterator[ServerProcess]:
+    """`omnivox serve` in its own process with `config_yaml` on a free loopback port, from
+    healthy (GET /v1/health) until the block ends; always terminated, Ctrl-C included."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="omnivox-bench-") as config:
+        config.write(config_yaml)
+        config.flush()
+        exe = os.path.join(os.path.dirname(sys.executable), "omnivox")
+        proc = subprocess.Popen(
+            [exe, "serve", "--port", str(port), "--config", config.name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc, start_timeout_s)
+            yield ServerProcess(url, proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 async def measure(url: str, pid: int, sessions: int, seconds: float) -> dict[str, float]:
@@ -76,24 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=4, help="connected peers")
     ap.add_argument("--seconds", type=float, default=20, help="how long to measure")
     args = ap.parse_args(argv)
-    port = free_port()
-    config = f"/tmp/omnivox-idle-{port}.yaml"
-    with open(config, "w") as f:
-        f.write("greeting: ''\n")
-    exe = os.path.join(os.path.dirname(sys.executable), "omnivox")
-    proc = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--config", config], stderr=subprocess.DEVNULL
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        print(asyncio.run(measure(url, proc.pid, args.sessions, args.seconds)))
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve("greeting: ''\n") as server:
+        print(asyncio.run(measure(server.url, server.pid, args.sessions, args.seconds)))
     return 0
