@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from omnivox.agent.config import AgentConfig, ConfigError, load_config
+from omnivox.agent.config import AgentConfig, ConfigError, load_config, parse_config
 
 log = logging.getLogger("omnivox")
 
@@ -29,6 +29,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from omnivox.agent.stack import build_stack
 
     config = _config(args)
+    if args.sip is not None:
+        config = parse_config(
+            {
+                **config.model_dump(),
+                "telephony": {**config.telephony.model_dump(), "sip": args.sip},
+            },
+            "--sip",
+        )
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     print("omnivox: loading models ...", file=sys.stderr)
@@ -115,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=Path, help="agent YAML (default: embedded offline stack)")
     s.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (default from config: 8080)")
+    s.add_argument(
+        "--sip", metavar="HOST:PORT", help="also answer SIP calls here (UDP), e.g. 0.0.0.0:5060"
+    )
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser(

@@ -6,13 +6,17 @@ agent.yaml is caught at start-up rather than silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from omnivox.agent.interventions.config import parse_interventions
+from omnivox.models.talker.piper import NOISE_RANGE as PIPER_NOISE
+from omnivox.models.talker.piper import SPEED_RANGE as PIPER_SPEED
+from omnivox.models.talker.piper_voice import voice_files as piper_voice_files
 from omnivox.models.vad import DEFAULT_START_MS, DEFAULT_STOP_MS, DEFAULT_THRESHOLD
 
 
@@ -109,10 +113,39 @@ class ThinkerConfig(_Section):
 
 
 class TalkerConfig(_Section):
-    backend: Literal["espeak"] = "espeak"
-    voice: str = "en-us"
+    backend: Literal["piper", "espeak"] = "piper"
+    """piper: a neural Piper voice (onnxruntime); espeak: eSpeak NG, light and robotic."""
+    voice: str | None = None
+    """piper: the path of a Piper voice's NAME.onnx (NAME.onnx.json beside it); None: the
+    bundled en_US-joe-medium. espeak: a language code, optionally with a variant
+    ("en-gb", "en-us+f3"); None: en-us."""
+    speed: float = Field(1.0, ge=PIPER_SPEED[0], le=PIPER_SPEED[1])
+    """piper: speaking rate (1.0: the voice's own)."""
+    noise: float | None = Field(None, ge=PIPER_NOISE[0], le=PIPER_NOISE[1])
+    """piper: the voice's sampling noise (noise_scale: livelier, less steady); None: the
+    voice's own (0.667 for the bundled one)."""
     rate_wpm: int = Field(175, ge=80, le=450)
+    """espeak: words per minute."""
     pitch: int = Field(50, ge=0, le=99)
+    """espeak: base pitch."""
+
+    @field_validator("voice")
+    @classmethod
+    def _voice_exists(cls, voice: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("backend") == "piper":
+            piper_voice_files(voice)  # a missing file fails here, not at start-up
+        elif voice is not None and not voice.strip():
+            raise ValueError("an eSpeak NG voice such as 'en-us' (or leave it out)")
+        return voice
+
+    @field_validator("speed", "noise", "rate_wpm", "pitch")
+    @classmethod
+    def _for_backend(cls, value: Any, info: ValidationInfo) -> Any:
+        backend = info.data.get("backend")
+        wanted = "piper" if info.field_name in ("speed", "noise") else "espeak"
+        if backend is not None and backend != wanted:
+            raise ValueError(f"only backend {wanted} uses it (backend is {backend})")
+        return value
 
 
 class PlayoutConfig(_Section):
@@ -156,6 +189,51 @@ class ServerConfig(_Section):
     max_sessions: int = Field(32, ge=1)
     max_sdp_bytes: int = Field(64_000, ge=1_000)
     ice_gather_timeout_s: float = Field(5.0, gt=0)
+    media_stream_path: str | None = "/v1/media-stream"
+    """Where phone providers' WebSocket media streams connect (Twilio's protocol); None: off."""
+
+
+class TelephonyConfig(_Section):
+    sip: str | None = None
+    """HOST:PORT to answer SIP calls on (UDP), e.g. "0.0.0.0:5060"; None: no SIP."""
+    public_address: str | None = None
+    """Our address in SDP and Contact, as callers reach it; None: the SIP host (or
+    127.0.0.1 when it listens on every address)."""
+    rtp_ports: tuple[int, int] = (20000, 20999)
+    """RTP ports for calls (one even port each)."""
+    codecs: tuple[Literal["PCMU", "PCMA"], ...] = ("PCMU", "PCMA")
+    """In order of preference; a caller offering none of them gets 488."""
+    max_calls: int = Field(8, ge=1)
+    allowed_networks: list[str] = Field(default_factory=list)
+    """Source networks that may call (CIDR, e.g. 10.0.0.0/8); empty: any."""
+    auth_username: str | None = None
+    """Set to challenge INVITEs with digest auth; the password is read from the
+    environment variable `auth_password_env`."""
+    auth_password_env: str = "OMNIVOX_SIP_PASSWORD"
+    realm: str = "omnivox"
+
+    @field_validator("sip")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_host_port(value)
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names it
+        return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """ "host:port", "[v6]:port" -> (host, port); ValueError when it is neither."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return host, int(port)
 
 
 class AgentConfig(_Section):
@@ -172,6 +250,7 @@ class AgentConfig(_Section):
     echo: EchoConfig = EchoConfig()
     camera: CameraConfig = CameraConfig()
     server: ServerConfig = ServerConfig()
+    telephony: TelephonyConfig = TelephonyConfig()
     interventions: list[dict[str, Any]] = Field(default_factory=list)
     """The intervention chain, in order: rag, safety, tools, python (intervention_config.py)."""
 

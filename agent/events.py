@@ -48,6 +48,8 @@ class EventType(StrEnum):
     # the camera
     PRESENCE = "presence"
     CONVERSATION_RESET = "conversation_reset"
+    # the phone
+    DTMF = "dtmf"
 
     @property
     def log_level(self) -> int:

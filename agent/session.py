@@ -128,6 +128,11 @@ class Session:
         if not self.closed:
             self.visitors.push(rgb)
 
+    def push_dtmf(self, digit: str) -> None:
+        """A key the caller pressed (telephony transports); an event for now."""
+        if not self.closed:
+            self._emit(EventType.DTMF, digit=digit)
+
     def push_audio(self, frame: AudioFrame) -> None:
         if self.closed:
             return

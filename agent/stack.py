@@ -21,6 +21,7 @@ from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.base import Talker
 from omnivox.models.talker.espeak import EspeakTalker
+from omnivox.models.talker.piper import PiperTalker
 from omnivox.models.thinker.base import Thinker
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.vad import StreamingVad
@@ -122,6 +123,17 @@ def _check_echo_canceller() -> None:
         raise ConfigError(f"echo.cancel: the echo canceller cannot load ({err})") from None
 
 
+def build_talker(config: AgentConfig) -> Talker:
+    """The configured Talker; a voice that cannot be used is a ConfigError."""
+    t = config.talker
+    try:
+        if t.backend == "espeak":
+            return EspeakTalker(voice=t.voice or "en-us", rate_wpm=t.rate_wpm, pitch=t.pitch)
+        return PiperTalker(voice=t.voice, speed=t.speed, noise=t.noise)
+    except ValueError as err:
+        raise ConfigError(f"talker.voice: {err}") from None
+
+
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
     try:
@@ -133,11 +145,7 @@ def build_stack(config: AgentConfig) -> ModelStack:
         interventions = build_interventions(config.interventions, thinker_tools=tools)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    t = config.talker
-    try:
-        talker = EspeakTalker(voice=t.voice, rate_wpm=t.rate_wpm, pitch=t.pitch)
-    except ValueError as err:
-        raise ConfigError(f"talker.voice: {err}") from None
+    talker = build_talker(config)
     if config.echo.cancel:
         _check_echo_canceller()
     recognizer = create_recognizer(config.recognizer.backend)

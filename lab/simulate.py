@@ -27,6 +27,7 @@ from omnivox.kernels.mixing import mix
 from omnivox.media.audio_files import write_wav
 from omnivox.media.clock import VirtualClock
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, split_frames
+from omnivox.models.blocking import BLOCKING_EXECUTOR
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ async def simulate(
             user_out.append(frame.pcm)
             agent_out.append(session.pull_audio().copy())
             await asyncio.sleep(0)
-            if session.busy:
+            if session.busy or BLOCKING_EXECUTOR.busy:
                 # Keep media time from running ahead of the real time the work takes.
                 ahead = (media_ms - anchor_media) / 1000.0 - (time.perf_counter() - anchor_wall)
                 if ahead > 0:

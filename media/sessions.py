@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,33 @@ class TransportSession(Protocol):
         ...
 
     async def close(self, reason: str) -> None: ...
+
+
+class SessionTasks:
+    """The tasks of one transport session: named after it, counted for health, and all
+    cancelled when it closes."""
+
+    def __init__(self, session_id: str) -> None:
+        self._session_id = session_id
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{self._session_id}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def running(self) -> int:
+        return sum(1 for t in self._tasks if not t.done())
+
+    async def cancel_all(self) -> None:
+        """Cancel them and wait until they have finished; not the task calling this (a
+        session's own task may be closing it)."""
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class SessionRegistry:

@@ -33,6 +33,10 @@ class Conversation(Protocol):
         """One sampled camera frame, RGB (H, W, 3) uint8."""
         ...
 
+    def push_dtmf(self, digit: str) -> None:
+        """A key the caller pressed on a phone: 0-9, *, # or A-D."""
+        ...
+
     def report_playout_delay(self, delay_ms: float) -> None:
         """The far end plays agent audio `delay_ms` after it was sent."""
         ...

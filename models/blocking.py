@@ -42,6 +42,7 @@ class PriorityExecutor(Executor):
         self._order = itertools.count()
         self._ready = threading.Condition()
         self._shutdown = False
+        self._running = 0
         self._threads = [
             threading.Thread(target=self._work, name=f"{thread_name_prefix}_{i}", daemon=True)
             for i in range(max_workers)
@@ -70,6 +71,13 @@ class PriorityExecutor(Executor):
         with self._ready:
             return len(self._queue)
 
+    @property
+    def busy(self) -> bool:
+        """Jobs running or waiting (the simulator keeps to real time while there are:
+        model time must land on the media clock)."""
+        with self._ready:
+            return bool(self._queue) or self._running > 0
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._ready:
             self._shutdown = True
@@ -90,14 +98,18 @@ class PriorityExecutor(Executor):
                 if not self._queue:
                     return
                 _, _, future, call = heapq.heappop(self._queue)
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while it waited: nobody wants the answer
+                self._running += 1
             try:
-                result = call()
-            except BaseException as err:
-                future.set_exception(err)
-            else:
-                future.set_result(result)
+                if future.set_running_or_notify_cancel():  # else nobody wants the answer
+                    try:
+                        result = call()
+                    except BaseException as err:
+                        future.set_exception(err)
+                    else:
+                        future.set_result(result)
+            finally:
+                with self._ready:
+                    self._running -= 1
 
 
 MAX_WORKERS = int(os.environ.get("OMNIVOX_BLOCKING_WORKERS", "0")) or max(2, os.cpu_count() or 2)

@@ -52,9 +52,6 @@ SILENCE_PEAK = 10 ** (-60 / 20)
 speech is that quiet, and a quiet microphone (a browser's noise suppression, a phone
 line between words) sends such windows most of the time. Eight sessions' VADs were a
 sixth of the event loop's time under load."""
-SILENCE_RESET_WINDOWS = 5
-"""After this many skipped windows the model starts afresh at the next sound, as at the
-start of a stream, rather than from the state of whatever it last heard."""
 
 # The gate's defaults (see VadGate); the agent's `vad` config section defaults to them too.
 DEFAULT_THRESHOLD = 0.5
@@ -73,7 +70,6 @@ class SileroVad:
     def __init__(self) -> None:
         self._model = _SileroModel()
         self._rest = np.zeros(0, np.float32)
-        self._skipped = 0
 
     @property
     def buffered(self) -> int:
@@ -94,11 +90,9 @@ class SileroVad:
 
     def _probability(self, window: np.ndarray) -> float:
         if float(np.max(np.abs(window))) < SILENCE_PEAK:
-            self._skipped += 1
-            if self._skipped == SILENCE_RESET_WINDOWS:
-                self._model.reset()
+            # The model's state stays as the last sound left it: resetting it made a
+            # fresh model hear the residue of cancelled echo as an onset.
             return 0.0
-        self._skipped = 0
         # A float32 memoryview is the cheapest sequence the extension reads (it copies
         # item by item); it beats a list or the wheel's bytes path.
         return float(self._model.process_samples(window.data))
@@ -107,7 +101,6 @@ class SileroVad:
         """Forget the recurrent state and any partial window (e.g. a new utterance stream)."""
         self._model.reset()
         self._rest = np.zeros(0, np.float32)
-        self._skipped = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from omnivox.agent.api.telephony import start_sip
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Event
 from omnivox.agent.session import Session
 from omnivox.agent.stack import ModelStack
 from omnivox.media.clock import Clock
+from omnivox.media.media_streams.stream import MediaStreamEndpoint
 from omnivox.media.sessions import SessionRegistry
+from omnivox.media.sip.endpoint import SipEndpoint
 from omnivox.media.webrtc.signaling import SignalingLimits, WebRTCSignaling
 
 event_log = logging.getLogger("omnivox.events")
@@ -66,15 +69,26 @@ def create_app(config: AgentConfig, stack: ModelStack) -> web.Application:
     limits = SignalingLimits(
         server.max_sdp_bytes, server.ice_gather_timeout_s, config.camera.max_fps
     )
-    WebRTCSignaling(session_factory(config, stack), registry, limits).mount(app)
+    open_session = session_factory(config, stack)
+    WebRTCSignaling(open_session, registry, limits).mount(app)
+    if server.media_stream_path is not None:
+        MediaStreamEndpoint(open_session, registry).mount(app, server.media_stream_path)
     # Last, so the API routes above win; the page's modules load by relative path.
     app.router.add_static("/", web_root(), show_index=False)
+    phones: list[SipEndpoint] = []
+
+    async def startup(_app: web.Application) -> None:
+        if config.telephony.sip is not None:
+            phones.append(await start_sip(config.telephony, open_session, registry))
 
     async def shutdown(_app: web.Application) -> None:
+        for endpoint in phones:
+            await endpoint.close()
         await registry.close_all()
         close = getattr(stack.thinker, "close", None)  # HTTP backends hold a client session
         if close is not None:
             await close()
 
+    app.on_startup.append(startup)
     app.on_shutdown.append(shutdown)
     return app

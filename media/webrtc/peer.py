@@ -18,6 +18,7 @@ from aiortc.rtcdatachannel import RTCDataChannel
 
 from omnivox.media.clock import MediaClock
 from omnivox.media.frames import AudioFrame
+from omnivox.media.sessions import SessionTasks
 from omnivox.media.transport import Conversation, ConversationFactory
 from omnivox.media.webrtc.tracks import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
 
@@ -40,7 +41,7 @@ class WebRTCPeer:
         self.conversation: Conversation = open_conversation(session_id, self.clock, self._send)
         self.channel: RTCDataChannel | None = None
         self._backlog: list[str] = []
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = SessionTasks(session_id)
         self.audio_in = InboundAudio(self._on_audio)
         self.video_in = InboundVideo(
             lambda frame: self.conversation.push_video(frame_to_rgb(frame)), video_max_fps
@@ -54,22 +55,17 @@ class WebRTCPeer:
         return AgentAudioTrack(self.conversation.pull_audio)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{self.id}:{name}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.tasks.spawn(coro, name)
 
     @property
     def running_tasks(self) -> int:
-        return sum(1 for t in self.tasks if not t.done())
+        return self.tasks.running
 
     async def close(self, reason: str) -> None:
         self.closed.set()
         await self.conversation.close(reason)
         # Not the task running this close (a connection-state handler may be).
-        tasks = [t for t in self.tasks if t is not asyncio.current_task()]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.tasks.cancel_all()
         await self.pc.close()
 
     def _on_track(self, track: MediaStreamTrack) -> None:

@@ -7,7 +7,6 @@ cancelled the very next frame sent is already silence.
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import logging
 import time
@@ -18,6 +17,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
+from omnivox.media.pacing import FrameSchedule
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +34,17 @@ class AgentAudioTrack(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self._source = source
-        self._monotonic = monotonic
-        self._start: float | None = None
-        self._pts = 0
+        self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic)
         self.frames_sent = 0
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        now = self._monotonic()
-        if self._start is None:
-            self._start = now
-        else:
-            self._pts += FRAME_SAMPLES
-            due = self._start + self._pts / SAMPLE_RATE
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > 0.2:
-                # We fell far behind (a stalled loop): resynchronise instead of bursting.
-                self._start = now - self._pts / SAMPLE_RATE
+        index = await self._schedule.wait()
         pcm = self._source()
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._pts
+        frame.pts = index * FRAME_SAMPLES
         frame.time_base = _TIME_BASE
         self.frames_sent += 1
         return frame

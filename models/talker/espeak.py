@@ -1,4 +1,5 @@
-"""The embedded Talker: eSpeak NG, streamed by callback, resampled to 16 kHz.
+"""The light Talker: eSpeak NG, streamed by callback, resampled to 16 kHz; and eSpeak
+NG's text-to-IPA (`Phonemizer`), which Piper voices are trained on.
 
 Licensing: eSpeak NG is GPL-3.0. omnivox does not vendor or link it at build time; the
 library and its voice data come from their own wheel (`espeakng-loader`) and are loaded
@@ -24,7 +25,7 @@ import contextlib
 import ctypes
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 import espeakng_loader
 import numpy as np
@@ -47,6 +48,7 @@ _EE_OK = 0
 # compute, so the first chunk is ready long before it could be played anyway.
 _BUFFER_MS = 60
 _CONTINUE, _ABORT = 0, 1
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes: IPA as UTF-8, no separators
 
 SAMPLE_RATE = 16_000  # SpeechChunk's rate
 RATE_RANGE = (80, 450)
@@ -187,6 +189,12 @@ class _Engine:
             ctypes.c_void_p,
         )
         lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_TextToPhonemes.argtypes = (
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+            ctypes.c_int,
+        )
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         data = espeakng_loader.get_data_path().encode()
         rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, data, _INITIALIZE_DONT_EXIT
@@ -247,6 +255,23 @@ class _Engine:
             raise synthesis.error
         if rc != _EE_OK:
             raise RuntimeError(f"eSpeak NG synthesis failed (espeak_Synth returned {rc})")
+
+    def phonemes(self, spec: str, data: bytes) -> list[tuple[str, int]]:
+        """IPA for each clause of UTF-8 `data`, with the byte offset just past it."""
+        if self._lib.espeak_SetVoiceByName(spec.encode()) != _EE_OK:
+            raise RuntimeError(f"eSpeak NG could not select voice {spec!r}")
+        buf = ctypes.create_string_buffer(data)  # alive until the loop ends
+        base = ctypes.addressof(buf)
+        ptr = ctypes.c_void_p(base)
+        clauses: list[tuple[str, int]] = []
+        while ptr.value:  # eSpeak moves it past each clause, and to NULL after the last
+            before = ptr.value
+            ipa = self._lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, _PHONEMES_IPA)
+            end = ptr.value - base if ptr.value else len(data)
+            clauses.append(((ipa or b"").decode("utf-8", errors="replace"), end))
+            if ptr.value and ptr.value <= before:  # no progress: never loop forever
+                break
+        return clauses
 
     def languages(self) -> list[str]:
         return sorted(self._voice_files())
@@ -318,6 +343,36 @@ def _to_espeak_text(text: str) -> bytes:
     # into the caller's string: NUL would end the C string early, and lone surrogates
     # cannot be UTF-8 ('replace' gives one '?' each).
     return text.replace("\x00", " ").encode("utf-8", errors="replace")
+
+
+class Phonemizer:
+    """eSpeak NG's text to IPA phonemes, clause by clause, for one voice.
+
+    The phonemes Piper voices are trained on (piper-phonemize calls the same function).
+    Runs under the process-wide eSpeak lock, like synthesis: well under a millisecond
+    per sentence.
+    """
+
+    def __init__(self, voice: str = "en-us") -> None:
+        with _LOCK:
+            spec = _get_engine().resolve_voice(voice)
+        if spec is None:
+            raise ValueError(f"unknown eSpeak NG voice {voice!r} for phonemes")
+        self.voice = voice
+        self._spec = spec
+
+    def clauses(self, texts: Sequence[str]) -> list[list[tuple[str, int]]]:
+        """For each text, its clauses as (IPA, end): `end` is the character index in the
+        text just past the clause (its punctuation and the spaces after it). The
+        punctuation itself is not in the IPA; the caller reads it from the text."""
+        data = [_to_espeak_text(text) for text in texts]
+        with _LOCK:
+            engine = _get_engine()
+            found = [engine.phonemes(self._spec, d) if d.strip() else [] for d in data]
+        return [
+            [(ipa, len(d[:end].decode("utf-8", errors="replace"))) for ipa, end in clauses]
+            for d, clauses in zip(data, found, strict=True)
+        ]
 
 
 class EspeakTalker:

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from omnivox.agent.cli import main
-from omnivox.agent.config import AgentConfig
+from omnivox.agent.config import AgentConfig, parse_config
 from omnivox.lab.simulate import EchoPath, SimulationResult, simulate
 from omnivox.lab.user_track import silence, speech, write_user_wav
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
 from tests.fakes.spied_recognizer import SpiedRecognizer
 
-from .conftest import agent_config, shared_stack
+from .conftest import TEST_CONFIG, agent_config, shared_stack
 
 REQUIRED_METRICS = {
     "endpoint_ms",
@@ -246,7 +246,11 @@ async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
             silence(2.0),
         ]
     )
-    await simulate(pcm, stack, agent_config())
+    # No score takes the floor here (only max_overlap_ms does), so the overlap lasts long
+    # enough for interim finals to come back however slow the machine is: this is about
+    # which words the classifier reads, not how fast it decides.
+    config = parse_config({**TEST_CONFIG, "turns": {"takeover_threshold": 1.0}}, "test")
+    await simulate(pcm, stack, config)
     assert overlap_texts
     finals = [text for _, text in recognizer.calls.finals]
     assert any(text and text in finals for text in overlap_texts)
