@@ -52,11 +52,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import av
 import numpy as np
+import yaml
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -506,11 +508,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=parse_clients, default=[1, 4, 8], help="e.g. 1,4,8")
     ap.add_argument("--question-wav", help="the spoken question (default: eSpeak NG)")
     ap.add_argument("--idle-seconds", type=float, default=IDLE_S, help="idle CPU window")
+    ap.add_argument(
+        "--config", type=Path, help="agent YAML for the server (its greeting is turned off)"
+    )
     ap.add_argument("--json", action="store_true", help="the JSON report")
     args = ap.parse_args(argv)
+    settings = yaml.safe_load(args.config.read_text()) if args.config else {}
+    server_yaml = yaml.safe_dump({**(settings or {}), "greeting": ""})
     logging.getLogger("aioice").setLevel(logging.WARNING)  # per-candidate lines: the bar's
     question, source = load_question(args.question_wav)
-    with serve("greeting: ''\n") as server:
+    with serve(server_yaml) as server:
         baseline, rounds = asyncio.run(run_load(server, args.clients, question, args.idle_seconds))
     report = {
         "question": source,
