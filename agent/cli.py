@@ -22,6 +22,13 @@ def _config(args: argparse.Namespace) -> AgentConfig:
     return load_config(args.config)
 
 
+def with_sip(config: AgentConfig, sip: str) -> AgentConfig:
+    """`config` answering SIP calls at `sip` (HOST:PORT). Only what was set is carried
+    over, so the defaults are validated as defaults."""
+    telephony = {**config.telephony.model_dump(exclude_unset=True), "sip": sip}
+    return parse_config({**config.model_dump(exclude_unset=True), "telephony": telephony}, "--sip")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -30,13 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     if args.sip is not None:
-        config = parse_config(
-            {
-                **config.model_dump(),
-                "telephony": {**config.telephony.model_dump(), "sip": args.sip},
-            },
-            "--sip",
-        )
+        config = with_sip(config, args.sip)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     print("omnivox: loading models ...", file=sys.stderr)
