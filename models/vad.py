@@ -47,12 +47,6 @@ SAMPLE_RATE = 16_000
 WINDOW_SAMPLES = 512
 WINDOW_MS = 1000.0 * WINDOW_SAMPLES / SAMPLE_RATE  # 32 ms
 
-SILENCE_PEAK = 10 ** (-60 / 20)
-"""A window whose peak stays below -60 dBFS is silence without asking the model: no
-speech is that quiet, and a quiet microphone (a browser's noise suppression, a phone
-line between words) sends such windows most of the time. Eight sessions' VADs were a
-sixth of the event loop's time under load."""
-
 # The gate's defaults (see VadGate); the agent's `vad` config section defaults to them too.
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_START_MS = 64
@@ -81,21 +75,14 @@ class SileroVad:
         require_pcm(pcm, "SileroVad pcm (16 kHz)", np.int16)
         audio = np.concatenate((self._rest, as_unit_float32(pcm)))
         n = len(audio) // WINDOW_SAMPLES
+        # A float32 memoryview is the cheapest sequence the extension reads (it copies
+        # item by item); it beats a list or the wheel's bytes path.
         probs = [
-            self._probability(audio[i : i + WINDOW_SAMPLES])
+            float(self._model.process_samples(audio[i : i + WINDOW_SAMPLES].data))
             for i in range(0, n * WINDOW_SAMPLES, WINDOW_SAMPLES)
         ]
         self._rest = audio[n * WINDOW_SAMPLES :].copy()
         return probs
-
-    def _probability(self, window: np.ndarray) -> float:
-        if float(np.max(np.abs(window))) < SILENCE_PEAK:
-            # The model's state stays as the last sound left it: resetting it made a
-            # fresh model hear the residue of cancelled echo as an onset.
-            return 0.0
-        # A float32 memoryview is the cheapest sequence the extension reads (it copies
-        # item by item); it beats a list or the wheel's bytes path.
-        return float(self._model.process_samples(window.data))
 
     def reset(self) -> None:
         """Forget the recurrent state and any partial window (e.g. a new utterance stream)."""

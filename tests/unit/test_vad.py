@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
-from omnivox.models.vad import WINDOW_MS, WINDOW_SAMPLES, SileroVad, StreamingVad, VadEvent, VadGate
+from omnivox.models.vad import WINDOW_MS, SileroVad, StreamingVad, VadEvent, VadGate
 
 SR = 16_000
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -218,22 +218,10 @@ def test_silence_and_low_noise_give_no_events() -> None:
         assert vad.last_probability < 0.2
 
 
-def test_digital_silence_is_not_sent_to_the_model() -> None:
-    pcm, _, _ = speech("agent-pass.wav")
-    pcm = pcm[: len(pcm) // WINDOW_SAMPLES * WINDOW_SAMPLES]  # windows align in both runs
-    silero = SileroVad()
-    quiet = np.full(WINDOW_SAMPLES * 10, 20, np.int16)  # -64 dBFS: a noise-suppressed mic
-    assert silero.probabilities(quiet) == [0.0] * 10
-    gated = silero.probabilities(np.concatenate([pcm, quiet, pcm]))
-    n = len(pcm) // WINDOW_SAMPLES
-    assert gated[n : n + 10] == [0.0] * 10
-    assert max(gated[:n]) > 0.9 and max(gated[n + 10 :]) > 0.9  # both utterances heard
-
-
 def test_reset_clears_speaking_state() -> None:
     pcm, _, _ = speech("agent-pass.wav")
     vad = StreamingVad()
     run_frames(vad, pcm[: len(pcm) // 2])
-    assert vad.speaking
+    assert vad.speaking and vad.last_probability > 0
     vad.reset()
     assert not vad.speaking and vad.last_probability == 0.0
