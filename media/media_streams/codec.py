@@ -1,42 +1,17 @@
-"""8 kHz mu-law at the phone's edge, 16 kHz 20 ms frames inside.
-
-Resampling goes through libswresample (PyAV), not soxr: soxr's streaming filter hands
-8<->16 kHz output out in blocks of up to 100 ms (measured: 830 samples every fifth 20 ms
-chunk at "HQ", 470 every second or third at "LQ"), which would add that much to both the
-time the VAD hears the caller and the time the caller hears the agent. libswresample
-returns every chunk at once, about 1 ms late.
-"""
+"""8 kHz mu-law at the phone's edge, 16 kHz 20 ms frames inside (resampling:
+media/resampler.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import av
 import numpy as np
 
 from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
+from omnivox.media.resampler import PcmResampler
 
 PHONE_RATE = 8000
-
-
-class PcmResampler:
-    """Streaming mono int16 resampling with a delay of about a millisecond."""
-
-    def __init__(self, src_rate: int, dst_rate: int) -> None:
-        self.src_rate = src_rate
-        self.dst_rate = dst_rate
-        self.reset()
-
-    def process(self, pcm: np.ndarray) -> np.ndarray:
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = self.src_rate
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
-
-    def reset(self) -> None:
-        """Start afresh, dropping what the filter holds."""
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=self.dst_rate)
 
 
 class MulawDecoder:

@@ -10,11 +10,11 @@ and alias-free (a 6 kHz tone at 16 kHz does not fold into the 8 kHz output).
 
 from __future__ import annotations
 
-import av
 import numpy as np
 
 from omnivox.kernels._pcm import require_pcm
 from omnivox.kernels.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from omnivox.media.resampler import PcmResampler
 
 SAMPLE_RATE = 16_000
 """omnivox's internal rate (media/frames.py)."""
@@ -40,14 +40,11 @@ class _Resampler:
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         self._src_rate = src_rate
         self._dst_rate = dst_rate
-        self._av = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
+        self._stream = PcmResampler(src_rate, dst_rate)
         self._held = np.zeros(0, dtype=np.int16)
 
     def process(self, pcm: np.ndarray) -> np.ndarray:
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = self._src_rate
-        out = [f.to_ndarray().reshape(-1) for f in self._av.resample(frame)]
-        buf = np.concatenate([self._held, *out])
+        buf = np.concatenate([self._held, self._stream.process(pcm)])
         need = len(pcm) * self._dst_rate // self._src_rate
         if len(buf) < need:
             buf = np.concatenate([np.zeros(need - len(buf), dtype=np.int16), buf])
