@@ -1,16 +1,19 @@
-"""The embedded neural Talker: a Piper VITS voice on onnxruntime, streamed piece by piece.
+"""The embedded neural Talker: a Piper VITS voice on onnxruntime, streamed as it is made.
 
-Each sentence chunk is cut into pieces at clause and phrase boundaries (piper_text.py);
-each piece is synthesized on the shared blocking executor and yielded as soon as it is
-ready, so the first audio takes the time of the first few words whatever the sentence's
-length (about 0.1 x its duration on one core). While a piece plays, the next one is
-made; closing the generator stops at the next piece, and the run in flight is told to
-terminate.
+Each sentence chunk is cut into pieces at clause and phrase boundaries (piper_text.py),
+so the voice reads each clause with its own prosody. A piece is made in two steps
+(piper_voice.py): its prior (phonemes to a latent sequence, ~0.3 ms an id) and then the
+vocoder over windows of that sequence, each yielded as soon as it is ready. The first
+window of a chunk is short (FIRST_WINDOW frames, ~0.19 s of audio), so the first sound
+takes the prior of the first piece plus one short window, whatever the sentence's length;
+later windows grow (each is made while the one before plays) and later pieces start with
+a long one, as the audio already queued covers their time. Closing the generator stops at
+the next window, and the run in flight is told to terminate.
 
 Audio: every voice gets one gain, measured once when it loads, so pieces are equally
-loud; a soft limiter keeps peaks under full scale; each piece is trimmed to its speech
-and followed by a pause that fits where it was cut (a phrase cut, a comma, a sentence
-end); then it is resampled to the pipeline's 16 kHz int16.
+loud; the silence around each piece's speech is trimmed and replaced by a pause that fits
+where it was cut (a phrase cut, a comma, a sentence end); a soft limiter keeps peaks under
+full scale; 16 kHz int16 out (piper_stream.py).
 
 Word positions (`word_starts`, as in espeak.py: the sample in the chunk where a word
 begins, with the word's character index in the text): each word's first phoneme is found
@@ -33,15 +36,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from omnivox.kernels.resample import resample
 from omnivox.models.blocking import run_blocking
 from omnivox.models.talker.base import SpeechChunk
+from omnivox.models.talker.piper_stream import PieceStream
 from omnivox.models.talker.piper_text import (
     Boundary,
     Piece,
@@ -50,19 +53,34 @@ from omnivox.models.talker.piper_text import (
     split_pieces,
     word_tokens,
 )
-from omnivox.models.talker.piper_voice import PiperVoice, load_voice
+from omnivox.models.talker.piper_voice import HOP, Latent, PiperVoice, load_voice
 
-SAMPLE_RATE = 16_000  # SpeechChunk's rate
 SPEED_RANGE = (0.5, 2.0)
 NOISE_RANGE = (0.0, 1.5)
 PAUSE_MS: dict[Boundary, int] = {"phrase": 60, "clause": 160, "sentence": 180}
 """Silence after a piece's speech, by what ended it. After a sentence the next chunk's
 first piece takes its synthesis time on top, so the pause heard there is longer."""
-_LEAD_MS = 15  # kept before the first sound of a piece
-_TAIL_MS = 30  # kept after the last (the decay), before the pause
-_FADE_MS = 5
-_FLOOR_DB = -45.0  # below the piece's loudest 10 ms: silence, for trimming
-_KNEE = 0.89  # the limiter bends peaks above this (-1 dBFS) towards full scale
+FIRST_WINDOW = 16
+"""Latent frames (of 256 samples, ~11.6 ms) in a chunk's first window: ~0.19 s of audio,
+made in about a fifth of a full piece's time."""
+LATER_WINDOW = 128  # a later piece's first window: the audio queued before it covers it
+GROWTH = 3
+"""Each window up to this many times the one before: the next is made in well under the
+time the last one plays (~1 ms a frame with context, against 11.6 ms of audio)."""
+MIN_LAST_WINDOW = 48  # a shorter remainder joins the window before it (context is not free)
+
+
+def windows(length: int, first: int) -> list[tuple[int, int]]:
+    """[start, end) latent frames of each window over a sequence of `length` frames."""
+    spans: list[tuple[int, int]] = []
+    start, size = 0, first
+    while start < length:
+        end = min(length, start + size)
+        if length - end < MIN_LAST_WINDOW:
+            end = length
+        spans.append((start, end))
+        start, size = end, size * GROWTH
+    return spans
 
 
 class PiperTalker:
@@ -87,37 +105,37 @@ class PiperTalker:
         self._scales = self._voice.default_scales(speed, noise)
 
     async def synthesize(self, text: str) -> AsyncGenerator[SpeechChunk, None]:
-        """Stream speech for `text`, one piece at a time.
+        """Stream speech for `text`, one window at a time.
 
         Close the iterator (aclose, or `contextlib.aclosing`) to stop early: no further
-        piece is started, and the one being made is terminated.
+        window is started, and the one being made is terminated.
         """
-        pieces = split_pieces(text)
-        pending: tuple[asyncio.Future[SpeechChunk | None], ort.RunOptions] | None = None
+        options = ort.RunOptions()
+        steps = self._steps(text, options)
+        pending: asyncio.Future[tuple[SpeechChunk | None, bool]] | None = None
 
-        def start(piece: Piece) -> tuple[asyncio.Future[SpeechChunk | None], ort.RunOptions]:
-            options = ort.RunOptions()
-            job = asyncio.ensure_future(run_blocking(self._render, text, piece, options))
-            return job, options
+        def start() -> asyncio.Future[tuple[SpeechChunk | None, bool]]:
+            return asyncio.ensure_future(run_blocking(_advance, steps))
 
         try:
-            if pieces:
-                pending = start(pieces[0])
-            for i in range(len(pieces)):
-                assert pending is not None
-                chunk = await pending[0]
-                # The next piece is made while this one plays.
-                pending = start(pieces[i + 1]) if i + 1 < len(pieces) else None
+            pending = start()
+            while True:
+                chunk, more = await pending
+                # The next window is made while this one plays.
+                pending = start() if more else None
                 if chunk is not None:
                     yield chunk
+                if pending is None:
+                    return
         finally:
             if pending is not None:
-                job, options = pending
                 options.terminate = True  # a run in flight stops at its next operator
-                job.cancel()  # one not started yet never starts
-                if job.done() and not job.cancelled():
+                pending.cancel()  # one not started yet never starts
+                if pending.done() and not pending.cancelled():
                     with contextlib.suppress(Exception):
-                        job.result()
+                        pending.result()
+            if pending is None or pending.done():
+                steps.close()  # frees the piece's resampler now (a running step keeps it)
 
     def synthesize_with_words(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Blocking: the whole utterance as 16 kHz int16 and where its words start, as
@@ -125,8 +143,7 @@ class PiperTalker:
         pcm: list[np.ndarray] = []
         starts: list[tuple[int, int]] = []
         offset = 0
-        for piece in split_pieces(text):
-            chunk = self._render(text, piece, ort.RunOptions())
+        for chunk in self._steps(text, ort.RunOptions()):
             if chunk is None:
                 continue
             starts += [(offset + sample, char) for sample, char in chunk.word_starts]
@@ -134,10 +151,28 @@ class PiperTalker:
             pcm.append(chunk.pcm)
         return (np.concatenate(pcm) if pcm else np.zeros(0, np.int16)), starts
 
-    def _render(self, text: str, piece: Piece, options: ort.RunOptions) -> SpeechChunk | None:
-        """Blocking: one piece as a chunk (None if it has nothing to say)."""
-        if options.terminate:
-            return None
+    def _steps(
+        self, text: str, options: ort.RunOptions
+    ) -> Generator[SpeechChunk | None, None, None]:
+        """Blocking, one model run per step: the chunks of `text` (None where a step has
+        nothing to play yet)."""
+        for n, piece in enumerate(split_pieces(text)):
+            made = self._prior(text, piece, options)
+            if made is None:
+                continue
+            latent, stream = made
+            spans = windows(latent.length, FIRST_WINDOW if n == 0 else LATER_WINDOW)
+            for i, (start, end) in enumerate(spans):
+                if options.terminate:
+                    return
+                audio = self._voice.decode(latent, start, end, options)
+                yield stream.push(audio, final=i == len(spans) - 1)
+
+    def _prior(
+        self, text: str, piece: Piece, options: ort.RunOptions
+    ) -> tuple[Latent, PieceStream] | None:
+        """Blocking: one piece's latent sequence and the stream that shapes its audio
+        (None if it has nothing to say)."""
         voice = self._voice
         piece_text = text[piece.start : piece.end]
         words = word_tokens(piece_text)
@@ -147,34 +182,25 @@ class PiperTalker:
             return None
         ids, id_at = voice.ids(phonemes)
         starts = align_words(["".join(ipa for ipa, _ in w) for w in alone], phonemes)
-        audio, frames = voice.run(ids, self._scales, options)
-        if not len(audio):
-            return None
+        latent = voice.latent(ids, self._scales, options)
+        samples = latent.length * HOP
         # Native sample where each id starts: from the durations, else by id count.
-        if frames is not None:
-            edges = np.concatenate([[0.0], np.cumsum(frames, dtype=np.float64)])
-            edges *= len(audio) / edges[-1]
+        if latent.frames is not None:
+            edges = np.concatenate([[0.0], np.cumsum(latent.frames, dtype=np.float64)])
+            edges *= samples / edges[-1]
         else:
-            edges = np.linspace(0.0, len(audio), len(ids) + 1)
+            edges = np.linspace(0.0, samples, len(ids) + 1)
         native = [float(edges[_boundary_id(phonemes, id_at, j, len(ids))]) for j in starts]
+        places = [(at, piece.start + char) for (char, _), at in zip(words, native, strict=True)]
+        stream = PieceStream(voice.sample_rate, voice.gain, places, PAUSE_MS[piece.boundary])
+        return latent, stream
 
-        first, last = _speech_span(audio, voice.sample_rate)
-        begin = max(0, first - voice.sample_rate * _LEAD_MS // 1000)
-        end = min(len(audio), last + voice.sample_rate * _TAIL_MS // 1000)
-        body = audio[begin:end] * np.float32(voice.gain)
-        _fade(body, voice.sample_rate * _FADE_MS // 1000)
-        speech = resample(body, voice.sample_rate, SAMPLE_RATE)
-        pcm = np.concatenate(
-            [_to_int16(speech), np.zeros(SAMPLE_RATE * PAUSE_MS[piece.boundary] // 1000, np.int16)]
-        )
-        ratio = SAMPLE_RATE / voice.sample_rate
-        word_starts: list[tuple[int, int]] = []
-        for (char, _), sample in zip(words, native, strict=True):
-            at = min(max(round((sample - begin) * ratio), 0), max(len(speech) - 1, 0))
-            if word_starts and at <= word_starts[-1][0]:
-                at = word_starts[-1][0] + 1  # strictly increasing, as eSpeak's
-            word_starts.append((min(at, len(pcm) - 1), piece.start + char))
-        return SpeechChunk(pcm, word_starts)
+
+def _advance(steps: Generator[SpeechChunk | None, None, None]) -> tuple[SpeechChunk | None, bool]:
+    """Blocking: the next step's chunk, and whether another step may follow."""
+    for chunk in steps:
+        return chunk, True
+    return None, False
 
 
 def _boundary_id(phonemes: str, id_at: list[int], j: int, n_ids: int) -> int:
@@ -187,36 +213,3 @@ def _boundary_id(phonemes: str, id_at: list[int], j: int, n_ids: int) -> int:
     if j > 0 and phonemes[j - 1] == " ":
         return id_at[j - 1]
     return max(0, id_at[j] - 1)
-
-
-def _speech_span(audio: np.ndarray, rate: int) -> tuple[int, int]:
-    """First and last sample of the 10 ms frames within _FLOOR_DB of the loudest."""
-    window = max(1, rate // 100)
-    frames = len(audio) // window
-    if frames == 0:
-        return 0, len(audio)
-    power = np.mean(audio[: frames * window].reshape(frames, window) ** 2, axis=1)
-    loud = np.flatnonzero(power >= power.max() * 10 ** (_FLOOR_DB / 10))
-    if not loud.size:
-        return 0, len(audio)
-    return int(loud[0]) * window, min(len(audio), (int(loud[-1]) + 1) * window)
-
-
-def _fade(x: np.ndarray, n: int) -> None:
-    """Short linear fades in and out, in place (the cuts are in near silence)."""
-    n = min(n, len(x) // 2)
-    if n > 0:
-        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-        x[:n] *= ramp
-        x[-n:] *= ramp[::-1]
-
-
-def _to_int16(x: np.ndarray) -> np.ndarray:
-    """float -> int16 through a soft limiter: peaks above _KNEE bend towards full scale
-    and never reach it, so loud syllables are not clipped and quiet ones untouched."""
-    y = x.astype(np.float32, copy=True)
-    over = np.abs(y) > _KNEE
-    if over.any():
-        room = 1.0 - _KNEE
-        y[over] = np.sign(y[over]) * (_KNEE + room * np.tanh((np.abs(y[over]) - _KNEE) / room))
-    return np.round(y * 32767.0).astype(np.int16)

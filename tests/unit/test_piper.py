@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from omnivox.models.talker.base import SpeechChunk
-from omnivox.models.talker.piper import PiperTalker
+from omnivox.models.talker.piper import FIRST_WINDOW, MIN_LAST_WINDOW, PiperTalker, windows
 from omnivox.models.talker.piper_text import align_words, split_pieces, word_tokens
-from omnivox.models.talker.piper_voice import load_voice, voice_files, with_durations_output
+from omnivox.models.talker.piper_voice import load_voice, voice_files
 
 SR = 16_000
 LONG = (
@@ -72,9 +72,10 @@ async def test_long_sentence_comes_in_pieces_the_first_one_soon(talker: PiperTal
     assert len(chunks) >= 3
     assert len(chunks[0].pcm) < len(pcm) / 3
     assert [c for _, c in starts] == word_indices(LONG)
-    # One gain for every piece: their speech levels stay within a few dB.
-    levels = [20 * np.log10(rms(c.pcm[np.abs(c.pcm) > 300])) for c in chunks]
-    assert max(levels) - min(levels) < 4.0
+    # One gain for every piece: the speech level of every second within a natural spread.
+    seconds = [pcm[i : i + SR] for i in range(0, len(pcm) - SR + 1, SR)]
+    levels = [20 * np.log10(rms(s[np.abs(s) > 300])) for s in seconds]
+    assert max(levels) - min(levels) < 6.0
     # Seams are short pauses, not gaps: no silence of a second anywhere.
     frames = pcm[: len(pcm) // 320 * 320].reshape(-1, 320)
     quiet = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)) < 100
@@ -82,26 +83,46 @@ async def test_long_sentence_comes_in_pieces_the_first_one_soon(talker: PiperTal
     assert max(len(r) for r in runs) * 20 < 400
 
 
-async def test_closing_the_stream_stops_at_the_next_piece(talker: PiperTalker) -> None:
-    calls: list[str] = []
-    render = talker._render
+async def test_the_first_sound_is_one_short_window_of_a_long_sentence(
+    talker: PiperTalker,
+) -> None:
+    chunks, pcm, _ = await collect(talker, LONG)
+    # ~0.19 s of speech (less what the resampler still holds), not the first clause.
+    assert 0 < len(chunks[0].pcm) < SR // 4
+    assert len(pcm) > 4 * SR
 
-    def spy(text, piece, options):  # type: ignore[no-untyped-def]
-        calls.append(text[piece.start : piece.end])
-        return render(text, piece, options)
 
-    talker._render = spy  # type: ignore[method-assign]
+async def test_closing_the_stream_stops_at_the_next_window(talker: PiperTalker) -> None:
+    voice = talker._voice
+    calls: list[tuple[int, int]] = []
+    decode = voice.decode
+
+    def spy(latent, start, end, options=None):  # type: ignore[no-untyped-def]
+        calls.append((start, end))
+        return decode(latent, start, end, options)
+
+    voice.decode = spy  # type: ignore[method-assign]
     try:
         gen = talker.synthesize(LONG)
         async with aclosing(gen):
             first = await anext(gen)
             assert len(first.pcm) > 0
         started = len(calls)
-        assert started <= 2  # the first piece, and at most the one made while it played
+        assert started <= 2  # the first window, and at most the one made while it played
         await asyncio.sleep(0.3)
         assert len(calls) == started  # nothing more after the close
     finally:
-        del talker._render
+        del voice.decode
+
+
+def test_windows_cover_the_sequence_growing_with_no_sliver_at_the_end() -> None:
+    spans = windows(1000, FIRST_WINDOW)
+    assert spans[0] == (0, FIRST_WINDOW)
+    assert [a for a, _ in spans[1:]] == [b for _, b in spans[:-1]] and spans[-1][1] == 1000
+    sizes = [b - a for a, b in spans]
+    assert sizes[1] > sizes[0] and sizes[-1] >= MIN_LAST_WINDOW
+    assert windows(FIRST_WINDOW + 10, FIRST_WINDOW) == [(0, FIRST_WINDOW + 10)]
+    assert windows(0, FIRST_WINDOW) == []
 
 
 async def test_blank_text_says_nothing(talker: PiperTalker) -> None:
@@ -114,19 +135,6 @@ def test_blocking_path_gives_the_same_words(talker: PiperTalker) -> None:
     pcm, starts = talker.synthesize_with_words(text)
     assert [c for _, c in starts] == word_indices(text)
     assert 1.0 < len(pcm) / SR < 5.0
-
-
-def test_the_bundled_voice_gives_phoneme_durations() -> None:
-    voice = load_voice(None)
-    assert voice.has_durations and voice.sample_rate == 22_050
-    ids, _ = voice.ids("hˈɛloʊ")
-    audio, frames = voice.run(ids, voice.default_scales())
-    assert frames is not None and len(frames) == len(ids)
-    assert frames.sum() * 256 == len(audio)  # the decoder expands exactly these frames
-
-
-def test_a_graph_without_a_single_ceil_is_left_alone() -> None:
-    assert with_durations_output(b"") is None
 
 
 def test_voice_paths_are_checked(tmp_path: Path) -> None:
