@@ -17,10 +17,10 @@ replies: frames the transport asked for mid-reply with none ready).
 
 At the end every peer hangs up and the server should come back to where it was before
 the first call: the report compares fds, threads and tasks after all sessions closed
-with the idle server before them (read after one warm-up question, so the bounded
-executor's threads and the models' state are already there; `leaked_*`, 0 when nothing
-leaks), and RSS growth from the end of the first minute (caches, allocator pools) to the
-end.
+with the idle server before them (read after a warm-up round of N questions at once,
+so thread pools and the models' state are already as large as N sessions make them;
+`leaked_*`, 0 when nothing leaks), and RSS growth from the end of the first minute
+(caches, allocator pools) to the end.
 """
 
 from __future__ import annotations
@@ -171,16 +171,22 @@ class Peer:
         return len(caller.events)
 
 
-async def warm_up(url: str, question: np.ndarray) -> None:
-    """One question before the baseline: the executor's threads, the models' sessions and
-    the allocator's pools exist from then on and are not counted as leaks."""
-    caller = Caller()
-    try:
+async def warm_up(url: str, question: np.ndarray, sessions: int) -> None:
+    """`sessions` callers ask one question at once before the baseline: the thread pools
+    (ours, asyncio's default one that sockets' address lookups use, the libraries'), the
+    models' state and the allocator's pools are then as large as this load makes them,
+    and are not counted as leaks."""
+    callers = [Caller() for _ in range(sessions)]
+
+    async def ask(caller: Caller) -> None:
         await asyncio.wait_for(caller.connect(url), CONNECT_TIMEOUT_S)
         caller.mic.say(question)
         await caller.hear_reply()
+
+    try:
+        await asyncio.gather(*(ask(c) for c in callers))
     finally:
-        await caller.close(url)
+        await asyncio.gather(*(c.close(url) for c in callers), return_exceptions=True)
 
 
 async def settled(http: aiohttp.ClientSession, url: str) -> None:
@@ -207,7 +213,7 @@ async def run_soak(
     per_minute: dict[int, Minute] = {}
     samples: list[Sample] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        await warm_up(server.url, question)
+        await warm_up(server.url, question, sessions)
         await settled(http, server.url)
         _, tasks = await server_tasks(http, server.url)
         before = proc_sample(server.pid, 0.0, tasks)
