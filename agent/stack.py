@@ -21,6 +21,7 @@ from omnivox.models.recognizer.base import Recognizer
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.talker.base import Talker
 from omnivox.models.talker.espeak import EspeakTalker
+from omnivox.models.talker.model_speech import ModelSpeechTalker, SpeakingThinker, SpeechLedger
 from omnivox.models.talker.piper import PiperTalker
 from omnivox.models.thinker.base import Thinker
 from omnivox.models.turn.classifier import TurnClassifier
@@ -53,9 +54,15 @@ class ModelStack:
             if self.interventions is not None and config.interventions == self.config.interventions
             else build_interventions(config.interventions, thinker_tools=self.tools)
         )
+        thinker: Thinker = self.thinker
+        talker: Talker = self.talker
+        if getattr(thinker, "speaks", False):
+            # An omni model speaks itself: its voice, per session, through the same stage.
+            ledger = SpeechLedger()
+            thinker, talker = SpeakingThinker(thinker, ledger), ModelSpeechTalker(ledger, talker)
         return ReplyDeps(
-            thinker=self.thinker,
-            talker=self.talker,
+            thinker=thinker,
+            talker=talker,
             clock=clock,
             emit=emit.event,
             tools=self.tools,

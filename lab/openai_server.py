@@ -23,6 +23,7 @@ connection while a reply is still streaming (cancellation tests, cancel-latency 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -124,6 +125,28 @@ def text_stream(
     if usage:
         steps.append(Usage())
     steps.append(Done())
+    return StreamReply(steps)
+
+
+def speech_stream(pieces: list[str], pcm: bytes, piece_bytes: int = 4800) -> StreamReply:
+    """A spoken answer as OpenAI streams one with `modalities: ["text", "audio"]`: the
+    transcript in `delta.audio.transcript`, the speech (`pcm`: 16-bit PCM, as asked for
+    with `audio.format`) base64 in `delta.audio.data`, each transcript piece followed by
+    its share of the audio, then the audio's id and expiry, finish, usage, done."""
+    audio_id = "audio_fake"
+    head = {"id": audio_id, "transcript": ""}
+    steps: list[Step] = [
+        Chunk({"role": "assistant", "content": None, "refusal": None, "audio": head})
+    ]
+    share = len(pcm) // max(1, len(pieces)) // 2 * 2
+    for i, piece in enumerate(pieces):
+        steps.append(Chunk({"audio": {"transcript": piece}}))
+        part = pcm[i * share : len(pcm) if i == len(pieces) - 1 else (i + 1) * share]
+        for at in range(0, len(part), piece_bytes):
+            data = base64.b64encode(part[at : at + piece_bytes]).decode()
+            steps.append(Chunk({"audio": {"data": data}}))
+    steps.append(Chunk({"audio": {"id": audio_id, "expires_at": 1_900_000_000}}))
+    steps += [Chunk({}, "stop"), Usage(), Done()]
     return StreamReply(steps)
 
 

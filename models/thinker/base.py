@@ -60,7 +60,18 @@ class ToolCallsRequested:
     calls: list[ToolCall]
 
 
-ThinkerEvent = TextDelta | ToolCallsRequested
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    """Speech the Thinker says itself (an omni model with audio out): mono int16 PCM at
+    `rate`, in order; its transcript comes as TextDelta. Such a Thinker has `speaks =
+    True`; the session then plays this audio instead of the Talker's (models/talker/
+    model_speech.py)."""
+
+    pcm: bytes
+    rate: int
+
+
+ThinkerEvent = TextDelta | ToolCallsRequested | SpeechAudio
 
 
 class Thinker(Protocol):

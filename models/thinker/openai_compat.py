@@ -48,7 +48,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from omnivox.models.thinker.base import TextDelta, ThinkerEvent, ThinkRequest
+from omnivox.models.thinker.base import SpeechAudio, TextDelta, ThinkerEvent, ThinkRequest
 from omnivox.models.thinker.errors import (
     ThinkerConnectError,
     ThinkerDisconnectedError,
@@ -103,6 +103,13 @@ class OpenAIThinkerConfig:
     include_usage: bool = True
     audio_data_uri: bool = False
     strip_think: bool = True
+    speak: bool = False
+    """Ask for speech too (`modalities: ["text", "audio"]`): a model that speaks itself."""
+    voice: str = "alloy"
+    audio_format: str = "pcm16"
+    """What `audio.format` asks for: "pcm16" (OpenAI), "wav" (DashScope's Qwen-Omni, which
+    still streams raw PCM)."""
+    audio_rate: int = 24_000
 
 
 class OpenAIThinker:
@@ -114,6 +121,7 @@ class OpenAIThinker:
         self.config = config
         self.takes_images = config.send_images
         self.takes_audio = config.user_input != "text"
+        self.speaks = config.speak
         self._api_key = api_key or None
         base = URL(config.base_url)
         # Join as a path so a query (Azure's ?api-version=...) stays a query.
@@ -162,6 +170,9 @@ class OpenAIThinker:
             body["max_tokens"] = cfg.max_tokens
         if request.tools:
             body["tools"] = wire_tools(request.tools)
+        if cfg.speak:
+            body["modalities"] = ["text", "audio"]
+            body["audio"] = {"voice": cfg.voice, "format": cfg.audio_format}
         body.update(cfg.extra_body)
         return body
 
@@ -298,6 +309,8 @@ class OpenAIThinker:
                         text = think.feed(text)
                     if text:
                         yield TextDelta(text)
+                for pcm in asm.take_audio():
+                    yield SpeechAudio(pcm, self.config.audio_rate)
                 if asm.finish_reason and (calls := asm.take_calls()):
                     yield calls
                 if asm.started:
@@ -356,6 +369,8 @@ class OpenAIThinker:
             text = think.feed(text) + think.flush()
         if text:
             yield TextDelta(text)
+        for pcm in asm.take_audio():
+            yield SpeechAudio(pcm, self.config.audio_rate)
         if requested := asm.take_calls():
             yield requested
 
@@ -470,7 +485,13 @@ def _parse_options(options: dict[str, Any]) -> OpenAIThinkerConfig:
         )
     if o.get("user_input", "text") not in ("text", "audio", "both"):
         raise ValueError("thinker.user_input: must be one of text, audio, both")
-    for key in ("include_usage", "audio_data_uri", "strip_think", "send_images"):
+    _check_str(o, "voice")
+    if o.get("audio_format", "pcm16") not in ("pcm16", "wav"):
+        raise ValueError("thinker.audio_format: must be pcm16 or wav")
+    rate = o.get("audio_rate", 24_000)
+    if type(rate) is not int or not 8000 <= rate <= 48_000:
+        raise ValueError("thinker.audio_rate: must be a sample rate from 8000 to 48000")
+    for key in ("include_usage", "audio_data_uri", "strip_think", "send_images", "speak"):
         if key in o and not isinstance(o[key], bool):
             raise ValueError(f"thinker.{key}: must be true or false")
     return OpenAIThinkerConfig(**o)

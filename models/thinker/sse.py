@@ -274,6 +274,7 @@ class ChunkAssembler:
     fragment): the first-token budget is met and the idle budget applies from then on."""
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
+    _audio: list[bytes] = field(default_factory=list)
     _calls: list[_PartialCall] = field(default_factory=list)
     _slots: dict[int, int] = field(default_factory=dict)
     """Wire `index` -> position in _calls (they differ when a server reuses an index)."""
@@ -300,9 +301,34 @@ class ChunkAssembler:
             for fragment in delta.get("tool_calls") or []:
                 self._merge(fragment)
                 self.started = True
+            texts += self._speech(delta.get("audio"))
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
         return texts
+
+    def take_audio(self) -> list[bytes]:
+        """The speech (raw PCM) that came with the chunks fed since the last call."""
+        audio, self._audio = self._audio, []
+        return audio
+
+    def _speech(self, audio: Any) -> list[str]:
+        """`delta.audio` of a model that speaks (OpenAI, DashScope's Qwen-Omni): its
+        `transcript` is the text spoken, its `data` base64 PCM (`id`, `expires_at` and
+        anything else are ignored)."""
+        if not isinstance(audio, dict):
+            return []
+        data = audio.get("data")
+        if isinstance(data, str) and data:
+            try:
+                self._audio.append(base64.b64decode(data, validate=True))
+            except ValueError:
+                raise ThinkerProtocolError("delta.audio.data is not base64") from None
+            self.started = True
+        transcript = audio.get("transcript")
+        if isinstance(transcript, str) and transcript:
+            self.started = True
+            return [transcript]
+        return []
 
     def take_calls(self) -> ToolCallsRequested | None:
         """The assembled tool calls, once (None when there are none or already taken).

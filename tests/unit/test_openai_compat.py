@@ -26,11 +26,13 @@ from omnivox.lab.openai_server import (
     Usage,
     completion_reply,
     error_reply,
+    speech_stream,
     text_stream,
     tool_call_steps,
 )
 from omnivox.models.thinker.base import (
     Message,
+    SpeechAudio,
     TextDelta,
     ThinkerEvent,
     ThinkRequest,
@@ -610,3 +612,33 @@ async def test_generic_thinker_keys_are_accepted_and_extra_body_is_merged() -> N
     body = server.requests[0].body
     assert body["chat_template_kwargs"] == {"enable_thinking": False} and body["top_p"] == 0.9
     assert "temperature" not in body and "max_tokens" not in body  # unset: server defaults
+
+
+async def test_a_model_that_speaks_streams_its_transcript_and_its_audio() -> None:
+    pcm = bytes(range(256)) * 60  # 15360 bytes of 16-bit PCM
+    script: list[Reply] = [speech_stream(["Hello ", "there."], pcm)]
+    async with served(script, speak=True, voice="verse", audio_format="wav") as (server, t):
+        events = await collect(t)
+    body = server.requests[0].body
+    assert body["modalities"] == ["text", "audio"]
+    assert body["audio"] == {"voice": "verse", "format": "wav"}
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello there."
+    audio = [e for e in events if isinstance(e, SpeechAudio)]
+    assert b"".join(a.pcm for a in audio) == pcm and {a.rate for a in audio} == {24_000}
+    assert t.speaks
+
+
+async def test_audio_that_is_not_base64_is_a_protocol_error() -> None:
+    steps = [Chunk({"audio": {"data": "not base64!"}}), Chunk({}, "stop"), Done()]
+    async with served([StreamReply(steps)], speak=True) as (_, t):
+        _, err = await collect_until_error(t)
+    assert "base64" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [({"audio_format": "mp3"}, "audio_format"), ({"audio_rate": 100}, "audio_rate")],
+)
+def test_speech_options_are_checked(options: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=f"thinker.{key}"):
+        OpenAIThinker.from_config({"base_url": "http://x", "model": "m", **options})
