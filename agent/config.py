@@ -11,9 +11,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from omnivox.agent.interventions.config import parse_interventions
+from omnivox.agent.logs import LogFormat, LogLevel
+from omnivox.media.webrtc.ice import IceServer, IceServers, check_ice_url, is_turn
 from omnivox.models.talker.piper import NOISE_RANGE as PIPER_NOISE
 from omnivox.models.talker.piper import SPEED_RANGE as PIPER_SPEED
 from omnivox.models.talker.piper_voice import voice_files as piper_voice_files
@@ -181,6 +191,26 @@ class EchoConfig(_Section):
     """Take the agent's own voice out of the user's audio on the server (WebRTC's AEC3),
     for clients that do not cancel their echo (a loudspeaker kiosk, some SIP phones).
     Browsers do (the page asks for it), so it is off by default."""
+    noise_suppression: bool = False
+    """Also suppress steady background noise (WebRTC's noise suppressor) in the user's audio."""
+    gate: bool = True
+    """With `cancel`: a speech onset counts only if it is louder than the echo the agent's
+    own audio explains (agent/speech/echo_gate.py), so residual echo never interrupts."""
+    gate_margin_db: float = Field(10.0, ge=0.0, le=40.0)
+    """How much louder than the explained echo a frame must be to count as the user."""
+
+
+class IceServerConfig(_Section):
+    """One STUN or TURN server, as in the W3C RTCIceServer dictionary."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        return [check_ice_url(u) for u in urls]
 
 
 class ServerConfig(_Section):
@@ -191,6 +221,79 @@ class ServerConfig(_Section):
     ice_gather_timeout_s: float = Field(5.0, gt=0)
     media_stream_path: str | None = "/v1/media-stream"
     """Where phone providers' WebSocket media streams connect (Twilio's protocol); None: off."""
+    realtime_path: str | None = "/v1/realtime"
+    """Where OpenAI-Realtime-compatible clients connect (WebSocket); None: off."""
+    drain_timeout_s: float = Field(30.0, ge=0)
+    """On SIGTERM: how long live replies may go on before every session is closed."""
+    media_timeout_s: float = Field(3.0, gt=0)
+    """A WebRTC peer that sends no audio this long has vanished: its session is closed
+    (ICE consent alone would take ~30 s)."""
+    ice_servers: list[IceServerConfig] = Field(default_factory=list)
+    """STUN/TURN servers for the server's peer connections and the page; empty: none
+    (host candidates only, nothing asked of the network)."""
+    turn_secret: str | None = None
+    """The TURN server's shared secret (coturn `static-auth-secret`): TURN entries without
+    a username get credentials minted per call, valid `turn_credential_ttl_s`."""
+    turn_credential_ttl_s: int = Field(86_400, ge=60)
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    """"relay": both ends use TURN relays only."""
+
+    def ice(self) -> IceServers:
+        """The ICE settings as the WebRTC fronts take them."""
+        return IceServers(
+            tuple(IceServer(tuple(s.urls), s.username, s.credential) for s in self.ice_servers),
+            self.turn_secret,
+            self.turn_credential_ttl_s,
+            self.ice_transport_policy,
+        )
+
+    @model_validator(mode="after")
+    def _turn_credentials(self) -> ServerConfig:
+        for server in self.ice_servers:
+            turn = any(is_turn(u) for u in server.urls)
+            if (server.username is None) != (server.credential is None):
+                raise ValueError("ice_servers: give both username and credential, or neither")
+            if turn and server.username is None and self.turn_secret is None:
+                raise ValueError(
+                    f"ice_servers: {server.urls[0]} needs a username and credential, "
+                    "or server.turn_secret for minted ones"
+                )
+        return self
+
+
+class AccessConfig(_Section):
+    """Who may use the `/v1/*` API, and how much (agent/api/access.py)."""
+
+    api_key_env: str = "OMNIVOX_API_KEY"
+    """The environment variable holding the API key. Unset or empty: no key is asked for
+    (the server warns when it listens beyond localhost)."""
+    token_ttl_s: int = Field(600, ge=10, le=86_400)
+    """Lifetime of the client tokens `POST /v1/tokens` mints."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins a browser may call from ("https://app.example.com"; "*": any). The page's
+    own origin is always allowed; requests without an Origin are not browsers."""
+    max_sessions_per_ip: int = Field(16, ge=1)
+    requests_per_s: float = Field(5.0, gt=0)
+    """Sustained `/v1/*` requests per client address (a token bucket)..."""
+    request_burst: int = Field(30, ge=1)
+    """... and how many may come at once."""
+    max_body_bytes: int = Field(256_000, ge=1_000)
+    """The largest HTTP request body."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Load balancers in front (CIDR, e.g. 10.0.0.0/8): requests from them are counted
+    against the client address their `X-Forwarded-For` names, not their own."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names it
+        return value
+
+
+class JournalConfig(_Section):
+    dir: Path | None = None
+    """Folder for per-session JSONL journals of every finished turn; None: none kept."""
 
 
 class TelephonyConfig(_Section):
@@ -211,6 +314,19 @@ class TelephonyConfig(_Section):
     environment variable `auth_password_env`."""
     auth_password_env: str = "OMNIVOX_SIP_PASSWORD"
     realm: str = "omnivox"
+    transfer_targets: dict[str, str] = Field(default_factory=dict)
+    """Where the `transfer` call tool may send a caller: a name the Thinker uses (e.g.
+    "front desk") -> a SIP URI; the first is the default. Empty: no transfer tool."""
+
+    @field_validator("transfer_targets")
+    @classmethod
+    def _targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, uri in value.items():
+            if uri.partition(":")[0].lower() not in ("sip", "sips", "tel") or any(
+                c in uri for c in "\r\n<> "
+            ):
+                raise ValueError(f"{name!r}: {uri!r} is not a sip:, sips: or tel: URI")
+        return value
 
     @field_validator("sip")
     @classmethod
@@ -236,6 +352,13 @@ def split_host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class LogConfig(_Section):
+    level: LogLevel = "info"
+    """Overridden by `--debug` and the OMNIVOX_LOG_LEVEL environment variable."""
+    format: LogFormat = "text"
+    """json: one JSON object per line (ts, level, logger, msg, extra fields)."""
+
+
 class AgentConfig(_Section):
     greeting: str = "Hi! I'm the front desk assistant. How can I help?"
     system_prompt: str = (
@@ -251,6 +374,9 @@ class AgentConfig(_Section):
     camera: CameraConfig = CameraConfig()
     server: ServerConfig = ServerConfig()
     telephony: TelephonyConfig = TelephonyConfig()
+    access: AccessConfig = AccessConfig()
+    journal: JournalConfig = JournalConfig()
+    log: LogConfig = LogConfig()
     interventions: list[dict[str, Any]] = Field(default_factory=list)
     """The intervention chain, in order: rag, safety, tools, python (intervention_config.py)."""
 

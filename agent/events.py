@@ -25,6 +25,7 @@ class EventType(StrEnum):
     # the user
     VAD_START = "vad_start"
     VAD_STOP = "vad_stop"
+    ECHO_GATE = "echo_gate"
     TRANSCRIPT_PARTIAL = "transcript_partial"
     TRANSCRIPT_FINAL = "transcript_final"
     # turn taking
@@ -43,6 +44,7 @@ class EventType(StrEnum):
     REPLY_DONE = "reply_done"
     REPLY_CANCELLED = "reply_cancelled"
     TURN_METRICS = "turn_metrics"
+    MOUTH_TO_EAR = "mouth_to_ear"
     SOURCES = "sources"
     TOOL_CALL = "tool_call"
     # the camera
@@ -60,6 +62,7 @@ class EventType(StrEnum):
 _WORTH_LOGGING = frozenset(
     {
         EventType.TURN_METRICS,
+        EventType.MOUTH_TO_EAR,
         EventType.REPLY_CANCELLED,
         EventType.ERROR,
         EventType.SESSION_ENDED,
@@ -102,8 +105,8 @@ class Emitter:
         except Exception:
             log.exception("event sink failed for %s", event.type)
 
-    def error(self, message: str, source: str) -> None:
-        self(EventType.ERROR, message=message, source=source)
+    def error(self, message: str, source: str, **data: object) -> None:
+        self(EventType.ERROR, message=message, source=source, **data)
 
     def child(self, **common: object) -> Emitter:
         return Emitter(self._sink, self._clock, **self._common, **common)

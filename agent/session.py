@@ -16,10 +16,14 @@ import dataclasses
 
 import numpy as np
 
+from omnivox.agent.call_tools import CallTools
 from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Emitter, EventSink, EventType
+from omnivox.agent.interventions.chain import Intervention, ToolsIntervention
 from omnivox.agent.reply.replies import Replies
 from omnivox.agent.reply.reply import ReplyTimings, gather_user_media
+from omnivox.agent.speech.echo_gate import EchoGate, EchoGateSettings
+from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.agent.speech.turn_audio import TurnAudio
 from omnivox.agent.speech.user_speech import UserSpeech
 from omnivox.agent.stack import ModelStack
@@ -27,6 +31,7 @@ from omnivox.agent.turns import events as te
 from omnivox.agent.turns.policy import TurnPolicy
 from omnivox.agent.turns.queries import TurnQueries
 from omnivox.agent.vision.visitors import Visitors
+from omnivox.media.call_control import CallControl
 from omnivox.media.clock import Clock
 from omnivox.media.echo_canceller import EchoCanceller
 from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
@@ -43,7 +48,9 @@ class Session:
         stack: ModelStack,
         clock: Clock,
         emit: EventSink,
+        call: CallControl | None = None,
     ) -> None:
+        """`call`: the phone call this conversation is on, for the call tools."""
         self.id = session_id
         self.config = config
         self.clock = clock
@@ -72,11 +79,13 @@ class Session:
         )
         self.vad = stack.new_vad()
         self._thinker = stack.thinker
+        self._recognizer = stack.recognizer
+        self._deps = stack.reply_deps(config, clock, self._emit)
         self.replies = Replies(
-            stack.reply_deps(config, clock, self._emit),
+            self._deps,
             self._emit,
             on_audio_started=lambda: self._handle(te.AgentAudioStarted(clock.now_ms())),
-            on_ended=lambda heard: self._handle(te.AgentReplyFinished(clock.now_ms(), heard)),
+            on_ended=self._reply_ended,
         )
         self.speech = UserSpeech(
             stack.recognizer,
@@ -85,9 +94,15 @@ class Session:
             on_error=lambda msg: self._emit.error(msg, source="recognizer"),
         )
         self.turn_audio = TurnAudio()
-        self._echo = EchoCanceller() if config.echo.cancel else None
+        self._echo: EchoCanceller | None = None
+        self._echo_gate: EchoGate | None = None
+        if config.echo.cancel:
+            self.cancel_echo()
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.closed = False
+        self._call_tools = CallTools(call, clock) if call is not None else None
+        if self._call_tools is not None:
+            self.add_intervention(ToolsIntervention([self._call_tools.registry], name="call"))
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -102,6 +117,8 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        if self._call_tools is not None:
+            self._call_tools.close()
         await self.replies.close()
         await self.speech.close()
         await self.visitors.close()
@@ -137,10 +154,15 @@ class Session:
         if self.closed:
             return
         self.visitors.tick()
+        raw = frame.pcm
         if self._echo is not None:
             frame = dataclasses.replace(frame, pcm=self._echo.process(frame.pcm))
         now = self.clock.now_ms()
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
+        if self._echo_gate is not None:
+            vad_events, verdicts = self._echo_gate.process(frame.t_ms, raw, frame.pcm, vad_events)
+            for verdict in verdicts:
+                self._emit(EventType.ECHO_GATE, **verdict.fields())
         self.speech.push(frame)
         for ve in vad_events:
             if ve.kind == "start":
@@ -201,10 +223,27 @@ class Session:
         frame = self.replies.next_frame(self._silence, duck)
         if self._echo is not None:
             self._echo.reference(frame)
+        if self._echo_gate is not None:
+            self._echo_gate.reference(frame)
         return frame
 
     def report_error(self, message: str, source: str) -> None:
         self._emit.error(message, source)
+
+    def cancel_echo(self) -> None:
+        """Take the agent's own voice out of the user's audio here, with what it plays as
+        the reference: for every call (`echo.cancel`), or for one whose far end asks
+        because its own canceller does harm (Firefox's erases the user's speech)."""
+        if self._echo is not None:
+            return
+        echo = self.config.echo
+        self._echo = EchoCanceller(noise_suppression=echo.noise_suppression)
+        if echo.gate:
+            self._echo_gate = EchoGate(EchoGateSettings(margin_db=echo.gate_margin_db))
+
+    def report_mouth_to_ear(self, reply_id: str, ms: float) -> None:
+        """The page's own figure for a reply, logged and sent back beside the server's."""
+        self._emit(EventType.MOUTH_TO_EAR, reply_id=reply_id, mouth_to_ear_ms=round(ms, 1))
 
     def report_playout_delay(self, delay_ms: float) -> None:
         """The far end says agent audio takes `delay_ms` from being sent to being played."""
@@ -212,7 +251,21 @@ class Session:
         if self._echo is not None:
             self._echo.set_delay_ms(delay_ms)
 
+    def report_echo_path(self, delay_ms: float, gain_db: float) -> None:
+        """A local transport measured its echo path (speaker to microphone): the
+        canceller's delay hint, and where the echo gate looks for our own voice."""
+        if self._echo is not None:
+            self._echo.set_delay_ms(delay_ms)
+        if self._echo_gate is not None:
+            self._echo_gate.set_delay_ms(delay_ms)
+            self._echo_gate.set_path_gain_db(gain_db)
+
     # ---- decisions ---------------------------------------------------------------------
+
+    def _reply_ended(self, heard: str) -> None:
+        self._handle(te.AgentReplyFinished(self.clock.now_ms(), heard))
+        if self._call_tools is not None:
+            self._call_tools.reply_ended()
 
     def _handle(self, event: te.TurnEvent) -> None:
         for action in self.policy.handle(event):
@@ -242,9 +295,70 @@ class Session:
                     ),
                 )
             case te.CancelReply():
+                if self._call_tools is not None:
+                    self._call_tools.barged_in()
                 self.replies.cancel(action.reason, action.onset_ms, action.t_ms)
             case te.Duck():
                 pass  # pull_audio reads policy.ducked
+
+    # ---- for API clients that drive the turns themselves (the Realtime API) -------------
+
+    def respond(self, user_text: str | asyncio.Future[str] | None) -> None:
+        """Answer now, not at a turn end the policy found: the user's words (typed, or a
+        transcript still on its way), or None for the conversation so far."""
+        if self.closed:
+            return
+        self.visitors.activity()
+        if isinstance(user_text, str):
+            typed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            typed.set_result(user_text)
+            user_text = typed
+        self.replies.start(transcript=user_text, timings=ReplyTimings())
+
+    def cancel_reply(self, reason: str) -> None:
+        """Cut the current reply now (the far end asked)."""
+        now = self.clock.now_ms()
+        self.replies.cancel(reason, now, now)
+
+    def truncate_reply(self, reply_id: str, heard_ms: float) -> str | None:
+        """The far end played only `heard_ms` of reply `reply_id`: the history keeps what
+        was heard by then (returned; None if that reply is no longer the last)."""
+        return self.replies.truncate(reply_id, heard_ms)
+
+    def use_turn_classifier(self, on: bool) -> None:
+        """Turn taking by the classifier (when the stack has one) or by timing rules."""
+        self.policy.use_classifier = on and self._queries is not None
+
+    def set_instructions(self, system_prompt: str) -> None:
+        """The Thinker's system prompt from the next reply on."""
+        self._deps.system_prompt = system_prompt
+
+    def add_intervention(self, intervention: Intervention) -> None:
+        """An intervention of this session only (a Realtime client's own tools)."""
+        assert self._deps.interventions is not None  # the stack always builds the chain
+        self._deps.interventions.add(intervention)
+
+    def transcribe(self, pcm: np.ndarray) -> asyncio.Future[str]:
+        """The recognizer's final for `pcm` (16 kHz), off the event loop, outside the
+        turn taking (a client that commits its audio itself)."""
+        worker = TranscriptionWorker(
+            self._recognizer,
+            lambda _partial: None,
+            lambda msg: self._emit.error(msg, source="recognizer"),
+        )
+        worker.start()
+        worker.open_stream()
+        for start in range(0, len(pcm), MAX_CHUNK_SAMPLES):  # bounded recognizer calls
+            worker.feed(pcm[start : start + MAX_CHUNK_SAMPLES])
+        final = worker.request_final()
+
+        async def finish() -> str:
+            try:
+                return await final
+            finally:
+                await worker.close()
+
+        return asyncio.ensure_future(finish())
 
     def _say(self, text: str) -> None:
         self.visitors.activity()

@@ -1,4 +1,5 @@
-"""Drive Debian's Chromium with Playwright: the omnivox page in a headless browser.
+"""Drive Debian's Chromium with Playwright (and Firefox ESR, lab/firefox.py): the omnivox
+page in a headless browser.
 
 The browser is /usr/bin/chromium (never `playwright install`: no downloaded browsers).
 Chromium's fake media devices replace the mic and camera with files, so a test or
@@ -15,7 +16,7 @@ import importlib.util
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -24,6 +25,19 @@ if TYPE_CHECKING:
     from playwright.async_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
+Browser = Literal["chromium", "firefox"]
+BROWSERS: tuple[Browser, ...] = ("chromium", "firefox")
+
+
+class ScriptedPage(Protocol):
+    """What tests and benchmarks do with a page in either browser (Playwright's names)."""
+
+    async def goto(self, url: str) -> Any: ...
+
+    async def evaluate(self, expression: str, arg: Any = None) -> Any: ...
+
+    async def close(self) -> None: ...
+
 
 BASE_ARGS = (
     "--no-sandbox",
@@ -39,8 +53,14 @@ BASE_ARGS = (
 )
 
 
-def missing_prerequisites() -> list[str]:
-    """What driving Chromium needs and this machine lacks, each with its fix."""
+def missing_prerequisites(browser: Browser = "chromium") -> list[str]:
+    """What driving `browser` needs and this machine lacks, each with its fix."""
+    if browser == "firefox":
+        from omnivox.lab import firefox, pulse_mic
+
+        ff = firefox.FIREFOX
+        missing_ff = [] if ff.exists() else [f"{ff} (apt-get install firefox-esr)"]
+        return missing_ff + pulse_mic.missing_prerequisites()
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
@@ -99,6 +119,22 @@ async def launch_chromium(
             await browser.close()
 
 
+@asynccontextmanager
+async def launch_browser(
+    browser: Browser, fake_audio_wav: Path | None = None, loop_audio: bool = False
+) -> AsyncIterator[ScriptedPage]:
+    """A fresh headless page in `browser` whose microphone plays `fake_audio_wav` (from
+    the moment the page opens the mic; again and again if `loop_audio`)."""
+    if browser == "firefox":
+        from omnivox.lab.firefox import launch_firefox
+
+        async with launch_firefox(fake_audio_wav, loop_audio) as ff_page:
+            yield ff_page
+    else:
+        async with launch_chromium(fake_audio_wav, loop_audio=loop_audio) as page:
+            yield page
+
+
 def collect_console_errors(page: Page) -> list[str]:
     """Start recording console errors and uncaught exceptions; returns the live list."""
     errors: list[str] = []
@@ -108,7 +144,7 @@ def collect_console_errors(page: Page) -> list[str]:
 
 
 async def wait_for_event(
-    page: Page,
+    page: ScriptedPage,
     type: str,
     timeout_s: float,
     predicate: Callable[[dict[str, Any]], bool] | None = None,
@@ -143,7 +179,7 @@ async def wait_for_event(
         await asyncio.sleep(0.05)
 
 
-async def fetch_agent_audio(page: Page) -> tuple[np.ndarray, int]:
+async def fetch_agent_audio(page: ScriptedPage) -> tuple[np.ndarray, int]:
     """What the agent's track played since connect: (mono float32 samples, sample rate)."""
     result = await page.evaluate("() => window.omnivox.agentAudio()")
     raw = base64.b64decode(result["samples"])

@@ -7,6 +7,7 @@ async with serving(config, build_stack(config)) as server:
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -25,15 +26,19 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def serving(config: AgentConfig, stack: ModelStack) -> AsyncIterator[RunningServer]:
-    """The app for `config` on `stack`'s models, listening on 127.0.0.1 until the block ends."""
+async def serving(
+    config: AgentConfig, stack: ModelStack, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[RunningServer]:
+    """The app for `config` on `stack`'s models, listening on 127.0.0.1 until the block
+    ends; over TLS with `tls` (clients that insist on https and wss)."""
     app = create_app(config, stack)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
+    scheme = "https" if tls is not None else "http"
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app[REGISTRY], app)
+        yield RunningServer(f"{scheme}://127.0.0.1:{port}", app[REGISTRY], app)
     finally:
         await runner.cleanup()

@@ -103,6 +103,7 @@ async def simulate(
     camera: np.ndarray | Callable[[float], np.ndarray | None] | None = None,
     playout_delay_ms: float = 0.0,
     echo: EchoPath | None = None,
+    echo_path: tuple[float, float] | None = None,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
     the agent has finished (or `max_tail_ms`). `camera` is what the camera shows, sampled
@@ -111,7 +112,8 @@ async def simulate(
     `playout_delay_ms` models a far end whose receive path (network, jitter buffer)
     plays agent audio that much after it is sent, and reports it as a browser does.
     `echo` mixes the agent's audio back into the user's, as a far end that does not
-    cancel its own echo sends it (what the session hears, and `user` in the result)."""
+    cancel its own echo sends it (what the session hears, and `user` in the result).
+    `echo_path` (delay ms, gain dB) is what a kiosk measures of it at start."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -133,6 +135,8 @@ async def simulate(
     await session.start(greet=greet)
     if playout_delay_ms:
         session.report_playout_delay(playout_delay_ms)
+    if echo_path is not None:
+        session.report_echo_path(*echo_path)
     i = 0
     try:
         while True:

@@ -115,6 +115,13 @@ async def first_or_timeout(clock: Clock, awaitable: asyncio.Future[T], timeout_m
     try:
         waiters: set[asyncio.Future[Any]] = {awaitable, alarm}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # Cancelled from outside (a reply cut while its Thinker has not answered): the
+        # awaitable goes too, and has finished when the caller unwinds (an async
+        # generator it is still running could not be closed: "already running").
+        awaitable.cancel()
+        await asyncio.wait({awaitable})
+        raise
     finally:
         alarm.cancel()
     if not awaitable.done():

@@ -25,8 +25,12 @@ if TYPE_CHECKING:
     from livekit import rtc
 
 
+MAX_DELAY_HINT_MS = 500
+"""WebRTC's AudioProcessing takes stream delays of 0-500 ms."""
+
+
 class EchoCanceller:
-    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, noise_suppression: bool = False) -> None:
         from livekit import rtc  # imported here: ~0.2 s, and only sessions that cancel
 
         self._rtc = rtc
@@ -34,14 +38,16 @@ class EchoCanceller:
         self._chunk = sample_rate // 100
         self._apm: rtc.AudioProcessingModule = rtc.AudioProcessingModule(
             echo_cancellation=True,
-            noise_suppression=False,
+            noise_suppression=noise_suppression,
             high_pass_filter=True,
             auto_gain_control=False,
         )
 
     def set_delay_ms(self, delay_ms: float) -> None:
-        """A hint: how long the far end takes to play what is sent (AEC3 also estimates it)."""
-        self._apm.set_stream_delay_ms(max(0, round(delay_ms)))
+        """A hint: how long the far end takes to play what is sent (AEC3 also estimates it).
+        The module refuses (raises) a hint past its range; a browser's jitter buffer on a
+        loaded machine reports more, so it gets the range's end."""
+        self._apm.set_stream_delay_ms(min(MAX_DELAY_HINT_MS, max(0, round(delay_ms))))
 
     def reference(self, pcm: np.ndarray) -> None:
         """What the far end is about to play (int16 mono)."""

@@ -19,6 +19,8 @@ class PcmResampler:
         self.reset()
 
     def process(self, pcm: np.ndarray) -> np.ndarray:
+        if not len(pcm):  # libswresample fails on an empty frame (an empty media payload)
+            return np.zeros(0, dtype=np.int16)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.src_rate
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+opened_by: contextvars.ContextVar[str | None] = contextvars.ContextVar("opened_by", default=None)
+"""Who opens the sessions added in this context (the server's access layer sets the
+client's address for each request), for per-client caps on every transport."""
+
 
 class TransportSession(Protocol):
     id: str
+    transport: str
+    """Which front opened it ("webrtc", "whip", "sip"...), for metrics."""
 
     @property
     def running_tasks(self) -> int:
@@ -52,16 +59,26 @@ class SessionRegistry:
     def __init__(self, max_sessions: int) -> None:
         self.max_sessions = max_sessions
         self.sessions: dict[str, TransportSession] = {}
+        self.draining = False
+        """No new sessions: the server is shutting down (every transport sees it `full`)."""
+        self._owners: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.sessions)
 
     @property
     def full(self) -> bool:
-        return len(self.sessions) >= self.max_sessions
+        return self.draining or len(self.sessions) >= self.max_sessions
 
     def add(self, session: TransportSession) -> None:
         self.sessions[session.id] = session
+        owner = opened_by.get()
+        if owner is not None:
+            self._owners[session.id] = owner
+
+    def count_opened_by(self, owner: str) -> int:
+        """Live sessions `owner` opened."""
+        return sum(1 for o in self._owners.values() if o == owner)
 
     def running_tasks(self) -> int:
         """Tasks still running for live sessions (zero once everything has closed)."""
@@ -69,6 +86,7 @@ class SessionRegistry:
 
     async def close(self, session_id: str, reason: str) -> None:
         session = self.sessions.pop(session_id, None)
+        self._owners.pop(session_id, None)
         if session is None:
             return
         await session.close(reason)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from omnivox.media.call_control import CallControl
 from omnivox.media.clock import Clock
 from omnivox.media.frames import AudioFrame
 
@@ -41,6 +42,16 @@ class Conversation(Protocol):
         """The far end plays agent audio `delay_ms` after it was sent."""
         ...
 
+    def cancel_echo(self) -> None:
+        """The far end does not cancel its own echo: take the agent's voice out of the
+        user's audio here."""
+        ...
+
+    def report_mouth_to_ear(self, reply_id: str, ms: float) -> None:
+        """The far end measured, on its own clock, `ms` from the end of the user's speech
+        to the first sound of reply `reply_id`."""
+        ...
+
     def report_error(self, message: str, source: str) -> None:
         """Something the far end sent could not be used (the call goes on)."""
         ...
@@ -48,6 +59,16 @@ class Conversation(Protocol):
     async def close(self, reason: str) -> None: ...
 
 
-ConversationFactory = Callable[[str, Clock, Callable[[str], None]], Conversation]
-"""(session id, the transport's media clock, send one JSON event line to the far end)
--> the conversation, not yet started."""
+class ConversationFactory(Protocol):
+    def __call__(
+        self,
+        session_id: str,
+        clock: Clock,
+        send: Callable[[str], None],
+        /,
+        call: CallControl | None = None,
+    ) -> Conversation:
+        """(session id, the transport's media clock, send one JSON event line to the far
+        end, and for a phone call what the conversation may do to it) -> the
+        conversation, not yet started."""
+        ...

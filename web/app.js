@@ -7,6 +7,7 @@ import { Captions } from './captions.js';
 import { EventLog } from './eventlog.js';
 import { ErrorBanner, showConnection, showPresence } from './indicators.js';
 import { LevelMeter } from './meters.js';
+import { MouthToEar } from './mouthtoear.js';
 import { RtcSession } from './rtc.js';
 import { TurnState } from './turnstate.js';
 import { Waterfall } from './waterfall.js';
@@ -31,6 +32,13 @@ const errors = new ErrorBanner($('error-banner'));
 const micMeter = new LevelMeter($('mic-meter'));
 const agentMeter = new LevelMeter($('agent-meter'));
 const capture = new AgentCapture(60);
+const mouthToEars = []; // {replyId, ms} measured on this page
+const mouthToEar = new MouthToEar((m) => {
+  mouthToEars.push(m);
+  waterfall.mouthToEar(m.replyId, m.ms);
+  // The server logs it beside its own figures and echoes it as a `mouth_to_ear` event.
+  rtc.send({ type: 'mouth_to_ear', reply_id: m.replyId, ms: Math.round(m.ms * 10) / 10 });
+});
 
 const events = [];
 let state = 'idle';
@@ -50,7 +58,9 @@ const rtc = new RtcSession({
   onError: (message) => errors.show(message),
   onLocalStream: (stream) => {
     const ctx = audioContext();
-    micMeter.attach(ctx, ctx.createMediaStreamSource(stream));
+    const source = ctx.createMediaStreamSource(stream);
+    micMeter.attach(ctx, source);
+    mouthToEar.attach(ctx, 0, source).catch((err) => console.warn('omnivox: mouth-to-ear off:', err));
   },
   onRemoteStream: (stream) => {
     // Chromium only decodes remote WebRTC audio that a media element plays, so the
@@ -61,6 +71,7 @@ const rtc = new RtcSession({
     const source = ctx.createMediaStreamSource(stream);
     agentMeter.attach(ctx, source);
     capture.start(ctx, source).catch((err) => console.warn('omnivox: agent audio capture off:', err));
+    mouthToEar.attach(ctx, 1, source).catch((err) => console.warn('omnivox: mouth-to-ear off:', err));
   },
 });
 
@@ -82,6 +93,7 @@ function teardownMedia() {
   micMeter.detach();
   agentMeter.detach();
   capture.stop(); // keeps what was recorded, for agentAudio() after hang-up
+  mouthToEar.stop();
   ui.audio.srcObject = null;
   showCamera(null);
   ui.vad.classList.remove('on');
@@ -95,8 +107,10 @@ async function connect() {
   for (const view of [captions, waterfall, log, turn]) view.clear();
   capture.stop();
   capture.reset();
+  mouthToEar.reset();
+  mouthToEars.length = 0;
   errors.dismiss();
-  audioContext();
+  mouthToEar.markConnect(audioContext());
   try {
     await rtc.connect();
   } catch (err) {
@@ -175,6 +189,7 @@ const HANDLERS = {
   reply_text: (ev) => captions.replyText(ev.reply_id, text(ev.text)),
   reply_audio_start: (ev) => {
     if (flushed && String(ev.reply_id) !== flushed.replyId) endDrop();
+    mouthToEar.replyAudioStart(ev.reply_id);
     captions.replyAudioStart(ev.reply_id);
   },
   reply_audio_end: (ev) => captions.replyAudioEnd(ev.reply_id),
@@ -184,6 +199,8 @@ const HANDLERS = {
     captions.replyCancelled(ev.reply_id, text(ev.heard_text), text(ev.reason));
   },
   turn_metrics: (ev) => waterfall.add(ev),
+  // The page's own figure, as the server logged it (the same value, so idempotent).
+  mouth_to_ear: (ev) => waterfall.mouthToEar(ev.reply_id, ev.mouth_to_ear_ms),
   // Also sent as `backchannel`, `interruption` and `false_interruption_resumed`
   // events (logged only: the same decision would show twice).
   turn_decision: (ev) => turn.decision(ev),
@@ -228,5 +245,9 @@ window.omnivox = {
   agentAudio: () => capture.export(),
   /** Promise of the RMS of the captured agent audio (of the last `lastMs` if given). */
   agentAudioRms: (lastMs = null) => capture.rms(lastMs),
+  /** Mouth-to-ear per reply, measured on this page: [{replyId, ms}]. */
+  mouthToEars,
+  /** Ms from Connect to the first sound of the agent on this page (null before it). */
+  firstAgentAudioMs: () => mouthToEar.firstAudioMs(),
   _dispatch: dispatch,
 };

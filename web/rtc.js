@@ -1,9 +1,13 @@
 // One call: the RTCPeerConnection, its mic/camera tracks, the `events` data channel and
 // the playout reports. UI-free; app.js wires it to the page through callbacks.
 
-import { deleteSession, exchangeOffer } from './signaling.js';
+import { deleteSession, exchangeOffer, fetchIceConfiguration } from './signaling.js';
 
-const MIC_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+// Firefox's echo canceller erases the user's speech said over the agent's voice, even with
+// no echo path at all. The server has what the browser lacks, the exact reference of what
+// it plays: in Firefox the page turns the browser's canceller off and asks for the server's.
+const SERVER_CANCELS_ECHO = /\bFirefox\//.test(navigator.userAgent);
+const MIC_CONSTRAINTS = { echoCancellation: !SERVER_CANCELS_ECHO, noiseSuppression: true, autoGainControl: true };
 const CAMERA_CONSTRAINTS = { width: { ideal: 640, max: 640 }, height: { ideal: 480, max: 480 } };
 const PLAYOUT_REPORT_MS = 200;
 
@@ -34,6 +38,21 @@ class ReceiveDelay {
     if (!prev || now.emitted <= prev.emitted) return null;
     const buffered = (now.delay - prev.delay) / (now.emitted - prev.emitted);
     return (buffered + rtt / 2) * 1000;
+  }
+}
+
+/**
+ * Ask the browser to play the agent as early as the network allows: no extra jitter-buffer
+ * target on top of what its own adaptive buffer needs for the jitter it measures (which
+ * still grows on a jittery network). Standard `jitterBufferTarget` (ms) where the browser
+ * has it, else Chromium's older `playoutDelayHint` (s).
+ */
+function minimalPlayoutDelay(receiver) {
+  try {
+    if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+    else if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
+  } catch (err) {
+    console.warn('omnivox: cannot lower the playout delay:', err);
   }
 }
 
@@ -89,14 +108,19 @@ export class RtcSession {
     }
     this.cb.onLocalStream(this.mic);
 
-    const pc = new RTCPeerConnection();
+    // Throws only when aborted: then hangup() has released the mic already.
+    const iceConfig = await fetchIceConfiguration(abort.signal).catch(() => null);
+    if (abort.signal.aborted || !iceConfig) return;
+    const pc = new RTCPeerConnection(iceConfig);
     this.pc = pc;
     pc.addTransceiver(this.mic.getAudioTracks()[0], { direction: 'sendrecv', streams: [this.mic] });
     // Always offer a video m-line so the camera can come and go by replaceTrack(),
     // without renegotiation (which would need a second offer/answer round trip).
     this.videoSender = pc.addTransceiver('video', { direction: 'sendonly' }).sender;
     pc.ontrack = (e) => {
-      if (e.track.kind === 'audio') this.cb.onRemoteStream(e.streams[0] || new MediaStream([e.track]));
+      if (e.track.kind !== 'audio') return;
+      minimalPlayoutDelay(e.receiver);
+      this.cb.onRemoteStream(e.streams[0] || new MediaStream([e.track]));
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
@@ -112,7 +136,8 @@ export class RtcSession {
     dc.onclose = () => { if (this.dc === dc) this.hangup({ notifyServer: false }); };
 
     try {
-      const { answer, sessionId } = await exchangeOffer(pc, { signal: abort.signal });
+      const options = SERVER_CANCELS_ECHO ? { echo_cancel: true } : {};
+      const { answer, sessionId } = await exchangeOffer(pc, { signal: abort.signal, options });
       if (this.pc !== pc) return; // hung up while the offer was in flight
       this.sessionId = sessionId;
       await pc.setRemoteDescription(answer);

@@ -4,7 +4,10 @@
 // ICE gathering to finish, but never longer than `iceTimeoutMs` (a slow STUN server
 // must not block the call; host candidates are enough on a LAN).
 
+import { authHeaders } from './auth.js';
+
 const SESSIONS_URL = 'v1/sessions'; // relative, so the page also works behind a path prefix
+const ICE_SERVERS_URL = 'v1/ice-servers';
 
 /** Resolve when ICE gathering is complete or after `timeoutMs`, whichever comes first. */
 export function waitForIceGathering(pc, timeoutMs) {
@@ -35,9 +38,10 @@ async function httpError(resp, what) {
 
 /**
  * POST the local description (after gathering) and return `{answer, sessionId}`.
- * `signal` aborts the request (hang-up while connecting).
+ * `signal` aborts the request (hang-up while connecting); `options` go with the offer
+ * (`{echo_cancel: true}`: the server cancels this call's echo).
  */
-export async function exchangeOffer(pc, { iceTimeoutMs = 3000, requestTimeoutMs = 15000, signal } = {}) {
+export async function exchangeOffer(pc, { iceTimeoutMs = 3000, requestTimeoutMs = 15000, signal, options = {} } = {}) {
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
   await waitForIceGathering(pc, iceTimeoutMs);
@@ -46,12 +50,13 @@ export async function exchangeOffer(pc, { iceTimeoutMs = 3000, requestTimeoutMs 
 
   const timeout = AbortSignal.timeout(requestTimeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const auth = await authHeaders();
   let resp;
   try {
     resp = await fetch(SESSIONS_URL, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ sdp: local.sdp, type: local.type }),
+      headers: { 'Content-Type': 'application/json', ...auth },
+      body: JSON.stringify({ ...options, sdp: local.sdp, type: local.type }),
       signal: combined,
     });
   } catch (err) {
@@ -70,6 +75,30 @@ export async function exchangeOffer(pc, { iceTimeoutMs = 3000, requestTimeoutMs 
 /** Best-effort hang-up; `keepalive` lets it finish while the page unloads. */
 export function deleteSession(sessionId) {
   if (!sessionId) return Promise.resolve();
-  return fetch(`${SESSIONS_URL}/${encodeURIComponent(sessionId)}`, { method: 'DELETE', keepalive: true })
+  return authHeaders()
+    .then((headers) => fetch(`${SESSIONS_URL}/${encodeURIComponent(sessionId)}`, { method: 'DELETE', headers, keepalive: true }))
     .then(() => undefined, () => undefined);
+}
+
+/**
+ * The server's RTCConfiguration: its STUN/TURN servers (TURN credentials minted for this
+ * call, so never cached) and transport policy. Without it (an older server, a network
+ * error) the call goes on with host candidates only, which is enough on a LAN.
+ */
+export async function fetchIceConfiguration(signal) {
+  try {
+    const resp = await fetch(ICE_SERVERS_URL, { headers: await authHeaders(), cache: 'no-store', signal });
+    if (!resp.ok) throw await httpError(resp, 'Fetching the ICE servers');
+    const body = await resp.json();
+    const config = {};
+    if (body && Array.isArray(body.iceServers)) config.iceServers = body.iceServers;
+    if (body && (body.iceTransportPolicy === 'all' || body.iceTransportPolicy === 'relay')) {
+      config.iceTransportPolicy = body.iceTransportPolicy;
+    }
+    return config;
+  } catch (err) {
+    if (signal && signal.aborted) throw err;
+    console.warn('omnivox: no ICE servers from the server, using host candidates only:', err.message || err);
+    return {};
+  }
 }

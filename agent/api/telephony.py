@@ -38,7 +38,13 @@ def sip_settings(telephony: TelephonyConfig) -> tuple[SipConfig, MediaSettings, 
         ),
         auth=auth,
     )
-    media = MediaSettings(address, host, telephony.rtp_ports, tuple(telephony.codecs))
+    media = MediaSettings(
+        address,
+        host,
+        telephony.rtp_ports,
+        tuple(telephony.codecs),
+        dict(telephony.transfer_targets),
+    )
     return sip, media, host, port
 
 

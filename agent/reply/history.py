@@ -28,6 +28,18 @@ class History:
         if text:
             self._append(Message("assistant", text))
 
+    def revise_last_assistant(self, text: str, *, interrupted: bool) -> None:
+        """The far end says less of the last reply was heard than assumed (a Realtime
+        client's truncate): its message keeps only that."""
+        for i in range(len(self.messages) - 1, -1, -1):
+            if self.messages[i].role == "assistant" and not self.messages[i].tool_calls:
+                del self.messages[i]
+                if interrupted:
+                    text = f"{text} …" if text else "…"
+                if text:
+                    self.messages.insert(i, Message("assistant", text))
+                return
+
     def add(self, message: Message) -> None:
         self._append(message)
 

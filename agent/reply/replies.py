@@ -38,6 +38,8 @@ class Replies:
         self._on_ended = on_ended
         self._ids = itertools.count(1)
         self.current: Reply | None = None
+        self._committed: tuple[Reply, bool] | None = None
+        """The reply whose heard text the history ends with, and whether it was cut."""
         self.history = History()
         self.client_playout = ClientPlayout()
 
@@ -106,6 +108,7 @@ class Replies:
             reply_id=reply.id,
             reason=reason,
             played_ms=played_ms,
+            underrun_frames=reply.underrun_frames,
             heard_ms=round(heard_ms, 1),
             heard_text=heard,
             onset_ms=round(onset_ms, 1),
@@ -127,21 +130,40 @@ class Replies:
     def forget(self) -> None:
         """A new visitor: the conversation starts over."""
         self.history = History()
+        self._committed = None
 
     def _finished(self, reply: Reply) -> None:
         self.current = None
         if reply.playout.played_samples:
             self._emit(
-                EventType.REPLY_AUDIO_END, reply_id=reply.id, played_ms=reply.playout.played_ms
+                EventType.REPLY_AUDIO_END,
+                reply_id=reply.id,
+                played_ms=reply.playout.played_ms,
+                underrun_frames=reply.underrun_frames,
             )
-        self._emit(EventType.REPLY_DONE, reply_id=reply.id)
-        self._commit(reply, interrupted=False, heard=reply.playout.heard_text())
+        heard = reply.playout.heard_text()
+        self._emit(EventType.REPLY_DONE, reply_id=reply.id, heard_text=heard)
+        self._commit(reply, interrupted=False, heard=heard)
         self._on_ended(reply.playout.text)
+
+    def truncate(self, reply_id: str, heard_ms: float) -> str | None:
+        """The far end heard only `heard_ms` of reply `reply_id` (it reports what it
+        played): the history keeps the words heard by then, which are returned. None when
+        that reply is no longer the history's last."""
+        if self._committed is None or self._committed[0].id != reply_id:
+            return None
+        reply, interrupted = self._committed
+        heard_samples = round(heard_ms * SAMPLE_RATE / 1000)
+        heard = reply.playout.heard_text(heard_samples)
+        cut = interrupted or heard_samples < reply.playout.played_samples
+        self.history.revise_last_assistant(heard, interrupted=cut)
+        return heard
 
     def _commit(self, reply: Reply, *, interrupted: bool, heard: str) -> None:
         if reply.user_text:
             self.history.add_user(reply.user_text)
         self.history.add_assistant(heard, interrupted=interrupted)
+        self._committed = (reply, interrupted)
 
     async def _announced(self, transcript: asyncio.Future[str]) -> str:
         """Await the final transcript and announce it as an event."""

@@ -117,6 +117,8 @@ class Reply:
         self.playout = PlayoutQueue(deps.playout_max_ahead)
         self.user_text: str | None = None
         self.error: str | None = None
+        self.underrun_frames = 0
+        """Frames the transport asked for mid-reply while none was ready: a gap heard."""
         self._producing = True
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
@@ -154,6 +156,8 @@ class Reply:
         frame = self.playout.pop()
         if frame is not None and self.timings.playout_start_ms is None:
             self.timings.playout_start_ms = self.deps.clock.now_ms()
+        elif frame is None and self._producing and self.timings.playout_start_ms is not None:
+            self.underrun_frames += 1
         return frame
 
     # ---- the pipeline ----------------------------------------------------------------
@@ -204,7 +208,11 @@ class Reply:
         except Exception as err:  # a broken backend must not end the conversation
             self.error = _describe_error(err)
             log.warning("reply %s: thinker failed: %s", self.id, self.error)
-            self._emit.error(f"Thinker failed: {self.error}", source="thinker")
+            self._emit.error(
+                f"Thinker failed: {self.error}",
+                source="thinker",
+                timeout=isinstance(err, TimeoutError),
+            )
             # Speak what was already chunked, then the fallback line.
             for chunk in [*chunker.flush(), self.deps.fallback_text]:
                 out.put_nowait(chunk)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,8 @@ async def connect(url: str) -> RTCPeerConnection:
 class ServerProcess:
     url: str
     pid: int
+    proc: subprocess.Popen[bytes] | None = None
+    """The process itself (tests signal it and read its exit status)."""
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -95,7 +97,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> 
 
 
 @contextlib.contextmanager
-def serve(config_yaml: str, start_timeout_s: float = 180) -> Iterator[ServerProcess]:
+def serve(
+    config_yaml: str, start_timeout_s: float = 180, args: Sequence[str] = ()
+) -> Iterator[ServerProcess]:
     """`omnivox serve` in its own process with `config_yaml` on a free loopback port, from
     healthy (GET /v1/health) until the block ends; always terminated, Ctrl-C included."""
     port = free_port()
@@ -104,14 +108,14 @@ def serve(config_yaml: str, start_timeout_s: float = 180) -> Iterator[ServerProc
         config.flush()
         exe = os.path.join(os.path.dirname(sys.executable), "omnivox")
         proc = subprocess.Popen(
-            [exe, "serve", "--port", str(port), "--config", config.name],
+            [exe, "serve", "--port", str(port), "--config", config.name, *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, proc, start_timeout_s)
-            yield ServerProcess(url, proc.pid)
+            yield ServerProcess(url, proc.pid, proc)
         finally:
             proc.terminate()
             try:

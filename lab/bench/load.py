@@ -16,9 +16,9 @@ Per N it reports:
   track, less the part of that frame after it) to the arrival of the first audible agent
   frame (RMS above -50 dBFS) from aiortc's receiving track. It includes loopback UDP
   and Opus coding both ways, the server's receive path and any backlog in it, its
-  endpointing silence and whole reply path, and aiortc's receive jitter buffers on both
-  sides (each holds an audio frame until 4 later ones have come: about 80 ms); not a
-  browser's playout buffer or a sound card.
+  endpointing silence and whole reply path, and the receive buffers on both sides (the
+  server's own, media/webrtc/receive_buffer.py, in place of aiortc's: nothing held back
+  on a clean network); not a browser's playout buffer or a sound card.
   `server share`: the server's own turn_metrics voice_to_voice_ms (VAD speech end to
   the reply's first frame leaving the session, on its media clock, which counts the
   samples it has received and so leaves out transport and receive backlog), p50 of it
@@ -59,7 +59,7 @@ import aiohttp
 import av
 import numpy as np
 import yaml
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.kernels.level import rms_dbfs
@@ -67,6 +67,7 @@ from omnivox.lab.bench.idle_cpu import ServerProcess, cpu_seconds, offer, serve
 from omnivox.lab.bench.latency import percentile_stats, trim_silence
 from omnivox.lab.training.turn_data import progress
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
+from omnivox.media.webrtc import receive_buffer
 
 QUESTION = "What are your opening hours?"
 AUDIBLE_DBFS = -50.0
@@ -327,9 +328,11 @@ class MicTrack(MediaStreamTrack):
 class Caller:
     """One aiortc peer: the microphone, the agent's audio as received, the events."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, clock: Clock = time.monotonic, configuration: RTCConfiguration | None = None
+    ) -> None:
         self.clock = clock
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(configuration)
         self.mic = MicTrack(clock)
         self.pc.addTrack(self.mic)
         channel = self.pc.createDataChannel("events")
@@ -357,6 +360,9 @@ class Caller:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
+            # The server's receive buffer, not aiortc's (80 ms held back, 320 ms stalls
+            # on a loss): a browser's jitter buffer does not hold audio that long either.
+            receive_buffer.install(self.pc, track)
             self._reader = asyncio.ensure_future(self._read(track))
 
     async def _read(self, track: MediaStreamTrack) -> None:
@@ -385,6 +391,15 @@ class Caller:
         await self._started.wait()
         await self._first_frame.wait()
         self.connected = True
+
+    def expect_reply(self) -> None:
+        """Before the next question: what marked the last reply as heard is reset."""
+        self._audible.clear()
+        self._reply_over.clear()
+
+    async def heard_audible(self) -> None:
+        """Until an audible agent frame arrives after the question's end."""
+        await self._audible.wait()
 
     async def hear_reply(self) -> None:
         """Until the reply to the question has been heard out, or nothing audible came

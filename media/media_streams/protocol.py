@@ -14,7 +14,6 @@ the caller's playout trails what was sent; times are passed in.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import json
 from collections import deque
@@ -192,7 +191,7 @@ def _media(data: dict[str, Any]) -> Media:
     media = _object(data, "media")
     try:
         payload = base64.b64decode(_str(media, "payload"), validate=True)
-    except binascii.Error as err:
+    except ValueError as err:  # binascii.Error, or characters outside ASCII
         raise _Bad("bad_field", f"media: the payload is not base64 ({err})") from None
     return Media(
         payload, _str(media, "track", "inbound"), _int(media, "chunk"), _int(media, "timestamp")

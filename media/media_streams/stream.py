@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 from omnivox.media.clock import MediaClock
 from omnivox.media.frames import FRAME_MS, AudioFrame
+from omnivox.media.media_streams.after_stream import AfterStream, StreamCallControl
 from omnivox.media.media_streams.codec import MulawDecoder, MulawEncoder
 from omnivox.media.media_streams.protocol import (
     MAX_MESSAGE_CHARS,
@@ -75,8 +76,13 @@ class MediaStreamCall:
         protocol: MediaStreamProtocol,
         open_conversation: ConversationFactory,
         monotonic: Callable[[], float],
+        after: AfterStream | None = None,
+        transfer_targets: Mapping[str, str] | None = None,
     ) -> None:
+        """With `after` the conversation gets call tools (after_stream.py): hang up, and
+        transfer to `transfer_targets`."""
         self.id = session_id
+        self.transport = "media_stream"
         self.clock = MediaClock()
         self.protocol = protocol
         self.tasks = SessionTasks(session_id)
@@ -90,8 +96,13 @@ class MediaStreamCall:
         """The last frame went out: a stretch of agent audio whose end gets a mark."""
         self._reported: set[str] = set()
         self.closed = False
+        control = (
+            StreamCallControl(self.end, _call_sid(protocol), transfer_targets or {}, after)
+            if after is not None
+            else None
+        )
         self.conversation: Conversation = open_conversation(
-            session_id, self.clock, self._on_session_event
+            session_id, self.clock, self._on_session_event, call=control
         )
 
     @property
@@ -110,6 +121,12 @@ class MediaStreamCall:
         await self.tasks.cancel_all()
         code = CLOSE_GOING_AWAY if reason == "server_shutdown" else CLOSE_NORMAL
         await self._ws.close(code=code, message=reason.encode()[:100])
+
+    def end(self, reason: str) -> None:
+        """End the call from our side (a call tool): the socket closes, the provider's
+        call flow goes on (after_stream.py)."""
+        if not self.closed:
+            self.tasks.spawn(self.close(reason), "end")
 
     # ---- from the provider -------------------------------------------------------------
 
@@ -214,14 +231,20 @@ class MediaStreamEndpoint:
         registry: SessionRegistry,
         limits: MediaStreamLimits = MediaStreamLimits(),
         monotonic: Callable[[], float] | None = None,
+        transfer_targets: Mapping[str, str] | None = None,
     ) -> None:
+        """`transfer_targets`: where the transfer tool may send a caller (name -> tel: or
+        sip: URI), dialled by the provider when asked at `{path}/next`."""
         self._open = open_conversation
+        self._targets = dict(transfer_targets or {})
+        self.after = AfterStream()
         self._registry = registry
         self._limits = limits
         self._monotonic = monotonic
 
     def mount(self, app: web.Application, path: str = "/v1/media-stream") -> None:
         app.router.add_get(path, self.handle)
+        app.router.add_post(f"{path.rstrip('/')}/next", self.after.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         # Base64 mu-law hardly compresses; per-message deflate would cost CPU and latency.
@@ -288,8 +311,14 @@ class MediaStreamEndpoint:
         sid = start.stream_sid
         if sid in self._registry.sessions:
             sid = secrets.token_urlsafe(8)
-        call = MediaStreamCall(sid, ws, protocol, self._open, monotonic)
+        call = MediaStreamCall(sid, ws, protocol, self._open, monotonic, self.after, self._targets)
         self._registry.add(call)
         await call.start()
         log.info("media stream %s for call %s started", start.stream_sid, start.call_sid)
         return call
+
+
+def _call_sid(protocol: MediaStreamProtocol) -> str | None:
+    """The provider's id of the call the stream carries, if its `start` gave one."""
+    start = protocol.start
+    return (start.call_sid or None) if start is not None else None

@@ -4,7 +4,7 @@ A key press is one event: every packet of it carries the same RTP timestamp (its
 and a growing duration; the last one has the end bit and is sent three times. Packets
 are lost and reordered like any other, so a press is reported once, at the first end
 packet, or, if every end packet was lost, when the next event begins or when `poll`
-finds it silent for `timeout_ms`.
+finds it silent for `timeout_ms`. `DtmfSender` writes such packets for keys we press.
 """
 
 from __future__ import annotations
@@ -107,3 +107,63 @@ class DtmfReceiver:
         assert press is not None
         self._finished.append(press.timestamp)
         return DtmfDigit(press.digit, 1000.0 * press.duration / self._clock_rate, press.at_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPacket:
+    """One telephone-event packet to send in place of a 20 ms audio packet. Every
+    packet of one event carries the RTP timestamp of its first (`start`)."""
+
+    payload: bytes
+    start: bool
+    """The first packet of an event: marked (RFC 4733 section 2.5.1.3), and its frame's
+    timestamp is the event's."""
+
+
+class DtmfSender:
+    """Key presses to send (RFC 4733 section 2.5.1): per 20 ms frame, an event packet,
+    or None where audio goes out (between presses, and when there is nothing to send).
+
+    A press lasts `tone_frames` (100 ms): a packet a frame with the duration so far, the
+    last one marked as the end and sent three times, then `gap_frames` of audio before
+    the next key."""
+
+    def __init__(
+        self, clock_rate: int = 8000, tone_frames: int = 5, gap_frames: int = 3, volume: int = 10
+    ) -> None:
+        self._frame = clock_rate // 50  # timestamp units in 20 ms
+        self._tone_frames = tone_frames
+        self._gap_frames = gap_frames
+        self._volume = volume
+        self._steps: deque[EventPacket | None] = deque()
+
+    @property
+    def busy(self) -> bool:
+        """Packets still to send."""
+        return bool(self._steps)
+
+    def queue(self, digits: str) -> None:
+        """Keys to press after those queued before; ValueError names a key that is not
+        0-9, *, # or A-D (nothing of `digits` is queued then)."""
+        bad = [d for d in digits if d.upper() not in EVENT_DIGITS]
+        if bad or not digits:
+            raise ValueError(f"DTMF keys are 0-9, * , # and A-D, not {''.join(bad) or 'nothing'}")
+        for digit in digits.upper():
+            event = EVENT_DIGITS.index(digit)
+            for i in range(self._tone_frames - 1):
+                self._steps.append(self._packet(event, i, end=False))
+            for _ in range(3):
+                self._steps.append(self._packet(event, self._tone_frames - 1, end=True))
+            self._steps.extend([None] * self._gap_frames)
+
+    def next(self) -> EventPacket | None:
+        """What the next 20 ms frame carries."""
+        return self._steps.popleft() if self._steps else None
+
+    def clear(self) -> None:
+        self._steps.clear()
+
+    def _packet(self, event: int, frame: int, *, end: bool) -> EventPacket:
+        flags = (0x80 if end else 0) | self._volume
+        payload = struct.pack("!BBH", event, flags, (frame + 1) * self._frame)
+        return EventPacket(payload, start=frame == 0 and not end)

@@ -1,7 +1,8 @@
 """SDP offer/answer (RFC 4566, RFC 3264) for the one audio stream of a SIP call.
 
 The offer comes in an INVITE (or a re-INVITE: hold, resume, a new address); `negotiate`
-picks G.711 and RFC 4733 telephone-event from it and writes the answer. Everything we do
+picks G.711 and RFC 4733 telephone-event from it and writes the answer. For an INVITE
+without one, `make_offer` writes ours. Everything we do
 not take (video, T.38, a second audio stream, SRTP-only profiles) is rejected in the
 answer with port 0, as RFC 3264 section 6 asks: one answer line per offered line.
 
@@ -45,6 +46,8 @@ PTIME_MS = 20
 """What we send and ask to receive (the answer's a=ptime): one packet per 20 ms frame."""
 TELEPHONE_EVENTS = "0-15"
 """The RFC 4733 events we understand: DTMF 0-9 * # A-D."""
+OFFERED_EVENT_PT = 101
+"""telephone-event's payload type in our own offers (the usual dynamic number)."""
 
 
 class SdpError(ValueError):
@@ -178,6 +181,36 @@ def negotiate(
             answer_sdp=answer,
         )
     raise NoCommonCodec(f"no RTP/AVP audio stream offers any of {', '.join(wanted)}")
+
+
+def make_offer(
+    local_ip: str, local_port: int, session_id: int, codecs: Sequence[str] = ("PCMU", "PCMA")
+) -> str:
+    """Our offer, for a caller whose INVITE brought none (a late offer: it comes in our
+    200 and the answer in the ACK, which `negotiate` reads like an offer: it can only
+    carry what we offered). `codecs` in our order of preference, static payload types,
+    and telephone-event."""
+    local = ipaddress.ip_address(local_ip)
+    names = {name: pt for pt, (name, _rate) in STATIC_PAYLOAD_TYPES.items()}
+    wanted = [name.upper() for name in codecs]
+    if not wanted or not set(wanted) <= set(names):
+        raise ValueError(f"codecs must name PCMU and/or PCMA: {codecs}")
+    address = f"IN IP{local.version} {local.compressed}"
+    formats = " ".join(str(names[name]) for name in wanted)
+    lines = [
+        "v=0",
+        f"o=- {session_id} 0 {address}",
+        "s=omnivox",
+        f"c={address}",
+        "t=0 0",
+        f"m=audio {local_port} RTP/AVP {formats} {OFFERED_EVENT_PT}",
+        *(f"a=rtpmap:{names[name]} {name}/{CLOCK_RATE}" for name in wanted),
+        f"a=rtpmap:{OFFERED_EVENT_PT} telephone-event/{CLOCK_RATE}",
+        f"a=fmtp:{OFFERED_EVENT_PT} {TELEPHONE_EVENTS}",
+        f"a=ptime:{PTIME_MS}",
+        "a=sendrecv",
+    ]
+    return "\r\n".join(lines) + "\r\n"
 
 
 def _payload_types(media: MediaDescription) -> list[tuple[int, RtpMap]]:

@@ -27,7 +27,7 @@ from aiortc.rtp import RtpPacket
 
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.media.rtp.codec import G711Codec
-from omnivox.media.rtp.dtmf import DtmfDigit, DtmfReceiver
+from omnivox.media.rtp.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from omnivox.media.rtp.jitter_buffer import JitterBuffer, JitterConfig, JitterStats, Lost
 from omnivox.media.rtp.sdp import Negotiated
 
@@ -89,6 +89,8 @@ class RtpSession:
         self._latch_any = latch_any_source
         self._jitter = JitterBuffer(jitter)
         self._dtmf = DtmfReceiver()
+        self._dtmf_out = DtmfSender()
+        self._event_timestamp = 0
         self._stats = RtpStats()
         self._negotiated = negotiated
         self._latched: tuple[str, int] | None = None
@@ -130,21 +132,43 @@ class RtpSession:
 
     # --- outbound ---------------------------------------------------------------------
 
+    def send_dtmf(self, digits: str) -> None:
+        """Press `digits` (0-9, *, #, A-D) as RFC 4733 events, which take the place of
+        our audio until they are sent (about 200 ms a key). ValueError for other keys, or
+        when the far end takes no telephone-events."""
+        if self._negotiated.telephone_event is None:
+            raise ValueError("the far end did not offer telephone-event (RFC 4733)")
+        self._dtmf_out.queue(digits)
+
     def next_packet(self, pcm: np.ndarray) -> bytes:
-        """One 20 ms frame of our 16 kHz int16 audio as the RTP packet to send. While
-        `negotiated.sends` is False (the far end holds us) call `skip_frame` instead."""
-        payload = self._encoder.encode(pcm)
+        """One 20 ms frame of our 16 kHz int16 audio as the RTP packet to send (or a
+        key press's event packet in its place). While `negotiated.sends` is False (the
+        far end holds us) call `skip_frame` instead."""
+        event = self._dtmf_out.next()
+        event_type = self._negotiated.telephone_event
+        if event is not None and event_type is not None:
+            if event.start:
+                self._event_timestamp = self._timestamp
+            payload_type, timestamp, payload = event_type, self._event_timestamp, event.payload
+            marker = event.start
+        else:
+            payload = self._encoder.encode(pcm)
+            payload_type, timestamp, marker = (
+                self._negotiated.payload_type,
+                self._timestamp,
+                self._marker,
+            )
+            self._marker = False
         packet = RtpPacket(
-            payload_type=self._negotiated.payload_type,
-            marker=int(self._marker),
+            payload_type=payload_type,
+            marker=int(marker),
             sequence_number=self._sequence,
-            timestamp=self._timestamp,
+            timestamp=timestamp,
             ssrc=self._ssrc,
             payload=payload,
         )
-        self._marker = False
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._timestamp = (self._timestamp + len(payload)) & 0xFFFFFFFF  # 1 byte a sample
+        self._timestamp = (self._timestamp + len(pcm) // 2) & 0xFFFFFFFF  # 8 kHz clock
         self._stats.packets_sent += 1
         self._stats.octets_sent += len(payload)
         self._stats.samples_sent += len(pcm)

@@ -15,6 +15,8 @@ from omnivox.media.sip.actions import (
     IncomingCall,
     Send,
     SipAction,
+    TransferAnswered,
+    TransferEnded,
 )
 from omnivox.media.sip.config import DigestCredentials, SipConfig
 from omnivox.media.sip.headers import Headers
@@ -38,5 +40,7 @@ __all__ = [
     "SipRequest",
     "SipResponse",
     "SipUserAgent",
+    "TransferAnswered",
+    "TransferEnded",
     "parse_message",
 ]

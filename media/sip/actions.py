@@ -2,8 +2,8 @@
 
 `SipUserAgent` returns lists of these: the shell sends `Send`s on its UDP socket, logs
 `Dropped`s, and hands the call events to the application, which answers through the
-agent's `ring`/`accept`/`reject`/`hang_up`. Every `IncomingCall` is followed, sooner or
-later, by exactly one `CallEnded` with the same call id.
+agent's `ring`/`accept`/`reject`/`hang_up`/`refer`. Every `IncomingCall` is followed,
+sooner or later, by exactly one `CallEnded` with the same call id.
 """
 
 from __future__ import annotations
@@ -63,6 +63,24 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferAnswered:
+    """The caller answered our REFER (refer()): 2xx, it will call the target; 3xx-6xx, it
+    will not (408: no answer at all). The call goes on either way."""
+
+    call_id: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEnded:
+    """The caller's NOTIFY told how its call to the transfer target ended: a 2xx (the
+    application hangs up, RFC 5589 6.1) or a failure (the call with us goes on)."""
+
+    call_id: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dropped:
     """A datagram was ignored without an answer (unreadable, or a response to nothing)."""
 
@@ -70,7 +88,16 @@ class Dropped:
     source: Address | None = None
 
 
-SipAction = Send | IncomingCall | CallConnected | CallUpdated | CallEnded | Dropped
+SipAction = (
+    Send
+    | IncomingCall
+    | CallConnected
+    | CallUpdated
+    | CallEnded
+    | TransferAnswered
+    | TransferEnded
+    | Dropped
+)
 
 END_HANGUP = "hangup"
 """The caller sent BYE."""

@@ -9,6 +9,7 @@ answered yet, and our 2xx that the caller has not acknowledged yet.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from omnivox.media.sip.actions import Address
@@ -91,8 +92,15 @@ class Call:
         """A re-INVITE may move the caller (RFC 3261 12.2.2: target refresh)."""
         self.remote_target = _contact(request) or self.remote_target
 
-    def bye(self, config: SipConfig, branch: str) -> SipRequest:
-        """Our BYE, routed by the dialog's route set (RFC 3261 12.2.1.1)."""
+    def request(
+        self,
+        method: str,
+        config: SipConfig,
+        branch: str,
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> SipRequest:
+        """Our in-dialog `method` (BYE, REFER), routed by the dialog's route set (RFC
+        3261 12.2.1.1), with the `extra` header fields after the dialog's own."""
         self.local_cseq += 1
         routes = list(self.route_set)
         uri = self.remote_target
@@ -108,9 +116,11 @@ class Call:
         headers.add("From", with_tag(self.local_party, self.local_tag))
         headers.add("To", self.remote_party)
         headers.add("Call-ID", self.call_id)
-        headers.add("CSeq", f"{self.local_cseq} BYE")
+        headers.add("CSeq", f"{self.local_cseq} {method}")
         headers.add("User-Agent", config.user_agent)
-        return SipRequest("BYE", uri, headers)
+        for name, value in extra:
+            headers.add(name, value)
+        return SipRequest(method, uri, headers)
 
 
 def _contact(request: SipRequest) -> str | None:

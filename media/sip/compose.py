@@ -15,7 +15,8 @@ from omnivox.media.sip.message import SipRequest, SipResponse
 from omnivox.media.sip.syntax import SipParseError
 from omnivox.media.sip.uri import format_host
 
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "NOTIFY")
+"""NOTIFY only in a dialog: how the caller reports a transfer we asked for (REFER)."""
 ALLOW = ", ".join(ALLOWED_METHODS)
 SDP = "application/sdp"
 
@@ -35,6 +36,7 @@ REASONS = {
     482: "Loop Detected",
     486: "Busy Here",
     487: "Request Terminated",
+    489: "Bad Event",
     500: "Server Internal Error",
     505: "Version Not Supported",
     603: "Decline",

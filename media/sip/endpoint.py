@@ -4,7 +4,9 @@ Datagrams and timer deadlines go into `SipUserAgent`; its actions come out as da
 and as calls: an INVITE with a usable offer opens a conversation at once (the greeting
 is ready while the phone rings) and is answered; the ACK starts the media; a BYE, a
 CANCEL or our own hang-up ends it. Every call is a session in the shared registry, like a
-browser's, so limits, health and shutdown cover phones too.
+browser's, so limits, health and shutdown cover phones too. The conversation gets a
+`CallControl` for its call: hang up, transfer (REFER; a transfer that succeeds ends our
+side of the call), and key presses out as RFC 4733 events.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-from omnivox.media.rtp.sdp import Negotiated, NoCommonCodec, SdpError, negotiate
+from omnivox.media.call_control import CallControlError
+from omnivox.media.rtp.sdp import Negotiated, NoCommonCodec, SdpError, make_offer, negotiate
 from omnivox.media.sessions import SessionRegistry
 from omnivox.media.sip.actions import (
     CallConnected,
@@ -27,12 +30,18 @@ from omnivox.media.sip.actions import (
     IncomingCall,
     Send,
     SipAction,
+    TransferAnswered,
+    TransferEnded,
 )
 from omnivox.media.sip.phone_call import PhoneCall, RtpPorts
 from omnivox.media.sip.user_agent import SipUserAgent
 from omnivox.media.transport import ConversationFactory
 
 log = logging.getLogger(__name__)
+
+TRANSFER_ANSWER_S = 4.0
+"""How long a transfer waits for the caller's answer to our REFER before it reports
+that none came (the REFER itself goes on being resent for 32 s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,8 @@ class MediaSettings:
     bind_host: str
     ports: tuple[int, int]
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    transfer_targets: Mapping[str, str] = field(default_factory=dict)
+    """Where calls may be transferred: name -> SIP URI."""
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
@@ -56,7 +67,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._agent = agent
         self._open = open_conversation
         self._registry = registry
-        self._media = media
+        self.media = media
         self._ports = RtpPorts(media.bind_host, *media.ports)
         self._monotonic = monotonic
         self._calls: dict[str, PhoneCall] = {}
@@ -66,6 +77,13 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        self._transfers: dict[str, asyncio.Future[int]] = {}
+        """By SIP Call-ID: the REFER waiting for its answer."""
+
+    @property
+    def rtp_ports_in_use(self) -> int:
+        """RTP ports held by calls (zero once every call has ended)."""
+        return self._ports.in_use
 
     # ---- asyncio protocol -------------------------------------------------------------
 
@@ -123,14 +141,19 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 case IncomingCall():
                     self._job(self._answer(action), "answer")
                 case CallConnected():
-                    if (call := self._calls.get(action.call_id)) is not None:
-                        call.connect()
+                    self._connected(action)
                 case CallUpdated():
                     self._update(action)
                 case CallEnded():
                     if (call := self._calls.get(action.call_id)) is not None:
                         self._ending.add(action.call_id)
                         self._job(self._registry.close(call.id, action.reason), "close")
+                case TransferAnswered():
+                    waiting = self._transfers.pop(action.call_id, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(action.status)
+                case TransferEnded():
+                    self._transfer_ended(action)
                 case Dropped():
                     log.debug("SIP datagram dropped from %s: %s", action.source, action.reason)
 
@@ -144,10 +167,6 @@ class SipEndpoint(asyncio.DatagramProtocol):
         if self._registry.full:
             self._do(self._agent.reject(call_id, 486, "Busy Here", now_ms=self._now_ms()))
             return
-        if not invite.offer_sdp:
-            # Late offers (the answer in the ACK) are rare among phones and trunks.
-            self._do(self._agent.reject(call_id, 488, "Offer Required", now_ms=self._now_ms()))
-            return
         try:
             sock = self._ports.bind()
         except OSError as err:
@@ -155,8 +174,16 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self._do(self._agent.reject(call_id, 503, "No Media Port", now_ms=self._now_ms()))
             return
         port = int(sock.getsockname()[1])
+        # A late offer (an INVITE without SDP): ours goes in the 200, the answer comes in
+        # the ACK. Until then the call is set up from our own offer (nothing is sent).
+        late = not invite.offer_sdp
+        offer = (
+            make_offer(self.media.address, port, self._session_id(), self.media.codecs)
+            if late
+            else invite.offer_sdp
+        )
         try:
-            negotiated = self._negotiate(invite.offer_sdp, port)
+            negotiated = self._negotiate(offer, port)
         except (NoCommonCodec, SdpError) as err:
             sock.close()
             self._ports.release(port)
@@ -172,6 +199,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
             self._open,
             lambda c, reason: self._closed(call_id, c),
             self._monotonic,
+            SipCallControl(self, call_id),
         )
         self._calls[call_id] = call
         self._registry.add(call)
@@ -179,8 +207,22 @@ class SipEndpoint(asyncio.DatagramProtocol):
         await call.prepare()
         if call.closed:  # the caller gave up while we got ready
             return
-        self._do(self._agent.accept(call_id, negotiated.answer_sdp, now_ms=self._now_ms()))
+        sdp = offer if late else negotiated.answer_sdp
+        self._do(self._agent.accept(call_id, sdp, now_ms=self._now_ms()))
         log.info("call %s answered as %s (%s)", call_id, call.id, negotiated.codec)
+
+    def _connected(self, connected: CallConnected) -> None:
+        call = self._calls.get(connected.call_id)
+        if call is None:
+            return
+        if connected.answer_sdp:  # the answer to our late offer
+            try:
+                call.update(self._negotiate(connected.answer_sdp, call.port))
+            except (NoCommonCodec, SdpError) as err:
+                log.info("call %s: unusable answer in the ACK, hanging up: %s", call.id, err)
+                self.hang_up(connected.call_id, "bad_answer")
+                return
+        call.connect()
 
     def _update(self, update: CallUpdated) -> None:
         call = self._calls.get(update.call_id)
@@ -198,11 +240,60 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def _negotiate(self, offer: str, port: int) -> Negotiated:
         return negotiate(
             offer,
-            self._media.address,
+            self.media.address,
             port,
-            session_id=int(self._now_ms()),
-            prefer=self._media.codecs,
+            session_id=self._session_id(),
+            prefer=self.media.codecs,
         )
+
+    # ---- what the conversation does to its call (SipCallControl) ------------------------
+
+    def hang_up(self, call_id: str, reason: str = "agent_hangup") -> None:
+        """Close the call's session; closing it says BYE."""
+        if (call := self._calls.get(call_id)) is not None:
+            self._job(self._registry.close(call.id, reason), "hang-up")
+
+    async def transfer(self, call_id: str, target: str) -> int:
+        """REFER the caller to `target`; the status of the caller's answer (408: none in
+        TRANSFER_ANSWER_S). CallControlError when the call is not connected."""
+        if call_id in self._transfers:
+            raise CallControlError("a transfer of this call is already under way")
+        actions = self._agent.refer(call_id, target, now_ms=self._now_ms())
+        if not actions:
+            raise CallControlError("the call is not connected")
+        waiting = asyncio.get_running_loop().create_future()
+        self._transfers[call_id] = waiting
+        self._do(actions)
+        try:
+            return await asyncio.wait_for(waiting, TRANSFER_ANSWER_S)
+        except TimeoutError:
+            return 408
+        finally:
+            self._transfers.pop(call_id, None)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            raise CallControlError("the call is over")
+        try:
+            call.rtp.send_dtmf(digits)
+        except ValueError as err:
+            raise CallControlError(str(err)) from None
+
+    def _transfer_ended(self, ended: TransferEnded) -> None:
+        call = self._calls.get(ended.call_id)
+        if call is None:
+            return
+        if 200 <= ended.status < 300:  # the caller talks to the target now (RFC 5589 6.1)
+            log.info("call %s transferred", ended.call_id)
+            self.hang_up(ended.call_id, "transferred")
+        else:
+            call.conversation.report_error(
+                f"the transfer failed: the target answered {ended.status}", "transfer"
+            )
+
+    def _session_id(self) -> int:
+        return int(self._now_ms())
 
     def _closed(self, call_id: str, call: PhoneCall) -> None:
         """A call's session closed: for whatever reason it was ours, say BYE."""
@@ -211,3 +302,26 @@ class SipEndpoint(asyncio.DatagramProtocol):
         if call_id not in self._ending:
             self._do(self._agent.hang_up(call_id, now_ms=self._now_ms()))
         self._ending.discard(call_id)
+
+
+class SipCallControl:
+    """A SIP call's `CallControl`, for its conversation."""
+
+    def __init__(self, endpoint: SipEndpoint, call_id: str) -> None:
+        self._endpoint = endpoint
+        self._call_id = call_id
+        self.transfer_targets = dict(endpoint.media.transfer_targets)
+
+    def hang_up(self) -> None:
+        self._endpoint.hang_up(self._call_id)
+
+    async def transfer(self, target: str) -> str:
+        status = await self._endpoint.transfer(self._call_id, target)
+        if 200 <= status < 300:
+            return "accepted"
+        if status == 408:
+            raise CallControlError("the caller's phone did not answer the transfer request")
+        raise CallControlError(f"the caller's phone refused the transfer ({status})")
+
+    def send_dtmf(self, digits: str) -> None:
+        self._endpoint.send_dtmf(self._call_id, digits)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from omnivox.media.call_control import CallControl
 from omnivox.media.clock import MediaClock
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from omnivox.media.pacing import FrameSchedule
@@ -58,6 +59,10 @@ class RtpPorts:
     def release(self, port: int) -> None:
         self._used.discard(port)
 
+    @property
+    def in_use(self) -> int:
+        return len(self._used)
+
 
 class _RtpProtocol(asyncio.DatagramProtocol):
     def __init__(self, on_packet: Callable[[bytes, tuple[str, int]], None]) -> None:
@@ -78,14 +83,19 @@ class PhoneCall:
         open_conversation: ConversationFactory,
         on_closed: Callable[[PhoneCall, str], None],
         monotonic: Callable[[], float] = time.monotonic,
+        control: CallControl | None = None,
     ) -> None:
+        """`control` is what the conversation may do to the call (the SIP side's)."""
         self.id = session_id
+        self.transport = "sip"
         self.port = int(sock.getsockname()[1])
         self._sock = sock
         self._monotonic = monotonic
         self.rtp = RtpSession(negotiated)
         self.clock = MediaClock(monotonic)
-        self.conversation: Conversation = open_conversation(session_id, self.clock, _no_page)
+        self.conversation: Conversation = open_conversation(
+            session_id, self.clock, _no_page, call=control
+        )
         self._on_closed = on_closed
         self._tasks = SessionTasks(session_id)
         self._transport: asyncio.DatagramTransport | None = None

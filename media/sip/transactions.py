@@ -173,11 +173,12 @@ class ServerTransactions:
 
 @dataclass(slots=True)
 class ClientTransaction:
-    """A request we sent (BYE): Timer E retransmits it, Timer F gives up, a final
+    """A request we sent (BYE, REFER): Timer E retransmits it, Timer F gives up, a final
     response completes it and Timer K keeps it T4 to absorb that response's copies."""
 
     branch: str
     call_id: str
+    method: str
     retransmission: Retransmission | None
     final_status: int | None = None
     forget_ms: float | None = None

@@ -1,9 +1,9 @@
 """The SIP user agent server: calls in, answered by the application, over UDP.
 
 Sans-I/O, like h11: `receive()` takes one datagram with its source and the time,
-`tick()` takes the time, and the application's `ring()`, `accept()`, `reject()` and
-`hang_up()` take a call id; each returns actions (actions.py): datagrams to send and
-call events. No sockets, tasks or clocks here, so whole calls run in virtual time in
+`tick()` takes the time, and the application's `ring()`, `accept()`, `reject()`,
+`hang_up()` and `refer()` take a call id; each returns actions (actions.py): datagrams
+to send and call events. No sockets, tasks or clocks here, so whole calls run in virtual time in
 tests, and the asyncio shell only moves datagrams and calls `tick()` by
 `next_deadline()`. Responses go back to the address the request came from (RFC 3581
 rport behaviour, which is what gets through NAT), and so does our BYE.
@@ -15,11 +15,13 @@ Require (420: we support no extension); for INVITE an SDP body (415) and an Acce
 allows SDP (406); then by kind. A new INVITE is checked for a merged copy (482),
 credentials (401) and capacity (486), answered with 100 Trying and handed to the
 application as IncomingCall. In-dialog requests must match a dialog (481) and come in
-CSeq order (500).
+CSeq order (500). Our own requests in a dialog are BYE and REFER (a blind transfer,
+RFC 3515 and 5589); the caller's NOTIFYs about the transfer are answered and read.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable
 
@@ -38,6 +40,8 @@ from omnivox.media.sip.actions import (
     IncomingCall,
     Send,
     SipAction,
+    TransferAnswered,
+    TransferEnded,
 )
 from omnivox.media.sip.call import Call, CallState
 from omnivox.media.sip.compose import ALLOW, SDP, contact, make_response
@@ -45,7 +49,13 @@ from omnivox.media.sip.config import SipConfig
 from omnivox.media.sip.digest import AuthResult, DigestAuthenticator
 from omnivox.media.sip.fields import BRANCH_COOKIE
 from omnivox.media.sip.message import SipRequest, SipResponse, parse_message
-from omnivox.media.sip.screening import ANSWERABLE, answerable, refusal, source_allowed
+from omnivox.media.sip.screening import (
+    ANSWERABLE,
+    SCHEMES,
+    answerable,
+    refusal,
+    source_allowed,
+)
 from omnivox.media.sip.syntax import SipParseError
 from omnivox.media.sip.transactions import (
     ClientTransaction,
@@ -56,6 +66,8 @@ from omnivox.media.sip.transactions import (
 )
 
 RING_REFRESH_MS = 60_000.0
+_SIPFRAG_STATUS = re.compile(rb"\s*SIP/2\.0[ \t]+([1-6]\d\d)\b")
+"""The status line of a NOTIFY's message/sipfrag body (RFC 3515 2.4.5)."""
 
 
 def _token() -> str:
@@ -110,8 +122,11 @@ class SipUserAgent:
             sends, timed_out = client.tick(now_ms)
             actions += sends
             call = self._calls.get(client.call_id)
-            if timed_out and call is not None and call.state is CallState.ENDING:
-                actions += self._end(call, END_BYE_TIMEOUT)
+            if timed_out and call is not None:
+                if client.method == "REFER":
+                    actions.append(TransferAnswered(call.call_id, 408))
+                elif call.state is CallState.ENDING:
+                    actions += self._end(call, END_BYE_TIMEOUT)
             if client.forget_ms is not None and now_ms >= client.forget_ms:
                 del self._clients[branch]
         for call in list(self._calls.values()):
@@ -210,6 +225,24 @@ class SipUserAgent:
             return actions
         return actions + self._send_bye(call, now)
 
+    def refer(self, call_id: str, target: str, *, now_ms: float | None = None) -> list[SipAction]:
+        """Ask the caller to call `target` (a SIP URI) instead (RFC 3515 REFER, a blind
+        transfer): TransferAnswered follows the answer, TransferEnded the caller's
+        report of the new call. Only for a connected call; ValueError for a target that
+        is not a one-line sip:, sips: or tel: URI."""
+        if target.partition(":")[0].lower() not in SCHEMES or any(c in target for c in "\r\n<>"):
+            raise ValueError(f"transfer target must be a sip:, sips: or tel: URI: {target!r}")
+        call = self._calls.get(call_id)
+        if call is None or call.state is not CallState.CONFIRMED:
+            return []
+        now = self._now if now_ms is None else now_ms
+        headers = [
+            ("Contact", contact(self.config)),
+            ("Refer-To", f"<{target}>"),
+            ("Referred-By", call.local_party),
+        ]
+        return [self._send_request(call, "REFER", now, headers)]
+
     # -- requests --------------------------------------------------------------------
 
     def _on_request(self, request: SipRequest, source: Address, now: float) -> list[SipAction]:
@@ -276,6 +309,8 @@ class SipUserAgent:
             return actions + self._end(call, ended)
         if request.method == "OPTIONS":
             return [self._options(transaction, now)]
+        if request.method == "NOTIFY":
+            return self._on_notify(call, transaction, now)
         if call.state is CallState.ENDING:
             return [self._reply(transaction, 481, now)]
         if call.invite is not None or call.unacked is not None:
@@ -286,6 +321,19 @@ class SipUserAgent:
         call.invite = transaction
         trying = transaction.respond(self._respond_to(request, 100, None), now)
         return [trying, CallUpdated(call.call_id, request.body.decode("utf-8", "replace"))]
+
+    def _on_notify(self, call: Call, transaction: ServerTransaction, now: float) -> list[SipAction]:
+        """The caller's report on the transfer we asked for: the status line of its call
+        to the target, in a message/sipfrag body (RFC 3515 2.4.5)."""
+        request = transaction.request
+        event = (request.headers.get("Event") or "").partition(";")
+        if event[0].strip().lower() != "refer":
+            return [self._reply(transaction, 489, now)]  # we subscribe to nothing else
+        actions: list[SipAction] = [self._reply(transaction, 200, now)]
+        status = _SIPFRAG_STATUS.match(request.body)
+        if status is not None and int(status[1]) >= 200:
+            actions.append(TransferEnded(call.call_id, int(status[1])))
+        return actions
 
     def _on_cancel(self, transaction: ServerTransaction, now: float) -> list[SipAction]:
         request = transaction.request
@@ -335,12 +383,20 @@ class SipUserAgent:
 
     def _on_response(self, response: SipResponse, source: Address, now: float) -> list[SipAction]:
         client = self._clients.get(response.branch or "") if "Via" in response.headers else None
-        if client is None or "CSeq" not in response.headers or response.cseq.method != "BYE":
+        if (
+            client is None
+            or "CSeq" not in response.headers
+            or response.cseq.method != client.method
+        ):
             return [Dropped("response to no request of ours", source)]
         if not client.on_response(response.status, now):
             return []
         call = self._calls.get(client.call_id)
-        if call is None or call.state is not CallState.ENDING:
+        if call is None:
+            return []
+        if client.method == "REFER":
+            return [TransferAnswered(call.call_id, response.status)]
+        if call.state is not CallState.ENDING:
             return []
         return self._end(call, END_LOCAL_HANGUP)
 
@@ -404,12 +460,19 @@ class SipUserAgent:
         return transaction.respond(response, now)
 
     def _send_bye(self, call: Call, now: float) -> list[SipAction]:
-        branch = BRANCH_COOKIE + self._token()
-        data = call.bye(self.config, branch).to_bytes()
-        retransmission = Retransmission.start(data, call.peer, now)
-        self._clients[branch] = ClientTransaction(branch, call.call_id, retransmission)
+        bye = self._send_request(call, "BYE", now)
         call.state = CallState.ENDING
-        return [Send(data, call.peer)]
+        return [bye]
+
+    def _send_request(
+        self, call: Call, method: str, now: float, headers: Iterable[tuple[str, str]] = ()
+    ) -> Send:
+        """An in-dialog request of ours, resent until answered (a client transaction)."""
+        branch = BRANCH_COOKIE + self._token()
+        data = call.request(method, self.config, branch, headers).to_bytes()
+        retransmission = Retransmission.start(data, call.peer, now)
+        self._clients[branch] = ClientTransaction(branch, call.call_id, method, retransmission)
+        return Send(data, call.peer)
 
     def _end(self, call: Call, reason: str) -> list[SipAction]:
         self._calls.pop(call.call_id, None)

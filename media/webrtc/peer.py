@@ -20,7 +20,14 @@ from omnivox.media.clock import MediaClock
 from omnivox.media.frames import AudioFrame
 from omnivox.media.sessions import SessionTasks
 from omnivox.media.transport import Conversation, ConversationFactory
-from omnivox.media.webrtc.tracks import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
+from omnivox.media.webrtc import receive_buffer
+from omnivox.media.webrtc.tracks import (
+    AgentAudioTrack,
+    InboundAudio,
+    InboundVideo,
+    decode_on_arrival,
+    frame_to_rgb,
+)
 
 MAX_BACKLOG = 500
 """Events kept for the page until its data channel opens."""
@@ -36,6 +43,7 @@ class WebRTCPeer:
         video_max_fps: float,
     ) -> None:
         self.id = session_id
+        self.transport = "webrtc"
         self.pc = pc
         self.clock = MediaClock()
         self.conversation: Conversation = open_conversation(session_id, self.clock, self._send)
@@ -70,6 +78,10 @@ class WebRTCPeer:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
+            for receiver in self.pc.getReceivers():
+                if receiver.track is track:
+                    decode_on_arrival(receiver)
+            receive_buffer.install(self.pc, track)
             self.spawn(self.audio_in.consume(track), "audio-in")
         elif track.kind == "video":
             self.spawn(self.video_in.consume(track), "video-in")
@@ -104,6 +116,10 @@ class WebRTCPeer:
         delay = data.get("delay_ms")
         if data["type"] == "playout" and _is_real(delay) and delay >= 0:
             self.conversation.report_playout_delay(float(delay))
+        elif data["type"] == "mouth_to_ear":
+            ms, reply_id = data.get("ms"), data.get("reply_id")
+            if _is_real(ms) and ms >= 0 and isinstance(reply_id, str):
+                self.conversation.report_mouth_to_ear(reply_id, float(ms))
 
     def _send(self, line: str) -> None:
         ch = self.channel

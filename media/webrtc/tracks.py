@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import av
 import numpy as np
+from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
@@ -22,6 +24,7 @@ from omnivox.media.pacing import FrameSchedule
 log = logging.getLogger(__name__)
 
 _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+MAX_SEND_LAG_S = 0.06
 
 
 class AgentAudioTrack(MediaStreamTrack):
@@ -34,7 +37,9 @@ class AgentAudioTrack(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self._source = source
-        self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic)
+        # A browser's jitter buffer grows to absorb a late burst and keeps that delay for
+        # the rest of the call: past three frames late, skip rather than burst.
+        self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic, MAX_SEND_LAG_S)
         self.frames_sent = 0
 
     async def recv(self) -> av.AudioFrame:
@@ -57,11 +62,21 @@ class InboundAudio:
     def __init__(self, on_frame: Callable[[AudioFrame], None]) -> None:
         self._on_frame = on_frame
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._input: tuple[str, str, int] | None = None
         self._reframer = Reframer()
         self.samples = 0
 
     def feed(self, frame: av.AudioFrame) -> None:
-        for out in self._resampler.resample(frame):
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        resampled = []
+        if self._input is not None and shape != self._input:
+            # A resampler is set up by its first frame and refuses others: a far end
+            # that switches codec or rate mid-call (renegotiation) gets a fresh one,
+            # after what the old one holds.
+            resampled = self._resampler.resample(None)
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._input = shape
+        for out in [*resampled, *self._resampler.resample(frame)]:
             pcm = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
             for chunk in self._reframer.push(pcm):
                 self._on_frame(AudioFrame(chunk, SAMPLE_RATE, self.samples))
@@ -76,6 +91,17 @@ class InboundAudio:
                     self.feed(frame)
         except MediaStreamError:
             return
+
+
+def decode_on_arrival(receiver: RTCRtpReceiver) -> None:
+    """Decode an audio receiver's packets as they come.
+
+    aiortc holds each inbound audio packet until four later ones have come (80 ms), a
+    prefetch that smooths a player's output. The server plays nothing back and counts its
+    media clock in samples, not in arrival times, so jitter costs it nothing and that wait
+    is pure latency. The buffer still puts reordered packets back in order, without the
+    prefetch. (aiortc has no setting for it: the buffer is swapped.)"""
+    receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16)  # type: ignore[attr-defined]
 
 
 MAX_SNAPSHOT_WIDTH = 640

@@ -135,7 +135,10 @@ class PiperTalker:
                     with contextlib.suppress(Exception):
                         pending.result()
             if pending is None or pending.done():
-                steps.close()  # frees the piece's resampler now (a running step keeps it)
+                # Frees the piece's resampler now. A step can still be running in its
+                # thread though its task is done (cancelled under it): it keeps them.
+                with contextlib.suppress(ValueError):  # "generator already executing"
+                    steps.close()
 
     def synthesize_with_words(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Blocking: the whole utterance as 16 kHz int16 and where its words start, as

@@ -17,6 +17,8 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from omnivox.agent.api.app import session_factory
 from omnivox.agent.config import parse_config
@@ -330,3 +332,63 @@ async def test_a_silent_socket_times_out(caplog: pytest.LogCaptureFixture) -> No
         assert len(registry) == 0 and registry.running_tasks() == 0
     finally:
         await runner.cleanup()
+
+
+# ---- fuzzing: whatever arrives on the socket, no crash, no hang, the session ends -------
+
+FUZZ_CONFIG = {**TEST_CONFIG, "access": {"requests_per_s": 1000, "request_burst": 1000}}
+PAYLOADS = st.binary(max_size=700).map(lambda b: base64.b64encode(b).decode()) | st.text(
+    max_size=30
+)
+FUZZ_MESSAGES = st.one_of(
+    PAYLOADS.map(
+        lambda p: json.dumps({"event": "media", "streamSid": SID, "media": {"payload": p}})
+    ),
+    st.text(max_size=60),
+    st.binary(max_size=60),
+    st.sampled_from(["dtmf", "mark", "stop", "start", "media", "clear"]).map(
+        lambda e: json.dumps({"event": e, "streamSid": SID, e: {}})
+    ),
+)
+
+
+@pytest.fixture
+async def fuzz_server() -> AsyncIterator[RunningServer]:
+    async with serving(parse_config(FUZZ_CONFIG, "fuzz"), shared_stack()) as running:
+        yield running
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(FUZZ_MESSAGES, max_size=12), st.booleans())
+async def test_fuzz_any_messages_on_a_started_stream(
+    fuzz_server: RunningServer,
+    caplog: pytest.LogCaptureFixture,
+    messages: list[str | bytes],
+    started: bool,
+) -> None:
+    url = fuzz_server.url + "/v1/media-stream"
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url) as ws:
+            if started:
+                await ws.send_str(json.dumps(start_message()))
+            for message in messages:
+                if ws.closed:
+                    break
+                if isinstance(message, bytes):
+                    await ws.send_bytes(message)
+                else:
+                    await ws.send_str(message)
+            await ws.close()
+        async with http.get(fuzz_server.url + "/v1/health") as resp:
+            assert resp.status == 200
+    for _ in range(100):
+        if not fuzz_server.registry.sessions:
+            break
+        await asyncio.sleep(0.05)
+    assert not fuzz_server.registry.sessions
+    crashes = [r.getMessage() for r in caplog.records if r.exc_info is not None]
+    assert crashes == []

@@ -356,6 +356,41 @@ async def test_waterfall_rows_newest_first_with_stacked_bars(page: Page) -> None
     ]
 
 
+async def test_waterfall_shows_mouth_to_ear_beside_the_servers_total(page: Page) -> None:
+    metrics = {"type": "turn_metrics", "t_ms": 5000, "endpoint_ms": 200, "voice_to_voice_ms": 300}
+    # The page's figure may be reported before the turn's metrics arrive, or after.
+    await dispatch(
+        page,
+        {"type": "mouth_to_ear", "t_ms": 4990, "reply_id": "r1", "mouth_to_ear_ms": 420},
+        {**metrics, "reply_id": "r1"},
+        {**metrics, "t_ms": 9000, "reply_id": "r2"},
+    )
+    turns = by_id(page, "waterfall-turn")
+    await expect(turns).to_have_count(2)
+    newest, oldest = turns.first, turns.nth(1)
+    stages = ["Endpoint", "Recognizer final", "Thinker first token", "Talker first audio"]
+    await expect(newest.locator("th")).to_have_text([*stages, "Other", "Voice to voice"])
+    await dispatch(
+        page, {"type": "mouth_to_ear", "t_ms": 9500, "reply_id": "r2", "mouth_to_ear_ms": 600}
+    )
+    for turn, client, ear in ((oldest, "120 ms", "420 ms"), (newest, "300 ms", "600 ms")):
+        await expect(turn.locator("th")).to_have_text(
+            [*stages, "Other", "Voice to voice", "Page and network", "Mouth to ear"]
+        )
+        await expect(turn.locator("td.num")).to_have_text(
+            ["200 ms", "—", "—", "—", "100 ms", "300 ms", client, ear]
+        )
+        await expect(turn.locator("caption")).to_contain_text(ear)
+    # The page's share starts where the server's total ends, on the shared scale (600 ms).
+    bars = await newest.locator(".bar").evaluate_all(
+        "(bs) => bs.map((b) => [b.className, parseFloat(b.style.left), parseFloat(b.style.width)])"
+    )
+    assert [(b[0], round(b[1]), round(b[2])) for b in bars[-2:]] == [
+        ("bar client", 50, 50),
+        ("bar ear", 0, 100),
+    ]
+
+
 async def test_a_pause_keeps_one_badge_that_follows_its_latest_verdict(page: Page) -> None:
     pause = [(1200.0, "hold", 0.1), (1300.0, "hold", 0.3), (1400.0, "finished", 0.8)]
     for t_ms, kind, p in pause:  # the pause began at 1000 ms

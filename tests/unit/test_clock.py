@@ -50,3 +50,19 @@ async def test_first_or_timeout_counts_on_the_clock() -> None:
     waiting = asyncio.ensure_future(first_or_timeout(clock, soon, 500))
     soon.set_result("first token")
     assert await waiting == "first token"
+
+
+async def test_first_or_timeout_cancelled_from_outside_ends_the_awaitable_first() -> None:
+    async def stream():  # type: ignore[no-untyped-def]
+        await asyncio.sleep(10)
+        yield "token"
+
+    gen = stream()
+    first = asyncio.ensure_future(anext(gen))
+    waiting = asyncio.ensure_future(first_or_timeout(VirtualClock(), first, 500))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert first.cancelled()
+    await gen.aclose()  # not "asynchronous generator is already running"

@@ -58,3 +58,23 @@ def test_frames_of_any_length_and_bad_input() -> None:
     assert len(canceller.process(np.ones(100, np.int16))) == 100
     with pytest.raises(ValueError, match="dtype int16"):
         canceller.process(np.zeros(320, np.float32))
+
+
+def test_any_reported_playout_delay_is_a_usable_hint() -> None:
+    # A browser's jitter buffer on a loaded machine reports a second and more; the module
+    # itself raises past 500 ms, which once broke the call's data channel.
+    canceller = EchoCanceller()
+    for delay_ms in (0.0, 499.6, 500.0, 1500.0, 1e9):
+        canceller.set_delay_ms(delay_ms)
+    assert len(canceller.process(np.zeros(FRAME_SAMPLES, np.int16))) == FRAME_SAMPLES
+
+
+def test_noise_suppression_is_switchable() -> None:
+    """`echo.noise_suppression`: steady noise (a fan, a street) is damped only when on."""
+    noise = (np.random.default_rng(0).standard_normal(3 * SAMPLE_RATE) * 300).astype(np.int16)
+    silent = np.zeros_like(noise)
+    settled = slice(SAMPLE_RATE, None)
+    kept = _run(EchoCanceller(), silent, noise)
+    damped = _run(EchoCanceller(noise_suppression=True), silent, noise)
+    assert abs(_db(kept[settled]) - _db(noise[settled])) < 2.0
+    assert _db(damped[settled]) < _db(noise[settled]) - 6.0

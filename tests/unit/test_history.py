@@ -31,3 +31,16 @@ def test_bounded_and_never_starts_with_a_tool_result() -> None:
     assert h.messages[0].role != "tool"
     assert len(h.messages) <= 3
     assert h.messages[-1].content == "b"
+
+
+def test_the_last_reply_is_revised_to_what_the_far_end_played() -> None:
+    h = History()
+    h.add_user("how do I get there")
+    h.add(Message("assistant", tool_calls=[ToolCall("1", "route", {})]))
+    h.add(Message("tool", content="{}", tool_call_id="1"))
+    h.add_assistant("Take the number five bus to the station", interrupted=True)
+    h.revise_last_assistant("Take the", interrupted=True)
+    assert [m.content for m in h.messages][-1] == "Take the …"
+    assert h.messages[1].tool_calls  # the tool round is left alone
+    h.revise_last_assistant("", interrupted=False)
+    assert [m.role for m in h.messages] == ["user", "assistant", "tool"]

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from omnivox.kernels.g711 import ulaw_decode, ulaw_encode
+from omnivox.media.call_control import CallControl
 from omnivox.media.clock import Clock
 from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
+from omnivox.media.media_streams.after_stream import AfterStream
 from omnivox.media.media_streams.protocol import (
     BadMessage,
     Dtmf,
@@ -61,9 +63,17 @@ class Scripted:
         self.delays: list[float] = []
         self.done = asyncio.Event()
         self.closed_with: str | None = None
+        self.call: CallControl | None = None
 
-    def open(self, session_id: str, clock: Clock, send: Callable[[str], None]) -> Scripted:
-        self.clock, self.send = clock, send
+    def open(
+        self,
+        session_id: str,
+        clock: Clock,
+        send: Callable[[str], None],
+        /,
+        call: CallControl | None = None,
+    ) -> Scripted:
+        self.clock, self.send, self.call = clock, send, call
         return self
 
     async def start(self) -> None:
@@ -91,6 +101,12 @@ class Scripted:
 
     def report_playout_delay(self, delay_ms: float) -> None:
         self.delays.append(delay_ms)
+
+    def report_mouth_to_ear(self, reply_id: str, ms: float) -> None:
+        pass
+
+    def cancel_echo(self) -> None:
+        pass
 
     def report_error(self, message: str, source: str) -> None:
         self.errors.append(f"{source}: {message}")
@@ -200,8 +216,32 @@ async def test_the_schedule_is_drift_free_and_resynchronises_after_a_stall() -> 
     await schedule.wait()
     now[0] = 0.040
     assert await schedule.wait() == 2
-    now[0] = 1.0  # a stalled loop: resynchronise, do not burst 48 frames
-    await schedule.wait()
+    now[0] = 1.005  # a stalled loop: skip the 47 frames it ate, do not burst them
+    assert await schedule.wait() == 50  # due at 1.000, on the original grid
     now[0] = 1.02
-    assert await schedule.wait() == 4
-    assert schedule._start == pytest.approx(1.0 - 3 * 0.02)
+    assert await schedule.wait() == 51
+    now[0] = 1.09  # late by 50 ms, under max_lag_s: caught up, nothing skipped
+    assert [await schedule.wait() for _ in range(3)] == [52, 53, 54]
+
+
+async def test_a_call_tool_hang_up_closes_the_stream() -> None:
+    now = [0.0]
+    conversation = Scripted([SILENCE] * 3, now)
+    socket = Socket()
+    protocol = MediaStreamProtocol(mark_every_ms=100)
+    start = {"streamSid": SID, "callSid": "CA1"}
+    protocol.receive(json.dumps({"event": "start", "start": start}), 0.0)
+    call = MediaStreamCall(
+        "s1", socket, protocol, conversation.open, lambda: now[0], AfterStream(), {"desk": "tel:+1"}
+    )
+    await call.start()
+    assert conversation.call is not None and conversation.call.transfer_targets == {
+        "desk": "tel:+1"
+    }
+    conversation.call.hang_up()
+    for _ in range(50):
+        if socket.closed is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.closed is not None and call.closed
+    assert conversation.closed_with == "agent_hangup"

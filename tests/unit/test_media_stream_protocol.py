@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omnivox.media.media_streams.protocol import (
     BadMessage,
@@ -249,3 +252,59 @@ def test_nothing_is_sent_before_the_start() -> None:
     other = START.replace(SID, "MZother")
     assert isinstance(proto.receive(other, 0.0), Start)
     assert proto.stream_sid == SID  # a second start does not re-target the stream
+
+
+# ---- fuzzing: whatever a provider (or a stranger) sends, a typed event or a BadMessage --
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(["inbound", "audio/x-mulaw", "8000", SID, "AAEC"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["event", "streamSid", "sequenceNumber", "start", "media", "mark", "dtmf", "stop", "name",
+     "payload", "mediaFormat", "encoding", "sampleRate", "channels", "tracks", "track",
+     "timestamp", "digit", "customParameters"]
+)  # fmt: skip
+SHAPED = st.recursive(
+    JSON_VALUES,
+    lambda inner: st.dictionaries(FIELDS, inner, max_size=5),
+    max_leaves=20,
+)
+MESSAGES = st.one_of(
+    st.text(max_size=200),
+    st.binary(max_size=200),
+    st.dictionaries(FIELDS, SHAPED, max_size=5)
+    .map(lambda d: {"event": "media", **d} if "media" in d else d)
+    .map(json.dumps),
+    st.sampled_from([CONNECTED, START, MEDIA, DTMF]).map(lambda m: m[: len(m) // 2]),
+    st.text(max_size=20).map(
+        lambda p: json.dumps({"event": "media", "streamSid": SID, "media": {"payload": p}})
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MESSAGES, min_size=1, max_size=6))
+def test_fuzz_every_message_is_an_event_or_a_described_bad_message(messages: list[Any]) -> None:
+    protocol = MediaStreamProtocol()
+    for i, message in enumerate(messages):
+        event = protocol.receive(message, float(i))
+        assert isinstance(event, Connected | Start | Media | Dtmf | MarkEcho | Stop | BadMessage)
+        if isinstance(event, BadMessage):
+            assert event.describe()
+        if isinstance(event, Media):
+            assert isinstance(event.payload, bytes)
+
+
+def test_a_payload_with_characters_outside_ascii_is_a_bad_message() -> None:
+    message = json.dumps({"event": "media", "media": {"payload": "AAé="}})
+    event = parse_message(message)
+    assert isinstance(event, BadMessage) and "base64" in event.describe()

@@ -221,3 +221,21 @@ def test_words_align_with_joined_and_expanded_phonemes() -> None:
         (17, "at"),
         (20, "9:30."),
     ]
+
+
+async def test_cancelling_the_reader_mid_window_ends_cleanly(talker: PiperTalker) -> None:
+    """A call closed while a window is being made (its step still running in the
+    executor) must end with CancelledError, not a generator error that stops the
+    session's close halfway."""
+    text = "We are open from nine in the morning until six in the evening, every day. " * 3
+
+    async def read() -> None:
+        async for _chunk in talker.synthesize(text):
+            pass
+
+    for delay_s in (0.0, 0.01, 0.03, 0.06, 0.1, 0.2):
+        task = asyncio.create_task(read())
+        await asyncio.sleep(delay_s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -74,3 +74,21 @@ async def test_empty_transcript_finishes_without_audio() -> None:
     reply.start()
     assert await pull_until(reply, 5, clock) == 0
     assert reply.finished and not events
+
+
+async def test_frames_due_mid_reply_before_the_talker_has_them_are_underruns() -> None:
+    events: list[Event] = []
+    clock = VirtualClock()
+    reply = Reply("r4", deps(events, clock), [], text="Hello there. How can I help you today?")
+    reply.start()
+    assert reply.pop_frame() is None  # before the first audio: latency, not an underrun
+    assert await pull_until(reply, 1, clock) == 1
+    # Pulled faster than the Talker can run (it gets no turn of the event loop here).
+    missing = sum(reply.pop_frame() is None for _ in range(10))
+    assert missing >= 10 - reply.playout.max_ahead
+    assert reply.underrun_frames == missing
+    await pull_until(reply, 10_000, clock)
+    assert reply.finished
+    before = reply.underrun_frames
+    assert reply.pop_frame() is None  # after the end: silence, not an underrun
+    assert reply.underrun_frames == before

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omnivox.media.resampler import PcmResampler
 
@@ -15,3 +17,22 @@ def test_each_20_ms_chunk_comes_back_at_once_at_the_new_rate() -> None:
     assert abs(sum(sizes) - 3200) <= 64
     up.reset()
     assert len(up.process(tone[:160])) <= 320
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([(8000, 16000), (16000, 8000), (16000, 16000), (8000, 48000), (44100, 16000)]),
+    st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=8),
+)
+def test_fuzz_chunks_of_any_size_come_back_as_int16_at_the_new_rate(
+    rates: tuple[int, int], sizes: list[int]
+) -> None:
+    src, dst = rates
+    resampler = PcmResampler(src, dst)
+    rng = np.random.default_rng(sum(sizes))
+    total = 0
+    for n in sizes:
+        out = resampler.process(rng.integers(-32768, 32767, n, dtype=np.int16))
+        assert out.dtype == np.int16 and out.ndim == 1
+        total += len(out)
+    assert total <= sum(sizes) * dst / src + 64  # never more than the input's worth

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnivox.media.rtp.sdp import Negotiated, NoCommonCodec, SdpError, negotiate, parse_sdp
+from omnivox.media.rtp.sdp import (
+    Negotiated,
+    NoCommonCodec,
+    RtpMap,
+    SdpError,
+    make_offer,
+    negotiate,
+    parse_sdp,
+)
 
 LOCAL_IP = "203.0.113.5"
 LOCAL_PORT = 40000
@@ -327,3 +335,25 @@ def test_fuzz_every_prefix_and_mangled_line(offer: str, data: st.DataObject) -> 
     junk = data.draw(st.text(st.characters(codec="utf-8"), max_size=30))
     lines[index] = kind + junk
     _negotiate_or_refuse("\n".join(lines))
+
+
+def test_our_late_offer_and_the_answer_to_it() -> None:
+    offer = make_offer("203.0.113.5", 40000, 7, ("PCMA", "PCMU"))
+    assert "m=audio 40000 RTP/AVP 8 0 101\r\n" in offer and offer.endswith("\r\n")
+    parsed = parse_sdp(offer)
+    assert parsed.connection == "203.0.113.5"
+    assert parsed.media[0].rtpmaps[101] == RtpMap("TELEPHONE-EVENT", 8000)
+    # The caller's answer (in its ACK) picks one codec of ours; read like an offer.
+    answer = (
+        "v=0\r\no=- 1 1 IN IP4 198.51.100.9\r\ns=-\r\nc=IN IP4 198.51.100.9\r\nt=0 0\r\n"
+        "m=audio 7078 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+    got = negotiate(answer, "203.0.113.5", 40000, 7)
+    assert (got.codec, got.telephone_event, got.remote_address) == (
+        "PCMU",
+        101,
+        ("198.51.100.9", 7078),
+    )
+    assert negotiate(offer, "203.0.113.5", 40000, 7, prefer=("PCMA",)).codec == "PCMA"
+    with pytest.raises(ValueError):
+        make_offer("203.0.113.5", 40000, 7, ("OPUS",))

@@ -6,11 +6,13 @@ import struct
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from aiortc.rtp import RtpPacket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.media.rtp.dtmf import DtmfReceiver
 from omnivox.media.rtp.sdp import Negotiated, negotiate
 from omnivox.media.rtp.session import MalformedPacket, RtpSession, parse_packet
 
@@ -59,6 +61,41 @@ def test_packetiser_header_fields_advance() -> None:
     assert [p.marker for p in packets] == [1, 0, 0]  # the first starts a talkspurt
     assert {(p.payload_type, p.ssrc, len(p.payload)) for p in packets} == {(0, 0x1234, 160)}
     assert (s.samples_sent, s.stats.packets_sent, s.stats.octets_sent) == (960, 3, 480)
+
+
+def test_keys_pressed_go_out_as_telephone_events_in_place_of_audio() -> None:
+    s = session()
+    s.next_packet(tone_frame(0))
+    s.send_dtmf("5#")
+    packets = [RtpPacket.parse(s.next_packet(tone_frame(k))) for k in range(1, 24)]
+    assert [p.sequence_number for p in packets] == list(range(101, 124))  # one numbering
+    kinds = "".join("e" if p.payload_type == 101 else "a" for p in packets)
+    assert kinds == "eeeeeeeaaa" + "eeeeeeeaaa" + "aaa"  # 5 updates + 2 end copies, gap
+    five, hash_ = packets[0:7], packets[10:17]
+    assert {p.timestamp for p in five} == {5160}  # the event's start, on every packet
+    assert {p.timestamp for p in hash_} == {5160 + 10 * 160}
+    assert [p.marker for p in five] == [1, 0, 0, 0, 0, 0, 0]
+    assert packets[7].timestamp == 5160 + 7 * 160  # the audio's clock ran on meanwhile
+    receiver = DtmfReceiver()  # what the far end makes of them
+    digits = [
+        d.digit
+        for k, p in enumerate(packets)
+        if p.payload_type == 101
+        for d in receiver.push(p.timestamp, p.payload, 20.0 * k)
+    ]
+    assert digits == ["5", "#"]
+
+
+def test_dtmf_needs_telephone_events_and_real_keys() -> None:
+    s = session()
+    with pytest.raises(ValueError, match="keys"):
+        s.send_dtmf("12x")
+    no_events = RtpSession(
+        negotiated(OFFER.replace(" 101", "").replace("a=rtpmap:101 telephone-event/8000\n", ""))
+    )
+    with pytest.raises(ValueError, match="telephone-event"):
+        no_events.send_dtmf("1")
+    assert RtpPacket.parse(s.next_packet(tone_frame(0))).payload_type == 0  # nothing queued
 
 
 def test_skipped_frames_advance_the_timestamp_and_mark_the_next_packet() -> None:

@@ -24,6 +24,8 @@ from omnivox.media.sip import (
     SipRequest,
     SipResponse,
     SipUserAgent,
+    TransferAnswered,
+    TransferEnded,
     parse_message,
 )
 from omnivox.media.sip.digest import parse_credentials
@@ -229,7 +231,7 @@ def test_options_unknown_methods_and_unknown_dialogs() -> None:
     agent = make_agent()
     ok = only_response(agent.receive(request("OPTIONS"), CALLER, 0))
     assert ok.status == 200 and ok.to_tag
-    assert ok.headers.get("Allow") == "INVITE, ACK, CANCEL, BYE, OPTIONS"
+    assert ok.headers.get("Allow") == "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY"
     assert ok.headers.get("Accept") == "application/sdp"
     refused = only_response(agent.receive(request("SUBSCRIBE", branch="z9hG4bK-2"), CALLER, 0))
     assert refused.status == 405 and refused.headers.get("Allow")
@@ -311,9 +313,80 @@ def parsed_request(data: bytes) -> SipRequest:
 
 def parse_bye_ok(bye: SipRequest) -> bytes:
     """The caller's 200 OK to our BYE."""
-    lines = ["SIP/2.0 200 OK"]
-    lines += [f"{name}: {value}" for name, value in bye.headers if name != "Content-Length"]
+    return response_to(bye, "200 OK")
+
+
+def response_to(ours: SipRequest, status: str) -> bytes:
+    """The caller's response to a request of ours, e.g. "202 Accepted"."""
+    lines = [f"SIP/2.0 {status}"]
+    lines += [f"{name}: {value}" for name, value in ours.headers if name != "Content-Length"]
     return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def notify(tag: str, cseq: int, sipfrag: str, event: str = "refer") -> bytes:
+    """The caller's report on our REFER (RFC 3515 2.4.5); compact Event ("o")."""
+    data = request(
+        "NOTIFY",
+        branch=f"z9hG4bK-n{cseq}",
+        cseq=cseq,
+        to_tag=tag,
+        headers=(f"o: {event}", "Subscription-State: active;expires=60"),
+    )
+    body = f"{sipfrag}\r\n".encode()
+    head = data.replace(
+        b"Content-Length: 0", b"Content-Type: message/sipfrag\r\nContent-Length: %d" % len(body)
+    )
+    return head + body
+
+
+def test_refer_transfers_the_caller_and_notify_reports_the_outcome() -> None:
+    agent = make_agent()
+    tag = answered_call(agent)
+    (refer_send,) = agent.refer("call-1@192.0.2.10", "sip:desk@example.com", now_ms=1000)
+    assert isinstance(refer_send, Send) and refer_send.destination == CALLER
+    refer = parsed_request(refer_send.data)
+    assert (refer.method, refer.uri) == ("REFER", "sip:alice@192.0.2.10:5062")
+    assert (refer.from_tag, refer.to_tag) == (tag, "alice-tag")
+    assert refer.headers.get("Refer-To") == "<sip:desk@example.com>"
+    assert refer.headers.get("Referred-By") == "<sip:agent@198.51.100.1>"
+    assert refer.headers.get("Contact") and refer.cseq.method == "REFER"
+    resent = sent(agent.tick(1000 + T1_MS))  # unanswered: Timer E
+    assert [m.method for m in resent if isinstance(m, SipRequest)] == ["REFER"]
+    accepted = agent.receive(response_to(refer, "202 Accepted"), CALLER, 1600)
+    assert events(accepted) == [TransferAnswered("call-1@192.0.2.10", 202)]
+    trying = agent.receive(notify(tag, 2, "SIP/2.0 100 Trying"), CALLER, 1700)
+    assert statuses(trying) == [200] and events(trying) == []
+    done = agent.receive(notify(tag, 3, "SIP/2.0 200 OK"), CALLER, 3000)
+    assert statuses(done) == [200]
+    assert events(done) == [TransferEnded("call-1@192.0.2.10", 200)]
+    (bye,) = sent(agent.hang_up("call-1@192.0.2.10", now_ms=3001))
+    assert isinstance(bye, SipRequest) and bye.method == "BYE"
+    assert bye.cseq.number == refer.cseq.number + 1
+
+
+def test_a_refused_or_unanswered_refer_leaves_the_call_up() -> None:
+    agent = make_agent()
+    assert agent.refer("call-1@192.0.2.10", "sip:desk@example.com") == []  # no call yet
+    tag = answered_call(agent)
+    with pytest.raises(ValueError):
+        agent.refer("call-1@192.0.2.10", "http://example.com")
+    with pytest.raises(ValueError):
+        agent.refer("call-1@192.0.2.10", "sip:a@b>\r\nX: y")
+    (first,) = sent(agent.refer("call-1@192.0.2.10", "tel:+15551234", now_ms=10))
+    assert isinstance(first, SipRequest)
+    refused = agent.receive(response_to(first, "603 Decline"), CALLER, 20)
+    assert events(refused) == [TransferAnswered("call-1@192.0.2.10", 603)]
+    failed = agent.receive(notify(tag, 2, "SIP/2.0 486 Busy Here"), CALLER, 30)
+    assert events(failed) == [TransferEnded("call-1@192.0.2.10", 486)]
+    agent.refer("call-1@192.0.2.10", "sip:desk@example.com", now_ms=100)
+    timed_out: list[SipAction] = []
+    for now in range(200, int(TIMEOUT_MS) + 300, 100):
+        timed_out += events(agent.tick(now))
+    assert timed_out == [TransferAnswered("call-1@192.0.2.10", 408)]
+    other = agent.receive(notify(tag, 3, "SIP/2.0 200 OK", event="presence"), CALLER, 40_000)
+    assert statuses(other) == [489] and events(other) == []
+    assert statuses(agent.receive(notify("nope", 4, "SIP/2.0 200 OK"), CALLER, 40_001)) == [481]
+    assert agent.active_calls == 1
 
 
 def test_hang_up_sends_bye_resent_until_answered() -> None:

@@ -7,6 +7,8 @@ import fractions
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
 from omnivox.media.webrtc.tracks import AgentAudioTrack, InboundAudio, InboundVideo, frame_to_rgb
@@ -106,3 +108,67 @@ async def test_agent_track_pulls_frames_with_continuous_timestamps() -> None:
     assert [f.pts for f in frames] == [0, FRAME_SAMPLES, 2 * FRAME_SAMPLES]
     assert [int(f.to_ndarray()[0, 0]) for f in frames] == [0, 1, 2]
     assert frames[0].sample_rate == 16000 and track.frames_sent == 3
+
+
+# ---- fuzzing: frames of any size, rate and layout become 20 ms, 16 kHz mono frames -----
+
+RATES = st.sampled_from([8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            RATES,
+            st.integers(min_value=1, max_value=4000),
+            st.sampled_from(["mono", "stereo"]),
+            st.sampled_from(["s16", "fltp"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_fuzz_odd_inbound_frames_become_whole_16k_frames(
+    shapes: list[tuple[int, int, str, str]],
+) -> None:
+    out: list[AudioFrame] = []
+    inbound = InboundAudio(out.append)
+    rng = np.random.default_rng(len(shapes))
+    for rate, samples, layout, fmt in shapes:
+        channels = 2 if layout == "stereo" else 1
+        if fmt == "s16":
+            data = rng.integers(-32768, 32767, (1, samples * channels), dtype=np.int16)
+        else:
+            data = rng.uniform(-1, 1, (channels, samples)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+        frame.sample_rate = rate
+        inbound.feed(frame)
+    for i, frame in enumerate(out):
+        assert frame.pcm.shape == (FRAME_SAMPLES,) and frame.pcm.dtype == np.int16
+        assert frame.t_ms == i * 20
+
+
+async def test_inbound_audio_is_decoded_on_arrival_and_still_in_order() -> None:
+    from aiortc import RTCPeerConnection
+    from aiortc.rtp import RtpPacket
+
+    from omnivox.media.webrtc.tracks import decode_on_arrival
+
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("audio").receiver
+        decode_on_arrival(receiver)
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+
+        def add(seq: int) -> int | None:
+            packet = RtpPacket(sequence_number=seq, timestamp=seq * 960)
+            packet._data = b"opus"  # the payload, as the receiver leaves it
+            frame = buffer.add(packet)[1]
+            return None if frame is None else frame.timestamp // 960
+
+        # aiortc's own buffer would hold packet 0 until packet 4 came (80 ms).
+        assert [add(0), add(1)] == [None, 0]
+        # 3 overtakes 2: nothing skips ahead, 2 then goes out in order.
+        assert [add(3), add(2), add(4)] == [None, 1, 2]
+    finally:
+        await pc.close()

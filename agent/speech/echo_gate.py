@@ -1,0 +1,233 @@
+"""Echo-aware speech onsets: the agent's own voice, leaking through the echo canceller,
+must never count as the user starting to speak.
+
+The canceller leaves a residual, loudest while it converges and on sudden changes of
+the room, and the VAD sometimes hears a syllable in it; over the agent's speech that
+becomes an overlap and, if it lasts, a self-interruption. We know exactly what was
+played (the reference), so each input frame is compared with the echo the reference
+can explain, taken as the reference's loudest frame over the echo's arrival window:
+
+- the raw microphone against that times the echo path's gain (the kiosk measures it
+  with a chirp; unknown, the echo is taken to be as loud as the reference): louder by
+  `raw_margin_db` is more than echo, whatever the canceller is doing (a Geigel-style
+  double-talk test);
+- the cleaned microphone against that times the residual coupling, the loudest ratio
+  of residual to reference over the last second of frames that were echo alone:
+  louder by `margin_db` is more than the canceller leaves. Once the canceller has
+  converged this hears a person far quieter than the loudspeaker.
+
+A frame passing either is evidence of a person. A VAD onset is passed on once its
+speech holds `min_user_frames` such frames; an onset without them is held, and
+dropped with its stop if they never come. Nothing is muted by time: with the
+reference quiet, every frame of speech is evidence.
+
+Pure: fed frames and VAD events with their media times; returns the events to act on
+and the verdicts (for the `echo_gate` event), so it is tested in virtual time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from omnivox.kernels.level import SILENCE_DBFS, rms_dbfs
+from omnivox.media.frames import FRAME_MS
+from omnivox.models.vad import VadEvent
+
+REFERENCE_FLOOR_DBFS = -60.0
+"""A reference quieter than this explains no echo (the agent is silent)."""
+
+UNKNOWN_DELAY_WINDOW_MS = 500.0
+"""Without a measured echo delay, the echo may arrive anywhere this far behind the
+reference (a WebRTC or phone far end; the kiosk measures its delay)."""
+
+ECHO_TAIL_MS = 300.0
+"""Reverberation after the direct echo, covered by the arrival window."""
+
+ECHO_PRESENT_DB = 20.0
+"""A raw frame within this of the echo the path explains has the echo in it."""
+
+EARLY_SLACK_FRAMES = 5
+"""The echo may come this much (100 ms) sooner than measured: sound servers and
+adaptive loopbacks move their buffering while they run."""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoGateSettings:
+    margin_db: float = 10.0
+    """A cleaned frame is the user's when this much louder than the residual explains."""
+    raw_margin_db: float = 6.0
+    """A raw frame is the user's when this much louder than the echo path explains."""
+    min_user_frames: int = 3
+    """Frames of evidence an onset needs (60 ms)."""
+    path_gain_db: float = 0.0
+    """The echo's level relative to the reference until measured: as loud (a
+    loudspeaker kiosk measures its room with a chirp)."""
+    residual_window_ms: float = 1000.0
+    """The residual coupling is the loudest seen over this long (frames of echo alone)."""
+    convergence_db_per_s: float = 10.0
+    """The residual is not trusted to sit further under the path's gain than this much per
+    second of echo the canceller has heard: AEC3's first seconds are uneven, and a
+    quiet stretch early on would promise more than it keeps."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """What the gate concluded about one VAD onset: the `echo_gate` event's fields."""
+
+    t_ms: float
+    onset_ms: float
+    verdict: str
+    """"user" (passed on) or "echo" (dropped with its stop)."""
+    user_frames: int
+    """Frames of the speech louder than the echo explains by the margin."""
+    mic_db: float
+    """The loudest cleaned frame of the speech, dBFS."""
+    echo_db: float
+    """The echo the reference explained for that frame, dBFS."""
+    contested: bool = True
+    """Some of the speech came while the agent's echo could be there."""
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict,
+            "onset_ms": round(self.onset_ms, 1),
+            "decision_ms": round(self.t_ms - self.onset_ms, 1),
+            "user_frames": self.user_frames,
+            "mic_db": round(self.mic_db, 1),
+            "echo_db": round(self.echo_db, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _FrameReading:
+    t_ms: float
+    mic_db: float
+    echo_db: float
+    user: bool
+
+
+class EchoGate:
+    def __init__(self, settings: EchoGateSettings | None = None) -> None:
+        self.settings = settings or EchoGateSettings()
+        self._reference_db: deque[float] = deque(maxlen=self._window_frames(None) + 4)
+        self._delay_frames: int | None = None
+        self.path_gain_db = self.settings.path_gain_db
+        self._residuals: deque[float] = deque(
+            maxlen=max(1, round(self.settings.residual_window_ms / FRAME_MS))
+        )
+        """Residual relative to the reference, on recent frames of echo alone."""
+        self._echo_frames = 0
+        """Frames of echo alone heard so far: how far the canceller may have converged."""
+        self._recent: deque[_FrameReading] = deque(maxlen=1000 // FRAME_MS)
+        self._held: VadEvent | None = None
+        """A VAD onset not yet shown to be the user's."""
+
+    # ---- what is known of the echo path ------------------------------------------------
+
+    def set_delay_ms(self, delay_ms: float) -> None:
+        """The measured echo delay: reference out to microphone in."""
+        self._delay_frames = max(0, round(delay_ms / FRAME_MS))
+        self._reference_db = deque(self._reference_db, maxlen=self._window_frames(delay_ms) + 4)
+
+    def set_path_gain_db(self, gain_db: float) -> None:
+        """The measured echo path gain (microphone level relative to the reference)."""
+        self.path_gain_db = gain_db
+
+    @property
+    def coupling_db(self) -> float:
+        """Residual echo relative to the reference: the loudest lately, but no lower than
+        the canceller can have converged to; before any echo, the path's gain."""
+        heard_s = self._echo_frames * FRAME_MS / 1000.0
+        converged = self.path_gain_db - self.settings.convergence_db_per_s * heard_s
+        return max(converged, *self._residuals) if self._residuals else self.path_gain_db
+
+    @staticmethod
+    def _window_frames(delay_ms: float | None) -> int:
+        reach = UNKNOWN_DELAY_WINDOW_MS if delay_ms is None else delay_ms
+        return round((reach + ECHO_TAIL_MS) / FRAME_MS)
+
+    def reference(self, pcm: np.ndarray) -> None:
+        """The frame the agent just sent (one per input frame, as the transport pulls)."""
+        self._reference_db.append(rms_dbfs(pcm) if len(pcm) else SILENCE_DBFS)
+
+    def _echo_reference_db(self) -> float:
+        """The loudest reference frame whose echo may be in the current input frame."""
+        refs = list(self._reference_db)
+        if not refs:
+            return SILENCE_DBFS
+        if self._delay_frames is None:
+            window = refs[-self._window_frames(None) :]
+        else:
+            newest = len(refs) - max(0, self._delay_frames - EARLY_SLACK_FRAMES)
+            oldest = max(0, len(refs) - self._window_frames(self._delay_frames * FRAME_MS))
+            window = refs[oldest:newest]
+        return max(window, default=SILENCE_DBFS)
+
+    # ---- frames and onsets ---------------------------------------------------------------
+
+    def process(
+        self, t_ms: float, raw: np.ndarray, cleaned: np.ndarray, vad_events: list[VadEvent]
+    ) -> tuple[list[VadEvent], list[GateVerdict]]:
+        """One input frame (starting at `t_ms`) as the microphone heard it and as the
+        canceller cleaned it, and the VAD's events on it: the events the turn policy
+        should see, and the verdicts reached."""
+        self._observe(t_ms, raw, cleaned)
+        passed: list[VadEvent] = []
+        verdicts: list[GateVerdict] = []
+        for event in vad_events:
+            if event.kind == "start":
+                self._held = event
+            elif self._held is not None:
+                # The speech ended without evidence of a person: it was our own voice.
+                verdicts.append(self._verdict(event.t_ms, self._held, "echo"))
+                self._held = None
+            else:
+                passed.append(event)
+        if self._held is not None:
+            verdict = self._verdict(t_ms, self._held, "user")
+            if verdict.user_frames >= self.settings.min_user_frames:
+                if verdict.contested:  # with the agent quiet there was nothing to decide
+                    verdicts.append(verdict)
+                passed.append(self._held)
+                self._held = None
+        return passed, verdicts
+
+    def _observe(self, t_ms: float, raw: np.ndarray, cleaned: np.ndarray) -> None:
+        mic_db = rms_dbfs(cleaned) if len(cleaned) else SILENCE_DBFS
+        ref_db = self._echo_reference_db()
+        if ref_db <= REFERENCE_FLOOR_DBFS:
+            reading = _FrameReading(t_ms, mic_db, SILENCE_DBFS, mic_db > SILENCE_DBFS)
+        else:
+            raw_db = rms_dbfs(raw) if len(raw) else SILENCE_DBFS
+            cfg = self.settings
+            echo_db = ref_db + self.coupling_db
+            user = (
+                mic_db > echo_db + cfg.margin_db
+                or raw_db > ref_db + self.path_gain_db + cfg.raw_margin_db
+            )
+            reading = _FrameReading(t_ms, mic_db, echo_db, user)
+            # Learn only where the echo has arrived: before it does (the first frames of
+            # a reply) the residual is silence and would promise more than the canceller
+            # can keep once the echo comes.
+            if not user and raw_db >= ref_db + self.path_gain_db - ECHO_PRESENT_DB:
+                self._residuals.append(mic_db - ref_db)
+                self._echo_frames += 1
+        self._recent.append(reading)
+
+    def _verdict(self, t_ms: float, onset: VadEvent, verdict: str) -> GateVerdict:
+        # The VAD decides a few windows after the onset: count evidence from the onset.
+        since = [r for r in self._recent if r.t_ms >= onset.speech_t_ms - FRAME_MS]
+        contested = [r for r in since if r.echo_db > SILENCE_DBFS]
+        loudest = max(contested or since, key=lambda r: r.mic_db - r.echo_db, default=None)
+        return GateVerdict(
+            t_ms,
+            onset.speech_t_ms,
+            verdict,
+            sum(r.user for r in since),
+            loudest.mic_db if loudest else SILENCE_DBFS,
+            loudest.echo_db if loudest else SILENCE_DBFS,
+            contested=bool(contested),
+        )

@@ -1,0 +1,216 @@
+"""The page as people hear it: mouth-to-ear in real browsers (a benchmark, not a test).
+
+    omnivox bench browser [--browsers chromium,firefox] [--questions 8] [--starts 3] [--json]
+
+A real omnivox server (embedded stack, greeting off) on loopback and the page in headless
+Debian Chromium and Firefox ESR, each with recorded human speech as its microphone (the
+Asterisk prompts, one every few seconds; Firefox hears them through a private PulseAudio
+source). Per reply it reports, on the page's own audio clock:
+- mouth-to-ear: the end of the user's speech in what the page sends to the first sound of
+  the reply in what it plays (web/mouthtoear.js; the sound card's own latency excluded);
+- the server's share, its `voice_to_voice_ms` (media clock), and the rest, the page's and
+  the network's share: capture, Opus, both jitter buffers, pacing, decoding;
+and per connection (greeting on) how long after Connect the first agent audio plays.
+Also the page's receive delay (network + jitter buffer, from WebRTC stats) and the
+server's event-loop lag. p50 / p95 over all replies; a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+
+from omnivox.agent.config import AgentConfig, parse_config
+from omnivox.agent.session import Session
+from omnivox.agent.stack import ModelStack, build_stack
+from omnivox.lab.browser import (
+    BROWSERS,
+    Browser,
+    ScriptedPage,
+    launch_browser,
+    missing_prerequisites,
+    wait_for_event,
+)
+from omnivox.lab.local_server import RunningServer, serving
+from omnivox.lab.speech_corpus import load_corpus
+from omnivox.lab.training.turn_data import progress
+from omnivox.lab.user_track import silence, write_user_wav
+
+GAP_S = 9.0
+"""Silence after each question: room for the answer before the next one."""
+FIRST_AUDIO_TIMEOUT_S = 20.0
+
+
+async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
+    while not stop.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.005)
+        out.append((time.perf_counter() - t - 0.005) * 1000)
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    config: AgentConfig, stack: ModelStack, browser: Browser, wav: Path
+) -> AsyncIterator[tuple[RunningServer, ScriptedPage]]:
+    async with serving(config, stack) as server, launch_browser(browser, wav) as page:
+        await page.goto(server.url + "/")
+        await page.evaluate("() => window.omnivox.connect()")
+        await wait_for_event(page, "session_started", 20)
+        yield server, page
+
+
+async def conversation(
+    config: AgentConfig,
+    stack: ModelStack,
+    browser: Browser,
+    wav: Path,
+    questions: int,
+    out: dict[str, list[float]],
+) -> None:
+    """One call with `questions` questions; the figures of each reply the page measured."""
+    report = Session.report_playout_delay
+
+    def spy(self: Session, delay_ms: float) -> None:
+        out["receive_delay_ms"].append(delay_ms)
+        report(self, delay_ms)
+
+    with mock.patch.object(Session, "report_playout_delay", spy):
+        async with connected(config, stack, browser, wav) as (_, page):
+            stop = asyncio.Event()
+            probe = asyncio.create_task(loop_lag(stop, out["loop_lag_ms"]))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + questions * (GAP_S + 6) + 15
+            while loop.time() < deadline:
+                if len(await page.evaluate("() => window.omnivox.mouthToEars")) >= questions:
+                    break
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)  # the last reply's metrics and echo
+            stop.set()
+            await probe
+            ears: list[dict[str, Any]] = await page.evaluate("() => window.omnivox.mouthToEars")
+            events: list[dict[str, Any]] = await page.evaluate("() => window.omnivox.events")
+    v2v = {
+        e["reply_id"]: e["voice_to_voice_ms"]
+        for e in events
+        if e["type"] == "turn_metrics" and e.get("voice_to_voice_ms") is not None
+    }
+    for ear in ears:
+        server = v2v.get(ear["replyId"])
+        out["mouth_to_ear_ms"].append(ear["ms"])
+        if server is not None:
+            out["voice_to_voice_ms"].append(server)
+            out["page_and_network_ms"].append(ear["ms"] - server)
+
+
+async def first_audio(
+    stack: ModelStack, browser: Browser, wav: Path, out: dict[str, list[float]]
+) -> None:
+    """Connect with the greeting on: how soon after Connect the agent is heard."""
+    config = parse_config({})
+    async with connected(config, stack, browser, wav) as (_, page):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FIRST_AUDIO_TIMEOUT_S
+        while loop.time() < deadline:
+            ms = await page.evaluate("() => window.omnivox.firstAgentAudioMs()")
+            if ms is not None:
+                out["first_audio_after_connect_ms"].append(ms)
+                return
+            await asyncio.sleep(0.1)
+
+
+def summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"p50": None, "p95": None, "n": 0}
+    p50, p95 = np.percentile(values, [50, 95])
+    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "n": len(values)}
+
+
+METRICS = (
+    ("mouth_to_ear_ms", "mouth to ear"),
+    ("voice_to_voice_ms", "  server: voice to voice"),
+    ("page_and_network_ms", "  page and network"),
+    ("first_audio_after_connect_ms", "first agent audio after Connect"),
+    ("receive_delay_ms", "page receive delay (net + jitter)"),
+    ("loop_lag_ms", "server event-loop lag"),
+)
+
+
+async def run(
+    browsers: list[Browser], questions: int, starts: int
+) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    logging.disable(logging.INFO)  # the sessions' and aiohttp's logs would bury the bar
+    config = parse_config({"greeting": ""})
+    stack = build_stack(config)
+    clips = load_corpus("asterisk", limit=questions)
+    results: dict[str, dict[str, dict[str, float | int | None]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = [silence(1.5)]
+        for clip in clips:
+            parts += [clip.pcm, silence(GAP_S)]
+        talk = write_user_wav(Path(tmp) / "talk.wav", *parts)
+        quiet = write_user_wav(Path(tmp) / "quiet.wav", silence(30.0))
+        steps = [(b, "talk") for b in browsers] + [(b, "start") for b in browsers] * starts
+        figures: dict[str, dict[str, list[float]]] = {
+            b: {key: [] for key, _ in METRICS} for b in browsers
+        }
+        for browser, step in progress(steps, len(steps), "bench browser"):
+            if step == "talk":
+                await conversation(config, stack, browser, talk, len(clips), figures[browser])
+            else:
+                await first_audio(stack, browser, quiet, figures[browser])
+    for browser in browsers:
+        results[browser] = {key: summary(figures[browser][key]) for key, _ in METRICS}
+    return results
+
+
+def print_table(results: dict[str, dict[str, dict[str, float | int | None]]]) -> None:
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    print(f"{'ms (page clock; p50 / p95 / n)':36s}" + "".join(f"{b:>22s}" for b in results))
+    for key, label in METRICS:
+        cells = (
+            f"{fmt(s['p50'])} / {fmt(s['p95'])} / {s['n']}"
+            for s in (results[b][key] for b in results)
+        )
+        print(f"{label:36s}" + "".join(f"{c:>22s}" for c in cells))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="omnivox bench browser", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--browsers", default=",".join(BROWSERS), help="comma-separated: chromium,firefox"
+    )
+    parser.add_argument("--questions", type=int, default=8, help="replies per browser")
+    parser.add_argument("--starts", type=int, default=3, help="connections per browser")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    browsers = [b.strip() for b in args.browsers.split(",") if b.strip()]
+    unknown = [b for b in browsers if b not in BROWSERS]
+    if unknown or not browsers:
+        parser.error(f"--browsers: choose from {', '.join(BROWSERS)} (got {args.browsers!r})")
+    if args.questions < 1 or args.starts < 0:
+        parser.error("--questions must be at least 1 and --starts at least 0")
+    chosen: list[Browser] = [b for b in BROWSERS if b in browsers]
+    missing = [m for b in chosen for m in missing_prerequisites(b)]
+    if missing:
+        print(f"omnivox bench browser: needs {', '.join(missing)}", file=sys.stderr)
+        return 2
+    results = asyncio.run(run(chosen, args.questions, args.starts))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print_table(results)
+    return 0

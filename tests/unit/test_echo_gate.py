@@ -1,0 +1,167 @@
+"""The echo gate, fed frames and VAD events in virtual time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omnivox.agent.speech.echo_gate import EchoGate, EchoGateSettings
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
+from omnivox.models.vad import VadEvent
+
+SILENT = -100.0
+
+
+def tone(dbfs: float) -> np.ndarray:
+    """A 20 ms frame of noise at `dbfs` RMS (silence for SILENT)."""
+    if dbfs <= SILENT:
+        return np.zeros(FRAME_SAMPLES, np.int16)
+    rng = np.random.default_rng(int(-dbfs * 10))
+    x = rng.standard_normal(FRAME_SAMPLES)
+    x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
+    return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def power_sum(*dbfs: float) -> float:
+    return float(10 * np.log10(sum(10 ** (d / 10) for d in dbfs)))
+
+
+class Run:
+    """Drives a gate as a session does: push (raw and cleaned mic, VAD events), then
+    pull (the reference), one frame at a time."""
+
+    def __init__(self, gate: EchoGate) -> None:
+        self.gate = gate
+        self.t = 0.0
+        self.passed: list[VadEvent] = []
+        self.verdicts: list[dict[str, object]] = []
+
+    def frames(
+        self,
+        n: int,
+        mic_db: float,
+        ref_db: float,
+        vad: dict[int, str] | None = None,
+        raw_db: float | None = None,
+    ) -> None:
+        """`mic_db` cleaned; `raw_db` before the canceller (default: the same)."""
+        for i in range(n):
+            events = []
+            if vad and i in vad:
+                kind = vad[i]
+                # The VAD decides ~64 ms after the onset it reports.
+                onset = self.t - 60.0 if kind == "start" else self.t
+                events.append(VadEvent(kind, self.t, onset))  # type: ignore[arg-type]
+            raw = tone(mic_db if raw_db is None else raw_db)
+            passed, verdicts = self.gate.process(self.t, raw, tone(mic_db), events)
+            self.passed += passed
+            self.verdicts += [v.fields() for v in verdicts]
+            self.gate.reference(tone(ref_db))
+            self.t += FRAME_MS
+
+
+def test_speech_with_the_agent_silent_passes_at_once() -> None:
+    run = Run(EchoGate())
+    run.frames(10, SILENT, SILENT)
+    run.frames(20, -30.0, SILENT, vad={4: "start", 15: "stop"})
+    assert [e.kind for e in run.passed] == ["start", "stop"]
+    assert run.passed[0].t_ms == 10 * FRAME_MS + 4 * FRAME_MS  # no added delay
+    assert run.verdicts == []  # nothing to decide: no event
+
+
+def test_residual_echo_with_the_agent_talking_is_dropped_with_its_stop() -> None:
+    run = Run(EchoGate())
+    run.frames(10, SILENT, -20.0)  # the echo is still on its way
+    # The canceller leaks our own voice, 15 dB under the reference: the VAD fires on it.
+    run.frames(30, -35.0, -20.0, vad={5: "start", 25: "stop"}, raw_db=-20.0)
+    assert run.passed == []
+    (verdict,) = run.verdicts
+    assert verdict["verdict"] == "echo"
+    assert verdict["user_frames"] == 0
+
+
+def test_a_user_louder_than_the_echo_interrupts_from_the_first_frames() -> None:
+    run = Run(EchoGate())
+    # The canceller converges: the residual sits 30 dB under what is played, while the
+    # raw echo is as loud as the reference. The person is quieter than the echo.
+    run.frames(200, -50.0, -20.0, raw_db=-20.0)
+    assert run.gate.coupling_db == pytest.approx(-30.0, abs=0.5)
+    run.frames(20, -30.0, -20.0, vad={4: "start"}, raw_db=power_sum(-20.0, -30.0))
+    assert [e.kind for e in run.passed] == ["start"]
+    assert run.verdicts[0]["verdict"] == "user"
+    assert run.verdicts[0]["decision_ms"] == 60.0
+
+
+def test_before_convergence_a_person_louder_than_the_measured_echo_passes() -> None:
+    gate = EchoGate()
+    gate.set_path_gain_db(-10.0)  # the chirp: the echo comes back 10 dB down
+    run = Run(gate)
+    run.frames(5, SILENT, -20.0, raw_db=-30.0)
+    # Nothing cancelled yet (cleaned = raw); the person at -20 dBFS over a -30 dB echo.
+    loud = power_sum(-20.0, -30.0)
+    run.frames(10, loud, -20.0, vad={4: "start"}, raw_db=loud)
+    assert [e.kind for e in run.passed] == ["start"]
+    # ... while the echo alone, as loud as measured, is not a person.
+    run2 = Run(EchoGate())
+    run2.gate.set_path_gain_db(-10.0)
+    run2.frames(15, -30.0, -20.0, vad={4: "start"}, raw_db=-30.0)
+    assert run2.passed == []
+
+
+def test_a_held_onset_passes_once_the_speech_outgrows_the_echo() -> None:
+    run = Run(EchoGate())
+    run.frames(10, SILENT, -20.0)
+    run.frames(10, -35.0, -20.0, vad={2: "start"})
+    assert run.passed == []
+    # The agent stops; the echo tail dies out and the person goes on talking.
+    run.frames(50, -35.0, SILENT)
+    assert [e.kind for e in run.passed] == ["start"]
+    assert run.passed[0].speech_t_ms == 10 * FRAME_MS + 2 * FRAME_MS - 60.0  # its own onset
+    assert run.verdicts[-1]["verdict"] == "user"
+
+
+def test_a_measured_delay_limits_the_window_the_echo_may_come_from() -> None:
+    gate = EchoGate()
+    gate.set_delay_ms(100.0)
+    run = Run(gate)
+    run.frames(10, SILENT, -20.0)
+    # The agent fell silent 600 ms ago: beyond delay + tail, so nothing explains this.
+    run.frames(30, SILENT, SILENT)
+    run.frames(10, -40.0, SILENT, vad={4: "start"})
+    assert [e.kind for e in run.passed] == ["start"]
+
+
+def test_unknown_delay_keeps_a_wide_window() -> None:
+    run = Run(EchoGate(EchoGateSettings(path_gain_db=-10.0)))
+    run.frames(10, SILENT, -20.0)
+    run.frames(20, SILENT, SILENT)  # 400 ms: the echo may still be arriving
+    run.frames(5, -35.0, SILENT, vad={4: "start"})
+    assert run.passed == []
+
+
+def test_the_residual_coupling_is_the_loudest_of_the_last_second() -> None:
+    settings = EchoGateSettings(path_gain_db=-5.0, convergence_db_per_s=1000.0)
+    gate = EchoGate(settings)
+    assert gate.coupling_db == -5.0  # nothing learned: the path's own gain
+    run = Run(gate)
+    run.frames(50, -50.0, -20.0, raw_db=-25.0)
+    assert abs(gate.coupling_db - -30.0) < 0.5
+    run.frames(20, -65.0, -20.0, raw_db=-25.0)  # converging further
+    assert abs(gate.coupling_db - -30.0) < 0.5  # the louder residual is still in view
+    run.frames(40, -65.0, -20.0, raw_db=-25.0)
+    assert abs(gate.coupling_db - -45.0) < 0.5
+    run.frames(3, -57.0, -20.0, raw_db=-25.0)  # the residual grows: taken in at once
+    assert abs(gate.coupling_db - -37.0) < 0.5
+    run.frames(10, SILENT, -20.0, raw_db=SILENT)  # no echo in the raw mic: nothing learned
+    assert abs(gate.coupling_db - -37.0) < 0.5
+
+
+def test_early_quiet_residual_is_not_trusted_beyond_what_the_canceller_can_do() -> None:
+    gate = EchoGate(EchoGateSettings(path_gain_db=-10.0, convergence_db_per_s=10.0))
+    run = Run(gate)
+    # Half a second into the first reply the residual happens to be 40 dB down ...
+    run.frames(25, -70.0, -20.0, raw_db=-30.0)
+    assert gate.coupling_db == pytest.approx(-15.0, abs=0.5)  # ... trusted to 5 dB
+    # ... so a burst of the canceller's residual right after is still echo.
+    run.frames(10, -40.0, -20.0, vad={5: "start"}, raw_db=-30.0)
+    assert run.passed == []
