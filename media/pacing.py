@@ -17,11 +17,7 @@ class FrameSchedule:
 
     Drift-free: frame n is due at start + n * frame_s, not a frame after the last wake-up,
     so sleeping late once does not push every later frame back. After a stall longer than
-    `max_lag_s` (a blocked event loop) it skips the frames whose time has passed instead
-    of bursting to catch up: their indices (a WebRTC track's timestamps) go unsent, so the
-    far end sees a gap in time, not a late burst that its adaptive jitter buffer would
-    grow to absorb and keep for the rest of the call. Nothing is lost: frames are pulled
-    when due, so the audio a stalled frame would have carried is simply sent next.
+    `max_lag_s` (a blocked event loop) it resynchronises instead of bursting to catch up.
     """
 
     def __init__(
@@ -46,8 +42,7 @@ class FrameSchedule:
             return self.index
         due = self._start + self.index * self.frame_s
         if now - due > self._max_lag_s:
-            self.index = int((now - self._start) / self.frame_s)
-            due = self._start + self.index * self.frame_s
+            self._start = now - self.index * self.frame_s
         # Late or not, yield: a loop behind schedule must not starve the others.
         await asyncio.sleep(max(0.0, due - now))
         return self.index

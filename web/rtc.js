@@ -3,10 +3,12 @@
 
 import { deleteSession, exchangeOffer, fetchIceConfiguration } from './signaling.js';
 
-// Firefox's echo canceller erases the user's speech said over the agent's voice, even with
-// no echo path at all. The server has what the browser lacks, the exact reference of what
-// it plays: in Firefox the page turns the browser's canceller off and asks for the server's.
-const SERVER_CANCELS_ECHO = /\bFirefox\//.test(navigator.userAgent);
+// `?echo=server`: the browser's echo canceller off, the server's on for this call (it has
+// what a browser lacks, the exact reference of what it plays). For a browser whose own
+// canceller erases the user's speech said over the agent's voice (Firefox's has been seen
+// to). Not the default: with no echo to learn from (headphones), the server's canceller
+// damps the user's voice while the agent talks, and interruptions are missed.
+const SERVER_CANCELS_ECHO = new URLSearchParams(window.location.search).get('echo') === 'server';
 const MIC_CONSTRAINTS = { echoCancellation: !SERVER_CANCELS_ECHO, noiseSuppression: true, autoGainControl: true };
 const CAMERA_CONSTRAINTS = { width: { ideal: 640, max: 640 }, height: { ideal: 480, max: 480 } };
 const PLAYOUT_REPORT_MS = 200;

@@ -12,7 +12,8 @@ can explain, taken as the reference's loudest frame over the echo's arrival wind
   `raw_margin_db` is more than echo, whatever the canceller is doing (a Geigel-style
   double-talk test);
 - the cleaned microphone against that times the residual coupling, the loudest ratio
-  of residual to reference over the last second of frames that were echo alone:
+  of residual to reference over the last second of frames that were echo alone (and
+  the VAD heard nothing), trusted to fall only as fast as the canceller converges:
   louder by `margin_db` is more than the canceller leaves. Once the canceller has
   converged this hears a person far quieter than the loudspeaker.
 
@@ -124,6 +125,9 @@ class EchoGate:
         self._recent: deque[_FrameReading] = deque(maxlen=1000 // FRAME_MS)
         self._held: VadEvent | None = None
         """A VAD onset not yet shown to be the user's."""
+        self._in_speech = False
+        """The VAD hears speech (ours or theirs): the residual is not learned meanwhile,
+        or a person's quieter syllables would raise the bar against the rest."""
 
     # ---- what is known of the echo path ------------------------------------------------
 
@@ -175,6 +179,8 @@ class EchoGate:
         canceller cleaned it, and the VAD's events on it: the events the turn policy
         should see, and the verdicts reached."""
         self._observe(t_ms, raw, cleaned)
+        for event in vad_events:
+            self._in_speech = event.kind == "start"
         passed: list[VadEvent] = []
         verdicts: list[GateVerdict] = []
         for event in vad_events:
@@ -212,7 +218,8 @@ class EchoGate:
             # Learn only where the echo has arrived: before it does (the first frames of
             # a reply) the residual is silence and would promise more than the canceller
             # can keep once the echo comes.
-            if not user and raw_db >= ref_db + self.path_gain_db - ECHO_PRESENT_DB:
+            echo_present = raw_db >= ref_db + self.path_gain_db - ECHO_PRESENT_DB
+            if not user and not self._in_speech and echo_present:
                 self._residuals.append(mic_db - ref_db)
                 self._echo_frames += 1
         self._recent.append(reading)

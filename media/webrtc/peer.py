@@ -25,7 +25,6 @@ from omnivox.media.webrtc.tracks import (
     AgentAudioTrack,
     InboundAudio,
     InboundVideo,
-    decode_on_arrival,
     frame_to_rgb,
 )
 
@@ -78,9 +77,6 @@ class WebRTCPeer:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            for receiver in self.pc.getReceivers():
-                if receiver.track is track:
-                    decode_on_arrival(receiver)
             receive_buffer.install(self.pc, track)
             self.spawn(self.audio_in.consume(track), "audio-in")
         elif track.kind == "video":

@@ -133,7 +133,9 @@ class WebRTCSignaling:
             answer = await pc.createAnswer()
             await asyncio.wait_for(pc.setLocalDescription(answer), self.limits.ice_gather_timeout_s)
         except Exception as err:
-            await pc.close()
+            # aiortc's own close can trip over a half-applied offer (found by the fuzz test)
+            with contextlib.suppress(Exception):
+                await pc.close()
             log.warning("answer failed: %s", err)
             raise OfferError(
                 400, f"cannot answer this offer: {err or type(err).__name__}"

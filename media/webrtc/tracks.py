@@ -14,8 +14,6 @@ from collections.abc import Callable
 
 import av
 import numpy as np
-from aiortc import RTCRtpReceiver
-from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
@@ -24,7 +22,6 @@ from omnivox.media.pacing import FrameSchedule
 log = logging.getLogger(__name__)
 
 _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
-MAX_SEND_LAG_S = 0.06
 
 
 class AgentAudioTrack(MediaStreamTrack):
@@ -37,9 +34,7 @@ class AgentAudioTrack(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self._source = source
-        # A browser's jitter buffer grows to absorb a late burst and keeps that delay for
-        # the rest of the call: past three frames late, skip rather than burst.
-        self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic, MAX_SEND_LAG_S)
+        self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic)
         self.frames_sent = 0
 
     async def recv(self) -> av.AudioFrame:
@@ -91,17 +86,6 @@ class InboundAudio:
                     self.feed(frame)
         except MediaStreamError:
             return
-
-
-def decode_on_arrival(receiver: RTCRtpReceiver) -> None:
-    """Decode an audio receiver's packets as they come.
-
-    aiortc holds each inbound audio packet until four later ones have come (80 ms), a
-    prefetch that smooths a player's output. The server plays nothing back and counts its
-    media clock in samples, not in arrival times, so jitter costs it nothing and that wait
-    is pure latency. The buffer still puts reordered packets back in order, without the
-    prefetch. (aiortc has no setting for it: the buffer is swapped.)"""
-    receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16)  # type: ignore[attr-defined]
 
 
 MAX_SNAPSHOT_WIDTH = 640

@@ -44,8 +44,8 @@ def transcribe(samples: np.ndarray, rate: int) -> str:
     return stream.final()
 
 
-async def open_page(page: ScriptedPage, server: RunningServer) -> None:
-    await page.goto(server.url + "/")
+async def open_page(page: ScriptedPage, server: RunningServer, query: str = "") -> None:
+    await page.goto(server.url + "/" + query)
     await page.evaluate("() => window.omnivox.connect()")
     await wait_for_event(page, "session_started", 20)
 
@@ -200,10 +200,10 @@ async def test_closing_the_page_mid_reply_leaves_nothing_running(
 async def test_firefox_with_a_room_echo_never_interrupts_itself(
     rules_server: RunningServer, tmp_path: Path
 ) -> None:
-    """The page's speaker looped into its microphone, 60 ms late at full level: Firefox's
-    page turns the browser's canceller off and the server cancels the echo with what it
-    plays, so over a whole answer the agent never takes its own voice for the user's (the
-    rules server stops the reply after 200 ms of anything it calls speech)."""
+    """The page's speaker looped into its microphone, 60 ms late at full level; the page
+    (`?echo=server`) turns Firefox's canceller off and the server cancels the echo with
+    what it plays, so over a whole answer the agent never takes its own voice for the
+    user's (the rules server stops a reply after 200 ms of anything it calls speech)."""
     if missing := missing_prerequisites("firefox"):
         pytest.skip(f"needs {', '.join(missing)} (./dev test installs them)")
     from omnivox.lab.firefox import launch_firefox
@@ -212,7 +212,7 @@ async def test_firefox_with_a_room_echo_never_interrupts_itself(
         tmp_path / "q.wav", silence(2.0), speech("How do I get there by bus?"), silence(20.0)
     )
     async with launch_firefox(wav, echo_delay_ms=60) as page:
-        await open_page(page, rules_server)
+        await open_page(page, rules_server, "?echo=server")
         done = await wait_for_event(page, "reply_done", 60)
         events = await page.evaluate("() => window.omnivox.events")
     assert [e for e in events if e["type"] == "reply_cancelled"] == []

@@ -165,3 +165,17 @@ def test_early_quiet_residual_is_not_trusted_beyond_what_the_canceller_can_do() 
     # ... so a burst of the canceller's residual right after is still echo.
     run.frames(10, -40.0, -20.0, vad={5: "start"}, raw_db=-30.0)
     assert run.passed == []
+
+
+def test_nothing_is_learned_while_the_vad_hears_speech() -> None:
+    gate = EchoGate(EchoGateSettings(path_gain_db=-10.0, convergence_db_per_s=1000.0))
+    run = Run(gate)
+    run.frames(50, -55.0, -20.0, raw_db=-30.0)
+    assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
+    run.frames(1, -55.0, -20.0, vad={0: "start"}, raw_db=-30.0)
+    # A person's quieter syllables over the agent (under the margin, so not evidence)
+    # do not raise the bar against their louder ones.
+    run.frames(29, -47.0, -20.0, vad={28: "stop"}, raw_db=-30.0)
+    assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
+    run.frames(5, -47.0, -20.0, raw_db=-30.0)  # the VAD heard nothing: learned again
+    assert gate.coupling_db == pytest.approx(-27.0, abs=0.5)

@@ -48,3 +48,31 @@ def test_sequence_numbers_wrap() -> None:
     window: ReorderWindow[int] = ReorderWindow()
     seqs = list(range(65530, 65542))
     assert feed(window, seqs) == seqs
+
+
+async def test_installed_in_a_real_aiortc_receiver_packets_decode_on_arrival() -> None:
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import MediaStreamTrack
+    from aiortc.rtp import RtpPacket
+
+    from omnivox.media.webrtc.receive_buffer import install
+
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("audio").receiver
+        track: MediaStreamTrack = receiver.track
+        assert install(pc, track) is not None
+        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+
+        def add(seq: int) -> int | None:
+            packet = RtpPacket(sequence_number=seq, timestamp=seq * 960)
+            packet._data = b"opus"  # type: ignore[attr-defined]  # depayloaded, as aiortc leaves it
+            frame = buffer.add(packet)[1]
+            return None if frame is None else frame.timestamp // 960
+
+        # aiortc's own buffer would hold packet 0 until packet 4 came (80 ms).
+        assert [add(0), add(1)] == [0, 1]
+        # 3 overtakes 2: nothing skips ahead, 2 then goes out, 3 on the next arrival.
+        assert [add(3), add(2), add(4)] == [None, 2, 3]
+    finally:
+        await pc.close()

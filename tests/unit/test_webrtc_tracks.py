@@ -146,29 +146,3 @@ def test_fuzz_odd_inbound_frames_become_whole_16k_frames(
     for i, frame in enumerate(out):
         assert frame.pcm.shape == (FRAME_SAMPLES,) and frame.pcm.dtype == np.int16
         assert frame.t_ms == i * 20
-
-
-async def test_inbound_audio_is_decoded_on_arrival_and_still_in_order() -> None:
-    from aiortc import RTCPeerConnection
-    from aiortc.rtp import RtpPacket
-
-    from omnivox.media.webrtc.tracks import decode_on_arrival
-
-    pc = RTCPeerConnection()
-    try:
-        receiver = pc.addTransceiver("audio").receiver
-        decode_on_arrival(receiver)
-        buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
-
-        def add(seq: int) -> int | None:
-            packet = RtpPacket(sequence_number=seq, timestamp=seq * 960)
-            packet._data = b"opus"  # the payload, as the receiver leaves it
-            frame = buffer.add(packet)[1]
-            return None if frame is None else frame.timestamp // 960
-
-        # aiortc's own buffer would hold packet 0 until packet 4 came (80 ms).
-        assert [add(0), add(1)] == [None, 0]
-        # 3 overtakes 2: nothing skips ahead, 2 then goes out in order.
-        assert [add(3), add(2), add(4)] == [None, 1, 2]
-    finally:
-        await pc.close()
