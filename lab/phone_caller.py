@@ -41,13 +41,10 @@ class Dialog:
     cseq: int = 1
 
 
-class SipCaller(asyncio.DatagramProtocol):
-    """Places calls from 127.0.0.1 (see the module docstring)."""
+class _UdpSocket(asyncio.DatagramProtocol):
+    """A bound UDP socket: its transport once made, and its port."""
 
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self._waiting: dict[tuple[str, str], asyncio.Future[SipResponse]] = {}
-        self._ids = itertools.count(1)
+    transport: asyncio.DatagramTransport | None = None
 
     @property
     def port(self) -> int:
@@ -56,6 +53,15 @@ class SipCaller(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+
+
+class SipCaller(_UdpSocket):
+    """Places calls from 127.0.0.1 (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[tuple[str, str], asyncio.Future[SipResponse]] = {}
+        self._ids = itertools.count(1)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -148,7 +154,7 @@ class RemoteCall:
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))
 
 
-class RtpLine(asyncio.DatagramProtocol):
+class RtpLine(_UdpSocket):
     """The callers' RTP, on one socket (see the module docstring). An agent's first
     packet opens its `RemoteCall` (symmetric RTP: we answer where it comes from)."""
 
@@ -158,14 +164,6 @@ class RtpLine(asyncio.DatagramProtocol):
         self._on_packet = on_packet
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
-
-    @property
-    def port(self) -> int:
-        assert self.transport is not None
-        return int(self.transport.get_extra_info("sockname")[1])
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:

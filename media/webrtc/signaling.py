@@ -77,14 +77,22 @@ class WebRTCSignaling:
         config = self.ice.page_configuration(secrets.token_urlsafe(8), time.time())
         return web.json_response(config, headers={"Cache-Control": "no-store"})
 
-    async def create(self, request: web.Request) -> web.Response:
+    async def read_offer(self, request: web.Request) -> bytes | None:
+        """The request's body, or None if it is larger than an offer may be (read no
+        further than the limit: a client cannot make the server buffer more)."""
         max_bytes = self.limits.max_sdp_bytes
-        too_large = error_response(413, f"offer too large (limit {max_bytes} bytes)")
         if request.content_length is not None and request.content_length > max_bytes:
-            return too_large
+            return None
         body = await request.content.read(max_bytes + 1)
-        if len(body) > max_bytes:
-            return too_large
+        return None if len(body) > max_bytes else body
+
+    def offer_too_large(self) -> web.Response:
+        return error_response(413, f"offer too large (limit {self.limits.max_sdp_bytes} bytes)")
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await self.read_offer(request)
+        if body is None:
+            return self.offer_too_large()
         try:
             offer = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -58,13 +58,9 @@ class WhipEndpoint:
     async def publish(self, request: web.Request) -> web.Response:
         if request.content_type != SDP:
             return _error(415, f"the offer must be {SDP}", **{"Accept-Post": SDP})
-        max_bytes = self._signaling.limits.max_sdp_bytes
-        too_large = _error(413, f"offer too large (limit {max_bytes} bytes)")
-        if request.content_length is not None and request.content_length > max_bytes:
-            return too_large
-        body = await request.content.read(max_bytes + 1)
-        if len(body) > max_bytes:
-            return too_large
+        body = await self._signaling.read_offer(request)
+        if body is None:
+            return self._signaling.offer_too_large()
         try:
             sdp = body.decode("utf-8")
         except UnicodeDecodeError:
