@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import Coroutine
 from typing import Any, TypeGuard
@@ -31,6 +32,8 @@ from omnivox.media.webrtc.tracks import (
 MAX_BACKLOG = 500
 """Events kept for the page until its data channel opens."""
 MAX_MESSAGE_CHARS = 4096
+
+log = logging.getLogger(__name__)
 
 
 class WebRTCPeer:
@@ -109,6 +112,12 @@ class WebRTCPeer:
                     source="data_channel",
                 )
             return
+        try:
+            self._dispatch(data)
+        except Exception:  # raised into aiortc's SCTP handler it would end the call
+            log.exception("session %s: the page's %r message failed", self.id, data["type"])
+
+    def _dispatch(self, data: dict[str, Any]) -> None:
         delay = data.get("delay_ms")
         if data["type"] == "playout" and _is_real(delay) and delay >= 0:
             self.conversation.report_playout_delay(float(delay))

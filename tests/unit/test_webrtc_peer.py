@@ -86,3 +86,17 @@ def test_the_pages_mouth_to_ear_reaches_the_conversation() -> None:
     peer._on_message('{"type": "mouth_to_ear", "ms": 400}')
     peer._on_message('{"type": "mouth_to_ear", "reply_id": "r3", "ms": -1}')
     assert listener.mouth_to_ear == [("r2", 412.5)] and listener.errors == []
+
+
+def test_a_conversation_that_fails_on_a_message_does_not_end_the_call() -> None:
+    """An exception raised into aiortc's SCTP handler would close the data channel."""
+
+    class Broken(Listener):
+        def report_playout_delay(self, delay_ms: float) -> None:
+            raise RuntimeError("bug behind the message")
+
+    listener = Broken()
+    peer = WebRTCPeer("s1", RTCPeerConnection(), listener.open, video_max_fps=2.0)
+    peer._on_message('{"type": "playout", "delay_ms": 80}')  # logged, not raised
+    peer._on_message('{"type": "mouth_to_ear", "reply_id": "r1", "ms": 300}')
+    assert listener.mouth_to_ear == [("r1", 300.0)]
