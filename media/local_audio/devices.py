@@ -171,6 +171,11 @@ def describe(
     devices: Sequence[Device], default_in: Device | None, default_out: Device | None
 ) -> str:
     """The `omnivox devices` table."""
+    if not devices:
+        return (
+            "no sound devices: PortAudio found none (no sound card, or no sound server "
+            "such as PulseAudio or PipeWire running for this user)"
+        )
     lines = [f"{'':2}{'index':>5}  {'in':>3}  {'out':>3}  {'rate':>6}  name"]
     for d in devices:
         mark = ("<" if d == default_in else " ") + (">" if d == default_out else " ")

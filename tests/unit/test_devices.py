@@ -86,3 +86,4 @@ def test_from_portaudio_and_the_listing() -> None:
     table = describe([MIC, pulse], MIC, pulse)
     assert "<     0    1    0   16000  USB Conference Mic" in table
     assert " >    4   32   32   44100  pulse  (ALSA)" in table
+    assert describe([], None, None).startswith("no sound devices")
