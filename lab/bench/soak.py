@@ -47,6 +47,8 @@ from omnivox.lab.bench.latency import percentile_stats
 from omnivox.lab.bench.load import (
     AUDIBLE_DBFS,
     CONNECT_TIMEOUT_S,
+    LEAD_S,
+    REPLY_MAX_S,
     REPLY_TIMEOUT_S,
     Caller,
     load_question,
@@ -144,7 +146,7 @@ class Peer:
         frames_before = len(caller.received.arrival_s)
         caller.expect_reply()
         caller.mic.say(self.question)
-        await caller.mic.spoken.wait()
+        await self._spoken(caller)
         end = caller.mic.speech_end_s or time.monotonic()
         minute = minutes.setdefault(_minute(began), Minute())
         minute.questions += 1
@@ -154,11 +156,14 @@ class Peer:
             await asyncio.sleep(1.0)
             caller.mic.say(self.question, lead_s=0.0)  # over the reply
             minute.barge_ins += 1
-            await caller.mic.spoken.wait()
+            await self._spoken(caller)
             end = caller.mic.speech_end_s or time.monotonic()
             caller.expect_reply()
             frames_before = len(caller.received.arrival_s)
-        await caller.hear_reply()
+        try:
+            await asyncio.wait_for(caller.hear_reply(), REPLY_MAX_S + 10)
+        except TimeoutError:
+            raise ConnectionError("the agent's track stalled") from None
         heard = first_audible_after(caller, frames_before, end)
         if heard is not None:
             minute.replies += 1
@@ -169,6 +174,15 @@ class Peer:
             int(e.get("underrun_frames") or 0) for e in new if e.get("type") == "reply_audio_end"
         )
         return len(caller.events)
+
+    async def _spoken(self, caller: Caller) -> None:
+        """Until the question has left the microphone track (aiortc stops pulling it
+        from a dead connection: then the call is lost)."""
+        seconds = LEAD_S + len(self.question) / SAMPLE_RATE + 10
+        try:
+            await asyncio.wait_for(caller.mic.spoken.wait(), seconds)
+        except TimeoutError:
+            raise ConnectionError("the microphone track stalled") from None
 
 
 async def warm_up(url: str, question: np.ndarray, sessions: int) -> None:
@@ -181,7 +195,7 @@ async def warm_up(url: str, question: np.ndarray, sessions: int) -> None:
     async def ask(caller: Caller) -> None:
         await asyncio.wait_for(caller.connect(url), CONNECT_TIMEOUT_S)
         caller.mic.say(question)
-        await caller.hear_reply()
+        await asyncio.wait_for(caller.hear_reply(), REPLY_MAX_S + 10)
 
     try:
         await asyncio.gather(*(ask(c) for c in callers))
@@ -227,12 +241,19 @@ async def run_soak(
             _, tasks = await server_tasks(http, server.url)
             samples.append(proc_sample(server.pid, time.monotonic() - began, tasks))
             _bar(k + 1, total)
+        # A peer mid-cycle finishes it; one that cannot is stopped and counted.
+        _, late = await asyncio.wait(running, timeout=REPLY_MAX_S + 30)
+        for task in late:
+            task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        stuck = len(late)
         await settled(http, server.url)
         _, tasks = await server_tasks(http, server.url)
         after = proc_sample(server.pid, time.monotonic() - began, tasks)
     sys.stderr.write("\n")
-    return report(sessions, minutes, before, after, samples, per_minute)
+    rep = report(sessions, minutes, before, after, samples, per_minute)
+    rep["peers_stopped_at_the_end"] = stuck
+    return rep
 
 
 def report(
@@ -308,6 +329,7 @@ def format_table(rep: dict[str, Any]) -> str:
         f"{rep['rss_end_mb']:.0f} MB at the end ({rep['rss_growth_after_warmup_pct']} %)",
         f"after every session closed vs before: fds {b['fds']} -> {a['fds']}, "
         f"threads {b['threads']} -> {a['threads']}, tasks {b['tasks']} -> {a['tasks']}",
+        f"peers that could not finish their last cycle: {rep.get('peers_stopped_at_the_end')}",
     ]
     return "\n".join(lines)
 
