@@ -85,18 +85,18 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
         and spoken.startswith(c["heard_text"])
         and len(c["heard_text"]) < len(spoken)
     )
-    # Structural bound. The reply's frames were pulled one per step from its first one;
-    # `played_ms` says how many. Its last frame was pulled no later than the step in
-    # which the decision was taken (frame i's step ends at (i + 1) * 20 ms), and what
-    # follows is silence: nothing queued reached the transport after the decision.
+    # Structural bound. The reply's frames were pulled from its first one (one per step,
+    # gaps where the Talker was late); `played_ms` says how many, so no more than the steps
+    # up to the one in which the decision was taken (step i ends at (i + 1) * 20 ms). What
+    # follows that step is silence: nothing queued reached the transport after it.
     start = next(e for e in res.of_type("reply_audio_start") if e["reply_id"] == c["reply_id"])
     first = round(start["t_ms"] / FRAME_MS) - 1
-    last = first + round(c["played_ms"] / FRAME_MS) - 1
-    assert last <= round(c["t_ms"] / FRAME_MS) - 1
+    decision = round(c["t_ms"] / FRAME_MS) - 1
+    assert round(c["played_ms"] / FRAME_MS) <= decision - first + 1
     later = [e for e in res.of_type("reply_audio_start") if e["t_ms"] > c["t_ms"]]
     resume = round(later[0]["t_ms"] / FRAME_MS) - 1 if later else len(res.agent) // FRAME_SAMPLES
-    assert resume - last > 20  # a gap far longer than any pause inside a reply
-    after = res.agent[(last + 1) * FRAME_SAMPLES : resume * FRAME_SAMPLES]
+    assert resume - decision > 20  # a gap far longer than any pause inside a reply
+    after = res.agent[(decision + 1) * FRAME_SAMPLES : resume * FRAME_SAMPLES]
     assert not np.any(after), "agent audio continued after the cancel decision"
 
 
