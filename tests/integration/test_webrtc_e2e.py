@@ -29,6 +29,11 @@ from omnivox.models.recognizer.factory import create_recognizer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+DRAIN_S: dict[Browser, float] = {"chromium": 0.6, "firefox": 1.0}
+"""How long audio already sent at a cancel may still come out of the page: the browser's
+receive pipeline (jitter buffer and audio output) holds more in Firefox."""
+
+
 @pytest.fixture(params=BROWSERS)
 def browser(request: pytest.FixtureRequest) -> Browser:
     name: Browser = request.param
@@ -144,7 +149,7 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
         assert 0 <= cancel["heard_ms"] < cancel["played_ms"]
         assert cancel["heard_text"], cancel
         at_cancel, rate = await fetch_agent_audio(page)
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(DRAIN_S[browser] + 0.6)
         later, _ = await fetch_agent_audio(page)
         events = await page.evaluate("() => window.omnivox.events")
     spoken = " ".join(
@@ -164,8 +169,8 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
         e["t_ms"] for e in events if e["type"] == "reply_audio_start" and e["t_ms"] > cancel["t_ms"]
     ]
     gap_s = (nxt[0] - cancel["t_ms"]) / 1000 if nxt else 10.0
-    a = len(at_cancel) + int(0.6 * rate)
-    b = len(at_cancel) + int(min(1.0, gap_s - 0.15) * rate)
+    a = len(at_cancel) + int(DRAIN_S[browser] * rate)
+    b = len(at_cancel) + int(min(DRAIN_S[browser] + 0.4, gap_s - 0.15) * rate)
     assert b - a >= int(0.2 * rate), f"next reply started {gap_s:.2f} s after the cancel"
     tail = later[a:b]
     assert len(tail) > 0
