@@ -165,8 +165,9 @@ async def wait_for_event(
         )
         index += len(new)
         for event in new:
-            seen.append(event.get("type", "?"))
-            if event.get("type") == type:
+            kind = event.get("type", "?")
+            seen.append(f"{kind} ({event['reason']})" if "reason" in event else kind)
+            if kind == type:
                 if predicate is None or predicate(event):
                     return event
                 rejected.append(event)

@@ -5,18 +5,32 @@ count of samples received."""
 
 from __future__ import annotations
 
+FIRST_AUDIO_S = 10.0
+"""How long a connected peer may take to send its first audio: a browser's capture can
+start seconds after ICE connects on a loaded client, and until it does there is no
+reply to free."""
+
 
 class Liveness:
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, first_audio_s: float = FIRST_AUDIO_S) -> None:
         self.timeout_s = timeout_s
+        self.first_audio_s = max(first_audio_s, timeout_s)
         self._samples = 0
         self._since = 0.0
         """When the count last moved (or the connection came up)."""
+        self._polled = 0.0
         self._connected = False
 
     def vanished(self, now: float, samples: int, connected: bool) -> bool:
-        """True once `timeout_s` has passed on a connected peer with no new samples."""
-        if not (connected and self._connected) or samples != self._samples:
+        """True once `timeout_s` has passed on a connected peer with no new samples.
+
+        A poll that comes a large part of the timeout late says the event loop itself
+        stalled: the audio that arrived meanwhile is still queued behind it, undecoded,
+        so the stall does not count as silence."""
+        stalled = now - self._polled > self.timeout_s / 2
+        self._polled = now
+        if not (connected and self._connected) or samples != self._samples or stalled:
             self._samples, self._since, self._connected = samples, now, connected
             return False
-        return now - self._since >= self.timeout_s
+        limit = self.timeout_s if samples else self.first_audio_s
+        return now - self._since >= limit

@@ -29,9 +29,27 @@ from omnivox.models.recognizer.factory import create_recognizer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-DRAIN_S: dict[Browser, float] = {"chromium": 0.6, "firefox": 1.0}
+MAX_DRAIN_S = 2.5
 """How long audio already sent at a cancel may still come out of the page: the browser's
-receive pipeline (jitter buffer and audio output) holds more in Firefox."""
+receive pipeline (jitter buffer and audio output) holds 0.3-1 s, more on a loaded machine
+(Firefox's grows further than Chromium's). Generous on purpose: the cancelled answer
+would have gone on for many seconds, and the transport's own bound is asserted in
+test_simulate."""
+
+SILENT_RMS = 0.003
+
+
+def silence_onset(samples: np.ndarray, rate: int) -> float | None:
+    """Seconds into `samples` from which every 20 ms frame is silent to the end, or None
+    when the last frame is not silent."""
+    n = int(0.02 * rate)
+    frames = samples[: len(samples) // n * n].astype(np.float64).reshape(-1, n)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) >= SILENT_RMS)
+    if len(loud) == 0:
+        return 0.0
+    if loud[-1] == len(frames) - 1:
+        return None
+    return float(loud[-1] + 1) * 0.02
 
 
 @pytest.fixture(params=BROWSERS)
@@ -149,7 +167,7 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
         assert 0 <= cancel["heard_ms"] < cancel["played_ms"]
         assert cancel["heard_text"], cancel
         at_cancel, rate = await fetch_agent_audio(page)
-        await asyncio.sleep(DRAIN_S[browser] + 0.6)
+        await asyncio.sleep(MAX_DRAIN_S + 1.0)
         later, _ = await fetch_agent_audio(page)
         events = await page.evaluate("() => window.omnivox.events")
     spoken = " ".join(
@@ -159,22 +177,20 @@ async def test_barge_in_stops_the_agent_and_reports_what_was_heard(
     )
     assert spoken.startswith(cancel["heard_text"].rstrip(" …"))
     assert len(cancel["heard_text"]) < len(spoken), "heard text must be truncated"
-    # Agent audio stops. What was already sent still drains through the browser's
-    # receive pipeline (jitter buffer + audio output, about 300 ms here: the transport
-    # bound itself is asserted in test_simulate), then the page must be silent while
-    # the cancelled answer would still have been playing.
-    # The user goes on talking long after the take-over, so the next answer cannot start
-    # inside the window; its start (media clock) bounds the window all the same.
+    # Agent audio stops: what was already sent drains through the browser's receive
+    # pipeline, then the page stays silent while the cancelled answer would still have been
+    # playing. The user goes on talking long after the take-over, so the next answer
+    # cannot start inside the window; its start (media clock) bounds the window all the same.
     nxt = [
         e["t_ms"] for e in events if e["type"] == "reply_audio_start" and e["t_ms"] > cancel["t_ms"]
     ]
     gap_s = (nxt[0] - cancel["t_ms"]) / 1000 if nxt else 10.0
-    a = len(at_cancel) + int(DRAIN_S[browser] * rate)
-    b = len(at_cancel) + int(min(DRAIN_S[browser] + 0.4, gap_s - 0.15) * rate)
-    assert b - a >= int(0.2 * rate), f"next reply started {gap_s:.2f} s after the cancel"
-    tail = later[a:b]
-    assert len(tail) > 0
-    assert float(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) < 0.003
+    end = min(len(later), len(at_cancel) + int((gap_s - 0.15) * rate))
+    window = later[len(at_cancel) : end]
+    onset = silence_onset(window, rate)
+    assert onset is not None, "the page still plays the cancelled answer"
+    assert onset <= MAX_DRAIN_S, f"the page played on {onset:.2f} s after the cancel"
+    assert len(window) / rate - onset >= 0.4, f"next reply started {gap_s:.2f} s after the cancel"
 
 
 async def test_closing_the_page_mid_reply_leaves_nothing_running(
