@@ -59,6 +59,12 @@ class SessionMetrics:
         self.sessions_started = Counter(
             "omnivox_sessions", "Sessions opened (all transports)", registry=r
         )
+        self.sessions_ended = Counter(
+            "omnivox_sessions_ended",
+            "Sessions closed, by reason (hangup, media_timeout, server_shutdown, ...)",
+            ["reason"],
+            registry=r,
+        )
         self.turns = Counter("omnivox_turns", "User turns the agent took up", registry=r)
         self.voice_to_voice = Histogram(
             "omnivox_voice_to_voice_seconds",
@@ -99,6 +105,8 @@ class SessionMetrics:
         match event.type:
             case EventType.SESSION_STARTED:
                 self.sessions_started.inc()
+            case EventType.SESSION_ENDED:
+                self.sessions_ended.labels(str(d.get("reason"))).inc()
             case EventType.USER_TURN_END:
                 self.turns.inc()
             case EventType.TURN_METRICS:

@@ -19,9 +19,14 @@ transcript it was computed from, and refine them:
   backchannel, a recognised word that is not a backchannel token (then it is no
   murmur). Two or more such words lower the threshold, and any veto a backchannel
   verdict. That verdict (a low score) lets the agent talk on; only supported scores on
-  longer speech or on real words retire it. While undecided the agent may be ducked,
-  and if the user stops undecided the agent resumes (a false interruption). Undecided
-  speech that lasts `max_overlap_ms` takes over.
+  longer speech or on real words retire it. Whatever the score, words that ask the
+  agent to wait ("wait", "hold on", "one moment"), or three or more words that are not
+  backchannel tokens in the final recognizer's transcript once the speech has outlasted
+  a backchannel
+  (`backchannel_max_ms`), take over: a backchannel is short and has few words, and
+  the score is least reliable on voices and rooms unlike its training data. While
+  undecided the agent may be ducked, and if the user stops undecided the agent resumes
+  (a false interruption). Undecided speech that lasts `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
   that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
   between, the lower the score, the longer the wait. A transcript the recogniser ended
@@ -60,7 +65,16 @@ from omnivox.agent.turns.events import (
 )
 from omnivox.models.turn.classifier import TurnThresholds
 from omnivox.models.turn.features import TurnContext
-from omnivox.models.turn.wording import asks_a_question, content_words, ends_unfinished
+from omnivox.models.turn.wording import (
+    asks_a_question,
+    asks_to_wait,
+    content_words,
+    ends_unfinished,
+)
+
+BACKCHANNEL_MAX_WORDS = 2
+"""The most words other than backchannel tokens a backchannel has: "thank you", "oh my
+god", "that's interesting"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,13 +328,20 @@ class TurnPolicy:
             support -= cfg.takeover_words_margin
         agreed = p >= threshold and (self._previous_p or 0.0) >= support
         self._previous_p = p
+        long = ev.t_ms - onset >= cfg.backchannel_max_ms
+        # What was said decides on its own where the score is no help (a voice or a room
+        # unlike the training data): a request to wait, or more words, and longer, than
+        # a backchannel ever has. Counted in the final recognizer's words: the streaming
+        # one spells a long murmur as several words.
+        heard = content_words(self._overlap_text)
+        said = asks_to_wait(ev.text) or (long and heard > BACKCHANNEL_MAX_WORDS)
         if self._overlap_verdict_kind == "backchannel":
             # Retired only by agreeing scores on speech that outlasts a backchannel or
             # words that are not one (a recogniser may respell the same "yeah" as "yet").
-            takes = agreed and (ev.t_ms - onset >= cfg.backchannel_max_ms or words > 0)
+            takes = said or (agreed and (long or words > 0))
         else:
             worded = p >= threshold and words > 0
-            takes = agreed or worded or p >= max(threshold, cfg.takeover_confident)
+            takes = said or agreed or worded or p >= max(threshold, cfg.takeover_confident)
         if takes:
             self._take_over(ev.t_ms, onset, p, actions)
         elif self._overlap_verdict_kind is None and p <= cfg.backchannel_threshold and words == 0:

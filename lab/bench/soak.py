@@ -41,6 +41,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from omnivox.lab.bench.idle_cpu import ServerProcess, serve
 from omnivox.lab.bench.latency import percentile_stats
@@ -98,6 +99,24 @@ async def server_tasks(http: aiohttp.ClientSession, url: str) -> tuple[int, int 
         health = await resp.json(content_type=None)
     tasks = health.get("tasks")
     return int(health.get("sessions", 0)), int(tasks) if isinstance(tasks, int) else None
+
+
+async def sessions_ended(http: aiohttp.ClientSession, url: str) -> dict[str, int]:
+    """The server's sessions closed so far, by reason (from /metrics): a lost call the
+    caller saw as a dropped connection shows here as what closed it."""
+    async with http.get(url + "/metrics") as resp:
+        text = await resp.text()
+    return ended_by_reason(text)
+
+
+def ended_by_reason(metrics_text: str) -> dict[str, int]:
+    return {
+        s.labels["reason"]: int(s.value)
+        for family in text_string_to_metric_families(metrics_text)
+        if family.name == "omnivox_sessions_ended"
+        for s in family.samples
+        if s.name == "omnivox_sessions_ended_total"
+    }
 
 
 def first_audible_after(caller: Caller, since: int, end_s: float) -> float | None:
@@ -231,6 +250,7 @@ async def run_soak(
         await settled(http, server.url)
         _, tasks = await server_tasks(http, server.url)
         before = proc_sample(server.pid, 0.0, tasks)
+        ended_before = await sessions_ended(http, server.url)
         began = time.monotonic()
         until = began + minutes * 60
         peers = [Peer(i, server.url, question, barge_every) for i in range(sessions)]
@@ -250,9 +270,15 @@ async def run_soak(
         await settled(http, server.url)
         _, tasks = await server_tasks(http, server.url)
         after = proc_sample(server.pid, time.monotonic() - began, tasks)
+        ended = await sessions_ended(http, server.url)
     sys.stderr.write("\n")
     rep = report(sessions, minutes, before, after, samples, per_minute)
     rep["peers_stopped_at_the_end"] = stuck
+    rep["sessions_ended"] = {
+        reason: n - ended_before.get(reason, 0)
+        for reason, n in sorted(ended.items())
+        if n > ended_before.get(reason, 0)
+    }
     return rep
 
 
@@ -330,6 +356,8 @@ def format_table(rep: dict[str, Any]) -> str:
         f"after every session closed vs before: fds {b['fds']} -> {a['fds']}, "
         f"threads {b['threads']} -> {a['threads']}, tasks {b['tasks']} -> {a['tasks']}",
         f"peers that could not finish their last cycle: {rep.get('peers_stopped_at_the_end')}",
+        "sessions the server closed, by reason: "
+        + (", ".join(f"{k} {v}" for k, v in rep.get("sessions_ended", {}).items()) or "none"),
     ]
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from omnivox.agent.turns.events import (
     AgentAudioStarted,
     CancelReply,
     OverlapScore,
+    OverlapTranscript,
     PauseScore,
     SpeechStarted,
     SpeechStopped,
@@ -74,6 +75,8 @@ class Trace:
     texts: tuple[str, ...] = ()  # the partial transcript at each query
     speech_ms: float = 0.0
     """Overlap: how long the speech lasts from onset (when the VAD will say it stopped)."""
+    finals: tuple[bool, ...] = ()
+    """Whether each text is the final recognizer's (a session's `OverlapTranscript`)."""
 
 
 PARTIAL_SOURCES = ("transcript", "pocketsphinx", "hybrid")
@@ -112,9 +115,22 @@ class PartialSource:
     ) -> list[str]:
         """The partial at each query time (in samples of ``audio``, since onset);
         ``speech`` is the speech's bounds in ``audio``."""
+        return [text for text, _ in self.heard_at(clip, audio, speech, times, overlap)]
+
+    def heard_at(
+        self,
+        clip: LabelledClip,
+        audio: np.ndarray,
+        speech: tuple[int, int],
+        times: list[int],
+        overlap: bool,
+    ) -> list[tuple[str, bool]]:
+        """`at`, each text with whether it is a final's (the transcript's words count as
+        one: they stand for an accurate recognizer)."""
         if clip.transcript is not None and self.source == "transcript":
             start, end = speech
-            return [reveal(clip.transcript, start, end, t, RECOGNIZER_LAG_MS * _MS) for t in times]
+            lag = RECOGNIZER_LAG_MS * _MS
+            return [(reveal(clip.transcript, start, end, t, lag), True) for t in times]
         name: Backend = "pocketsphinx" if self.source == "pocketsphinx" else "hybrid"
         stream = self._recognizer(name).new_stream()
         try:
@@ -124,18 +140,19 @@ class PartialSource:
                 return _streamed(stream, audio, times, final_every=INTERIM_FINAL_MS * _MS)
             stop = min(len(audio), speech[1] + DEFAULT_STOP_MS * _MS)
             _streamed(stream, audio, [stop], final_every=None)
-            return [stream.final()] * len(times)
+            return [(stream.final(), True)] * len(times)
         finally:
             stream.close()
 
 
 def _streamed(
     stream: RecognizerStream, audio: np.ndarray, times: list[int], final_every: int | None
-) -> list[str]:
+) -> list[tuple[str, bool]]:
     """Feed ``audio`` in frames; at each time the newest text: the latest final that is
     ready (asked every ``final_every`` samples, ready ``FINAL_LAG_MS`` later), else
-    the streaming partial."""
-    out, partial, fed = [], "", 0
+    the streaming partial; with whether it is a final."""
+    out: list[tuple[str, bool]] = []
+    partial, fed = "", 0
     finals: list[tuple[int, str]] = []  # (ready at, text)
     for t in times:
         while fed + FRAME_SAMPLES <= t:
@@ -145,7 +162,7 @@ def _streamed(
             if final_every is not None and fed % final_every == 0:
                 finals.append((fed + FINAL_LAG_MS * _MS, stream.final()))
         ready = [text for at, text in finals if at <= t and text]
-        out.append(ready[-1] if ready else partial)
+        out.append((ready[-1], True) if ready else (partial, False))
     return out
 
 
@@ -181,9 +198,10 @@ def trace_clip(
         origin = end - start
         times = [origin + d * _MS for d in range(QUERY_MS, PAUSE_WINDOW_MS + 1, QUERY_MS)]
         since_pause, speaking = 1500.0, False
-    texts = partials.at(
+    heard = partials.heard_at(
         clip, audio, (first - start, end - start), times, clip.label in OVERLAP_LABELS
     )
+    texts = [text for text, _ in heard]
     probs, words = [], []
     for t, text in zip(times, texts, strict=True):
         context = TurnContext(speaking, since_pause + t / _MS, agent_asked_question=False)
@@ -197,6 +215,7 @@ def trace_clip(
         tuple(words),
         tuple(texts),
         (end - start) / _MS,
+        tuple(final for _, final in heard),
     )
 
 
@@ -206,25 +225,36 @@ def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> 
     end of the speech its default ``stop_ms`` (``DEFAULT_STOP_MS``) after it."""
     policy = TurnPolicy(config, tuned)
     texts = trace.texts or ("",) * len(trace.probs)
-    events: list[TurnEvent]
+    finals = trace.finals or (False,) * len(trace.probs)
+
+    def fires(event: TurnEvent) -> bool:
+        return any(
+            isinstance(a, StartReply) or (isinstance(a, CancelReply) and a.reason == "barge_in")
+            for a in policy.handle(event)
+        )
+
+    steps = zip(trace.times_ms, trace.probs, texts, finals, strict=True)
     if trace.label in OVERLAP_LABELS:
         policy.handle(AgentAudioStarted(-1000.0))
-        events = [SpeechStarted(0.0, 0.0)]
+        policy.handle(SpeechStarted(0.0, 0.0))
         stop = trace.speech_ms + DEFAULT_STOP_MS
-        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
-            if t >= stop and not any(isinstance(e, SpeechStopped) for e in events):
-                events.append(SpeechStopped(stop, trace.speech_ms))
-            events += [Tick(t), OverlapScore(t, p, text)]
+        stopped = False
+        for t, p, text, final in steps:
+            if t >= stop and not stopped:
+                stopped = True
+                if fires(SpeechStopped(stop, trace.speech_ms)):
+                    return stop
+            if final and fires(OverlapTranscript(t, policy.generation, text)):
+                return t
+            if fires(Tick(t)) or fires(OverlapScore(t, p, text)):
+                return t
     else:
-        events = [SpeechStarted(-1000.0, -1000.0), SpeechStopped(0.0, 0.0)]
-        for t, p, text in zip(trace.times_ms, trace.probs, texts, strict=True):
-            events += [Tick(t), PauseScore(t, p, text)]
-    for event in events:
-        for action in policy.handle(event):
-            if isinstance(action, StartReply) or (
-                isinstance(action, CancelReply) and action.reason == "barge_in"
-            ):
-                return action.t_ms
+        policy.handle(SpeechStarted(-1000.0, -1000.0))
+        if fires(SpeechStopped(0.0, 0.0)):
+            return 0.0
+        for t, p, text, _ in steps:
+            if fires(Tick(t)) or fires(PauseScore(t, p, text)):
+                return t
     return None
 
 

@@ -24,6 +24,9 @@ async def test_a_short_soak_leaves_nothing_behind() -> None:
     assert sum(r["errors"] + r["dropped_connections"] for r in rows) == 0
     assert report["leaked_fds"] == 0, report
     assert report["leaked_tasks"] == 0, report
+    # Every call ended because its caller hung up: none was closed for silence or a
+    # failed connection while it was still talking.
+    assert set(report["sessions_ended"]) == {"hangup"}, report["sessions_ended"]
     # Threads are reported, not asserted: asyncio's default executor (address lookups)
     # starts its threads on demand, up to min(32, CPUs + 4), so a count may still rise.
     assert report["leaked_threads"] is not None

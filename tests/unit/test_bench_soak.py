@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omnivox.lab.bench.soak import Minute, Sample, proc_sample, report
+from omnivox.lab.bench.soak import Minute, Sample, ended_by_reason, proc_sample, report
 
 
 def fake_proc(root: Path, pid: int, rss_kb: int, threads: int, fds: int) -> None:
@@ -38,3 +38,18 @@ def test_the_report_counts_leftovers_and_growth_after_the_warm_up_minute() -> No
 def test_without_task_counts_the_leak_is_unknown_not_zero() -> None:
     before, after = Sample(0.0, 1.0, 1, 1, None), Sample(1.0, 1.0, 1, 1, None)
     assert report(1, 1.0, before, after, [], {})["leaked_tasks"] is None
+
+
+def test_closed_sessions_by_reason_are_read_from_the_metrics_text() -> None:
+    text = (
+        "# HELP omnivox_sessions_ended_total Sessions closed, by reason\n"
+        "# TYPE omnivox_sessions_ended_total counter\n"
+        'omnivox_sessions_ended_total{reason="hangup"} 12.0\n'
+        'omnivox_sessions_ended_total{reason="media_timeout"} 1.0\n'
+        "# HELP omnivox_sessions_ended_created Sessions closed, by reason\n"
+        "# TYPE omnivox_sessions_ended_created gauge\n"
+        'omnivox_sessions_ended_created{reason="hangup"} 1.7e9\n'
+        "# TYPE omnivox_turns_total counter\n"
+        "omnivox_turns_total 40.0\n"
+    )
+    assert ended_by_reason(text) == {"hangup": 12, "media_timeout": 1}

@@ -120,3 +120,16 @@ def test_process_cpu_is_exported_and_apps_do_not_share_counts() -> None:
     feed(one, (EventType.USER_TURN_END, {}))
     assert ("process_cpu_seconds_total", ()) in samples(one)
     assert samples(two)[("omnivox_turns_total", ())] == 0
+
+
+def test_closed_sessions_are_counted_by_reason() -> None:
+    metrics = SessionMetrics(SessionRegistry(4))
+    feed(
+        metrics,
+        (EventType.SESSION_ENDED, {"reason": "hangup"}),
+        (EventType.SESSION_ENDED, {"reason": "media_timeout"}),
+        (EventType.SESSION_ENDED, {"reason": "hangup"}),
+    )
+    got = samples(metrics)
+    assert got[("omnivox_sessions_ended_total", (("reason", "hangup"),))] == 2
+    assert got[("omnivox_sessions_ended_total", (("reason", "media_timeout"),))] == 1

@@ -190,6 +190,32 @@ def test_after_a_backchannel_verdict_one_respelt_word_does_not_stop_the_agent() 
     assert not of(p.handle(OverlapScore(1500, 0.98, "Yet,")), CancelReply)
 
 
+def test_a_request_to_wait_takes_over_whatever_the_score() -> None:
+    p = overlapping(learned())
+    assert not of(p.handle(OverlapScore(1100, 0.05, "oh")), CancelReply)  # a backchannel
+    acts = p.handle(OverlapScore(1200, 0.05, "one moment please"))
+    assert of(acts, CancelReply) == [CancelReply(1200, "barge_in", 1000)]
+
+
+def test_more_words_than_a_backchannel_for_longer_than_one_take_over() -> None:
+    p = overlapping(learned(backchannel_max_ms=700))
+    p.handle(OverlapScore(1100, 0.05, "okay"))  # a backchannel verdict
+
+    def final(t_ms: float, words: str) -> list[TurnAction]:
+        p.handle(OverlapTranscript(t_ms - 10, p.generation, words))
+        return p.handle(OverlapScore(t_ms, 0.05, words))
+
+    # Words that are not backchannel tokens, but still short: the score rules.
+    assert not of(final(1500, "okay so the other"), CancelReply)
+    # Long, but all backchannel, or as few words as one has: no reason to stop.
+    assert not of(final(1800, "yeah right okay"), CancelReply)
+    assert not of(final(1850, "oh thank you"), CancelReply)
+    # The streaming recognizer's words alone (it spells a murmur as several) do not count.
+    assert not of(p.handle(OverlapScore(1870, 0.05, "him and then on")), CancelReply)
+    acts = final(1900, "okay so the other")
+    assert of(acts, CancelReply) == [CancelReply(1900, "barge_in", 1000)]
+
+
 def test_a_lone_take_over_spike_needs_support() -> None:
     p = overlapping(learned(takeover_threshold=0.9, takeover_support=0.8, takeover_confident=0.99))
     assert not of(p.handle(OverlapScore(1100, 0.3)), CancelReply)
@@ -356,14 +382,14 @@ def queries(actions: list[TurnAction]) -> list[QueryClassifier]:
 
 def test_overlap_queries_go_one_at_a_time_every_interval() -> None:
     p = overlapping(learned(classifier_interval_ms=100))
-    p.handle(PartialTranscript(1070, "wait"))
+    p.handle(PartialTranscript(1070, "so"))
     (q,) = queries(p.handle(Tick(1080)))
-    assert (q.kind, q.generation, q.text) == ("overlap", p.generation, "wait")
+    assert (q.kind, q.generation, q.text) == ("overlap", p.generation, "so")
     assert q.context.agent_speaking and q.context.ms_since_agent_pause == 1080
     assert not queries(ticks(p, 1100, 1400))  # the first is still in flight
-    p.handle(OverlapScore(1400, 0.3, "wait", q.generation))
+    p.handle(OverlapScore(1400, 0.3, "so", q.generation))
     assert queries(p.handle(Tick(1420)))  # answered and the interval has passed
-    p.handle(OverlapScore(1440, 0.3, "wait", p.generation))
+    p.handle(OverlapScore(1440, 0.3, "so", p.generation))
     assert not queries(ticks(p, 1460, 1500))  # answered, but 1500 - 1420 < 100
     assert queries(p.handle(Tick(1520)))
 
