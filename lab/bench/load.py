@@ -68,6 +68,7 @@ from omnivox.lab.bench.latency import percentile_stats, trim_silence
 from omnivox.lab.training.turn_data import progress
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
 from omnivox.media.webrtc import receive_buffer
+from omnivox.media.webrtc.liveness import tolerate_late_consent_answers
 
 QUESTION = "What are your opening hours?"
 AUDIBLE_DBFS = -50.0
@@ -332,6 +333,7 @@ class Caller:
         self, clock: Clock = time.monotonic, configuration: RTCConfiguration | None = None
     ) -> None:
         self.clock = clock
+        tolerate_late_consent_answers()  # as a browser does (RFC 7675)
         self.pc = RTCPeerConnection(configuration)
         self.mic = MicTrack(clock)
         self.pc.addTrack(self.mic)

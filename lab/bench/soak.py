@@ -153,7 +153,13 @@ class Peer:
                         raise ConnectionError("peer connection lost")
                     await asyncio.sleep(self.rng.uniform(2.0, 6.0))
             except (TimeoutError, ConnectionError, aiohttp.ClientError) as err:
-                logging.getLogger("omnivox.soak").warning("peer %d: %s", self.index, err)
+                logging.getLogger("omnivox.soak").warning(
+                    "peer %d: %s (connection %s, ICE %s)",
+                    self.index,
+                    err,
+                    caller.pc.connectionState,
+                    caller.pc.iceConnectionState,
+                )
                 minutes.setdefault(_minute(began), Minute()).dropped += 1
                 await asyncio.sleep(1.0)
             finally:

@@ -5,6 +5,8 @@ count of samples received."""
 
 from __future__ import annotations
 
+import aioice.ice
+
 FIRST_AUDIO_S = 10.0
 """How long a connected peer may take to send its first audio: a browser's capture can
 start seconds after ICE connects on a loaded client, and until it does there is no
@@ -34,3 +36,20 @@ class Liveness:
             return False
         limit = self.timeout_s if samples else self.first_audio_s
         return now - self._since >= limit
+
+
+LATE_CONSENT_CHECKS = 1_000_000
+"""How many consent checks in a row may go unanswered within aioice's 0.5 s before it
+drops the call: in effect, never."""
+
+
+def tolerate_late_consent_answers() -> None:
+    """Keep calls whose far end answers ICE consent checks late (process-wide).
+
+    aioice sends a consent check every ~5 s, gives each one try of 0.5 s, and closes the
+    connection after six in a row without an answer in time. A client on a congested
+    link, or a server or client whose event loop lags under load, answers late but is
+    there: in an 8-caller soak on 2 cores, both ends dropped live calls this way. RFC 7675
+    only expires consent after 30 s with no answer at all. A peer that is really gone
+    stops sending audio, and `Liveness` closes its session within seconds."""
+    aioice.ice.CONSENT_FAILURES = LATE_CONSENT_CHECKS

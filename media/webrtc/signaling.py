@@ -21,7 +21,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from omnivox.media.sessions import SessionRegistry
 from omnivox.media.transport import ConversationFactory
 from omnivox.media.webrtc.ice import IceServers
-from omnivox.media.webrtc.liveness import Liveness
+from omnivox.media.webrtc.liveness import Liveness, tolerate_late_consent_answers
 from omnivox.media.webrtc.peer import WebRTCPeer
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class WebRTCSignaling:
         self.registry = registry
         self.limits = limits
         self.ice = ice or IceServers()
+        tolerate_late_consent_answers()  # the watchdog finds vanished peers instead
 
     def mount(self, app: web.Application, prefix: str = "/v1/sessions") -> None:
         app.router.add_post(prefix, self.create)
