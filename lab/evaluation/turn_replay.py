@@ -112,21 +112,10 @@ class PartialSource:
         speech: tuple[int, int],
         times: list[int],
         overlap: bool,
-    ) -> list[str]:
-        """The partial at each query time (in samples of ``audio``, since onset);
-        ``speech`` is the speech's bounds in ``audio``."""
-        return [text for text, _ in self.heard_at(clip, audio, speech, times, overlap)]
-
-    def heard_at(
-        self,
-        clip: LabelledClip,
-        audio: np.ndarray,
-        speech: tuple[int, int],
-        times: list[int],
-        overlap: bool,
     ) -> list[tuple[str, bool]]:
-        """`at`, each text with whether it is a final's (the transcript's words count as
-        one: they stand for an accurate recognizer)."""
+        """The partial at each query time (in samples of ``audio``, since onset), with
+        whether it is a final's (the transcript's words count as one: they stand for an
+        accurate recognizer); ``speech`` is the speech's bounds in ``audio``."""
         if clip.transcript is not None and self.source == "transcript":
             start, end = speech
             lag = RECOGNIZER_LAG_MS * _MS
@@ -198,7 +187,7 @@ def trace_clip(
         origin = end - start
         times = [origin + d * _MS for d in range(QUERY_MS, PAUSE_WINDOW_MS + 1, QUERY_MS)]
         since_pause, speaking = 1500.0, False
-    heard = partials.heard_at(
+    heard = partials.at(
         clip, audio, (first - start, end - start), times, clip.label in OVERLAP_LABELS
     )
     texts = [text for text, _ in heard]

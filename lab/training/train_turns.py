@@ -232,7 +232,8 @@ def make_examples(
         times = _queries(clip, rng)
         if rng.random() < RECOGNIZED_SHARE:
             heard = LabelledClip(clip.phrase, clip.label, audio, None)
-            texts = recognizer.at(heard, audio, (0, clip.speech_end), times, overlap)
+            said = recognizer.at(heard, audio, (0, clip.speech_end), times, overlap)
+            texts = [text for text, _ in said]
         else:
             texts = [
                 recognizer_noise(reveal(clip.text, 0, clip.speech_end, t, lag), rng) for t in times

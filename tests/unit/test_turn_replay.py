@@ -44,7 +44,8 @@ def utterance() -> np.ndarray:
 def test_hybrid_over_the_agent_reads_interim_finals_once_ready(utterance: np.ndarray) -> None:
     clip = LabelledClip("x.wav", "interruption", utterance, None)
     times = list(range(100 * MS, len(utterance), 100 * MS))
-    texts = PartialSource("hybrid").at(clip, utterance, (50 * MS, len(utterance)), times, True)
+    heard = PartialSource("hybrid").at(clip, utterance, (50 * MS, len(utterance)), times, True)
+    texts = [text for text, _ in heard]
     first_final_ms = INTERIM_FINAL_MS + FINAL_LAG_MS
     assert all(
         len(t.split()) <= 2 for t, at in zip(texts, times, strict=True) if at < first_final_ms * MS
@@ -58,14 +59,17 @@ def test_hybrid_at_a_pause_reads_the_final_of_the_speech(utterance: np.ndarray) 
     clip = LabelledClip("x.wav", "end_of_turn", utterance, "ignored: hybrid is forced")
     end = len(utterance) - 300 * MS
     times = [end + d * MS for d in (100, 200, 300)]
-    texts = PartialSource("hybrid").at(clip, utterance, (50 * MS, end), times, False)
+    texts = [
+        t for t, _ in PartialSource("hybrid").at(clip, utterance, (50 * MS, end), times, False)
+    ]
     assert len(set(texts)) == 1 and "meant the" in texts[0].lower()
 
 
 def test_transcript_source_falls_back_to_the_recognizer(utterance: np.ndarray) -> None:
     clip = LabelledClip("x.wav", "end_of_turn", utterance, None)
     end = len(utterance) - 300 * MS
-    [text] = PartialSource("transcript").at(clip, utterance, (50 * MS, end), [end], False)
+    [(text, final)] = PartialSource("transcript").at(clip, utterance, (50 * MS, end), [end], False)
+    assert final  # the recognizer's final at a pause
     assert "pool" in text.lower()
 
 
