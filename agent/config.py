@@ -73,7 +73,7 @@ class TurnsConfig(_Section):
     """After a backchannel verdict, take-over scores count only past this much speech:
     backchannels are short, and the same murmur scored again is no reason to stop; a
     real "yeah, but..." goes on past it. Past it, three words that are not backchannel
-    tokens take the floor whatever the score."""
+    tokens in the final recognizer's transcript take the floor whatever the score."""
     takeover_confident: float = Field(0.99, ge=0.0, le=1.0)
     """One take-over score this high stops the agent on its own. Below it, a score at
     the take-over threshold needs the previous one at `takeover_support`, or (while

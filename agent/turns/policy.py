@@ -20,11 +20,11 @@ transcript it was computed from, and refine them:
   murmur). Two or more such words lower the threshold, and any veto a backchannel
   verdict. That verdict (a low score) lets the agent talk on; only supported scores on
   longer speech or on real words retire it. Whatever the score, words that ask the
-  agent to wait ("wait", "hold on", "one moment"), or three or more words that are not
-  backchannel tokens in the final recognizer's transcript once the speech has outlasted
-  a backchannel
-  (`backchannel_max_ms`), take over: a backchannel is short and has few words, and
-  the score is least reliable on voices and rooms unlike its training data. While
+  agent to wait ("wait", "hold on", "one moment"), or more than `BACKCHANNEL_MAX_WORDS`
+  words that are not backchannel tokens in the final recognizer's transcript once the
+  speech has outlasted a backchannel (`backchannel_max_ms`), take over: a backchannel is
+  short and has few words, and the score is least reliable on voices and rooms unlike
+  its training data. While
   undecided the agent may be ducked, and if the user stops undecided the agent resumes
   (a false interruption). Undecided speech that lasts `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
