@@ -9,7 +9,13 @@ transcript "mister dashwood". `normalize` maps both to one spoken form:
   "2,000" -> "two thousand"), ordinals ("3rd" -> "third"), decimals ("2.5" -> "two point
   five"); a number stuck to letters is split off ("3D" -> "three d"). Digits become words
   rather than words digits because the reference prompts mostly spell numbers out, and
-  the mapping from digits to words is unambiguous while the reverse is not.
+  the mapping from digits to words is unambiguous while the reverse is not. "and" inside
+  a number is dropped ("four hundred and ninety" -> "four hundred ninety").
+- Times read as times: "9:30" -> "nine thirty", "9:05" -> "nine oh five", "10:00" ->
+  "ten o'clock"; "10.30" too where the words around it make it a time ("at 10.30",
+  "10.30 pm"), else it stays a decimal; "a.m." and "p.m." -> "am", "pm".
+- Amounts of money: "$49" -> "forty nine dollars", "$4.50" -> "four dollars fifty
+  cents" (likewise pounds and euros).
 - Titles "mr", "mrs", "dr" become "mister", "missus", "doctor"; "&" -> "and",
   "%" -> "percent".
 - Hyphens and slashes separate words ("call-forward" -> "call forward"); apostrophes
@@ -36,9 +42,24 @@ _ORDINAL_WORDS = {
     "nine": "ninth", "twelve": "twelfth",
 }  # fmt: skip
 _TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-_COMPOUNDS = {"good bye": "goodbye"}
+_COMPOUNDS = {"good bye": "goodbye", "up front": "upfront"}
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?")
+_CURRENCIES = {"$": ("dollar", "cent"), "£": ("pound", "penny"), "€": ("euro", "cent")}
+_MONEY = re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d\d))?(?!\d)")
+_CLOCK = re.compile(r"(?<![\d.,])([01]?\d|2[0-4]):([0-5]\d)(?![\d:])")
+# "10.30" is a time only where the words around it say so: a decimal otherwise.
+_DOTTED_TIME = re.compile(
+    r"(?:(?<=\bat )|(?<=\buntil )|(?<=\btill )|(?<=\bfrom )|(?<=\bby )|(?<=\bbefore )"
+    r"|(?<=\bafter )|(?<=\baround )|(?<=\bsince ))([01]?\d|2[0-4])\.([0-5]\d)(?![\d.])"
+    r"|(?<![\d.,])([01]?\d|2[0-4])\.([0-5]\d)(?=\s*(?:[ap]\.?m\b|o'clock|tonight))"
+)
+_MERIDIEM = re.compile(r"\b([ap])\.\s?m\b\.?")
+_NUMBER_AND = re.compile(
+    r"\b(hundred|thousand|million|billion|trillion) and (?=(?:"
+    + "|".join(_ONES[1:] + _TENS[2:])
+    + r")\b)"
+)
 
 
 def number_words(n: int) -> str:
@@ -88,11 +109,37 @@ def _spell_number(match: re.Match[str]) -> str:
     return " " + words + " "
 
 
+def _money(match: re.Match[str]) -> str:
+    unit, cent = _CURRENCIES[match.group(1)]
+    whole = int(match.group(2).replace(",", ""))
+    words = f" {number_words(whole)} {unit}{'' if whole == 1 else 's'} "
+    cents = int(match.group(3) or 0)
+    if cents:
+        words += f"{number_words(cents)} {cent if cents == 1 else _plural(cent)} "
+    return words
+
+
+def _plural(unit: str) -> str:
+    return "pence" if unit == "penny" else unit + "s"
+
+
+def _time(match: re.Match[str]) -> str:
+    hour, minute = (g for g in match.groups() if g is not None)
+    m = int(minute)
+    spoken = "o'clock" if m == 0 else ("oh " if m < 10 else "") + number_words(m)
+    return f" {number_words(int(hour))} {spoken} "
+
+
 def normalize(text: str) -> str:
     """Spoken-form text for scoring: see the module docstring for the rules."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("&", " and ").replace("%", " percent ")
+    text = _MERIDIEM.sub(r"\1m", text)
+    text = _MONEY.sub(_money, text)
+    text = _CLOCK.sub(_time, text)
+    text = _DOTTED_TIME.sub(_time, text)
     text = _NUMBER.sub(_spell_number, text)
+    text = _NUMBER_AND.sub(r"\1 ", text)
     text = re.sub(r"[-/\u2010-\u2015]", " ", text)
     text = re.sub(r"[^\w\s']", " ", text)
     words = []

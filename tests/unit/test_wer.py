@@ -49,6 +49,19 @@ def test_number_words(n: int, words: str) -> None:
         ("party's 'quoted' word", "party's quoted word"),
         ("Good-bye!", "goodbye"),
         ("Rock & roll", "rock and roll"),
+        ("It's 9:30 now, until 10 tonight.", "it's nine thirty now until ten tonight"),
+        ("9:05 or 10:00", "nine oh five or ten o'clock"),
+        ("at 10.30", "at ten thirty"),
+        ("10.30 p.m.", "ten thirty pm"),
+        ("version 3.14", "version three point one four"),
+        (
+            "$49, $4.50 or $1.01",
+            "forty nine dollars four dollars fifty cents or one dollar one cent",
+        ),
+        ("£3", "three pounds"),
+        ("four hundred and ninety", "four hundred ninety"),
+        ("me and you", "me and you"),
+        ("pay up front", "pay upfront"),
         ("", ""),
     ],
 )
@@ -67,6 +80,10 @@ def test_edit_distance() -> None:
 
 def test_word_error_rate() -> None:
     assert word_error_rate("Press five now.", "press 5 now") == 0.0
+    assert (
+        word_error_rate("forty nine dollars, or four hundred and ninety dollars", "$49 or $490")
+        == 0.0
+    )
     assert word_error_rate("a b c d", "a x c") == 0.5  # one substitution, one deletion
     assert word_error_rate("a b", "a b c d") == 1.0  # two insertions over two words
     assert word_error_rate("", "") == 0.0
