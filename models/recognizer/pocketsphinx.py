@@ -11,10 +11,13 @@ call stalls the event loop (and with it every session's outgoing audio, which br
 answer by growing their jitter buffers). Hence: a decoder is loaded when the recognizer
 is (start-up), not in a user's first turn; and callers feed it short chunks.
 
-`final()` ends the utterance (running pocketsphinx's second, more accurate pass) and
-keeps the text; audio accepted afterwards starts a new utterance whose text is appended.
-The session asks for a final at a pause, so this split falls where a pause is anyway,
-and no audio is decoded twice.
+By default `final()` reads the first-pass hypothesis and leaves the utterance open: a
+few milliseconds, so the session may ask for finals early and while the user talks over
+the agent, as with the hybrid. With `final_pass`, `final()` instead ends the utterance,
+running pocketsphinx's second, more accurate pass (200-240 ms holding the GIL, a stall
+for every session), and keeps the text; audio accepted afterwards starts a new
+utterance whose text is appended. Either way a final that opens as a question gets its
+question mark (punctuation.py): pocketsphinx does not punctuate.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import deque
 import numpy as np
 from pocketsphinx import Decoder
 
+from omnivox.models.recognizer.punctuation import mark_question
 from omnivox.models.recognizer.segmenter import SAMPLE_RATE, PartialFilter, check_pcm
 
 
@@ -136,29 +140,32 @@ class PocketsphinxStream:
         self._lease = None
 
     def final(self) -> str:
+        if not self._pool.final_pass:
+            return mark_question(self._join(self.current()))
         if self._lease is not None and self._lease.in_utterance:
             self._lease.decoder.end_utt()
             self._lease.in_utterance = False
             hyp = self._lease.decoder.hyp()
             if hyp is not None and hyp.hypstr:
                 self._texts.append(hyp.hypstr)
-        return " ".join(self._texts)
+        return mark_question(" ".join(self._texts))
 
     def _join(self, open_text: str) -> str:
         return " ".join(t for t in [*self._texts, open_text] if t)
 
 
 class PocketsphinxRecognizer:
-    """The `pocketsphinx` backend. The second pass stays on: measured on 60 asterisk
-    prompts it lowers WER from 0.80 to 0.72 (at ~150 ms more per final); on the five
-    LibriVox sentences it was 0.32 against 0.25 without, too few words to outweigh that."""
+    """The `pocketsphinx` backend. The second pass is off by default: on 60 asterisk
+    prompts it lowers WER from 0.80 to 0.72, on the five LibriVox sentences it raises it
+    from 0.25 to 0.32, and it holds the GIL for 200-240 ms at every final; without it a
+    final is a few milliseconds and cheap mid-turn (`interim_finals`)."""
 
     name = "pocketsphinx"
-    interim_finals = False  # a final ends the utterance and runs the GIL-bound second pass
 
-    def __init__(self, partial_interval_ms: int = 300, final_pass: bool = True) -> None:
+    def __init__(self, partial_interval_ms: int = 300, final_pass: bool = False) -> None:
         self.pool = DecoderPool(final_pass=final_pass)
         self.partial_interval_ms = partial_interval_ms
+        self.interim_finals = not final_pass  # a second-pass final ends the utterance
 
     def new_stream(self) -> PocketsphinxStream:
         return PocketsphinxStream(self.pool, self.partial_interval_ms)

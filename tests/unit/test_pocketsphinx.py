@@ -46,16 +46,41 @@ def test_partials_while_feeding_and_a_final(recognizer: PocketsphinxRecognizer) 
     assert word_error_rate(CLIP_TEXT, final) < 0.5, final
 
 
-def test_final_then_more_audio(recognizer: PocketsphinxRecognizer) -> None:
+def test_final_then_more_audio_keeps_the_utterance_open(
+    recognizer: PocketsphinxRecognizer,
+) -> None:
+    assert recognizer.interim_finals
     stream = recognizer.new_stream()
     feed(stream, read_audio(SHORT))
     first = stream.final()
     assert "young man" in first
     assert stream.final() == first  # no new audio, same text
+    assert stream.current()  # the first-pass utterance is still open
+    feed(stream, read_audio(SHORT))
+    second = stream.final()
+    assert second.count("young man") == 2
+
+
+def test_second_pass_final_ends_the_utterance() -> None:
+    r = PocketsphinxRecognizer(final_pass=True)
+    assert not r.interim_finals
+    stream = r.new_stream()
+    feed(stream, read_audio(SHORT))
+    first = stream.final()
+    assert "young man" in first
+    assert stream.current() == ""  # ended: the next audio starts a new utterance
+    assert stream.final() == first  # no new audio, same text
     feed(stream, read_audio(SHORT))
     second = stream.final()
     assert second.startswith(first + " ")
     assert second.count("young man") == 2
+
+
+@pytest.mark.parametrize("final_pass", [False, True])
+def test_a_final_that_opens_as_a_question_is_marked(final_pass: bool) -> None:
+    stream = PocketsphinxRecognizer(final_pass=final_pass).new_stream()
+    stream._texts.append("what are your opening hours")  # as if an earlier utterance
+    assert stream.final() == "what are your opening hours?"
 
 
 def test_decoders_are_pooled(recognizer: PocketsphinxRecognizer) -> None:

@@ -148,7 +148,7 @@ async def test_interim_finals_are_spaced_and_never_overlap(
 
 
 async def test_a_recognizer_without_cheap_finals_gets_no_early_or_interim_ones() -> None:
-    recognizer = SpiedRecognizer(create_recognizer("pocketsphinx"))
+    recognizer = SpiedRecognizer(create_recognizer("pocketsphinx", final_pass=True))
     speech = UserSpeech(recognizer, early_final_ms=64, on_partial=lambda _: None, on_error=print)
     speech.start()
     start_speaking(speech, 0.0)
