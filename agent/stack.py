@@ -7,6 +7,7 @@ session gets its own streaming state (VAD, recognizer stream, history).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from omnivox.models.talker.base import Talker
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.talker.model_speech import ModelSpeechTalker, SpeakingThinker, SpeechLedger
 from omnivox.models.talker.piper import PiperTalker
-from omnivox.models.thinker.base import Thinker
+from omnivox.models.thinker.base import PerSessionThinker, Thinker
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.vad import StreamingVad
 from omnivox.models.vision.face_detector import FaceDetector
@@ -56,6 +57,11 @@ class ModelStack:
         )
         thinker: Thinker = self.thinker
         talker: Talker = self.talker
+        closers: list[Callable[[], Awaitable[None]]] = []
+        if isinstance(thinker, PerSessionThinker):
+            own = thinker.for_session()
+            thinker = own
+            closers.append(own.aclose)
         if getattr(thinker, "speaks", False):
             # An omni model speaks itself: its voice, per session, through the same stage.
             ledger = SpeechLedger()
@@ -75,6 +81,7 @@ class ModelStack:
                 clock,
                 report=lambda msg: emit.error(msg, source="intervention"),
             ),
+            closers=closers,
         )
 
     def new_vad(self) -> StreamingVad:
@@ -97,8 +104,12 @@ def build_thinker(config: AgentConfig) -> tuple[Thinker, ToolRunner | None]:
         from omnivox.models.thinker.openai_compat import OpenAIThinker
 
         return OpenAIThinker.from_config(_thinker_options(config)), None
+    if backend == "realtime":
+        from omnivox.models.thinker.realtime import RealtimeThinker
+
+        return RealtimeThinker.from_config(_thinker_options(config)), None
     raise ConfigError(
-        f"thinker.backend: unknown backend {backend!r} (use knowledge_base or openai)"
+        f"thinker.backend: unknown backend {backend!r} (use knowledge_base, openai or realtime)"
     )
 
 

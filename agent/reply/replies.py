@@ -120,12 +120,13 @@ class Replies:
 
     async def close(self) -> None:
         reply, self.current = self.current, None
-        if reply is None:
-            return
-        reply.cancel()
-        if reply.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await reply.task
+        if reply is not None:
+            reply.cancel()
+            if reply.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reply.task
+        for close in self._deps.closers:
+            await close()
 
     def forget(self) -> None:
         """A new visitor: the conversation starts over."""

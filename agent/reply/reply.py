@@ -52,6 +52,8 @@ class ReplyDeps:
     language: str = "en"
     interventions: InterventionChain | None = None
     """None: a chain that only runs `tools`."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Release what the session's replies held (a per-session Thinker connection)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -84,3 +84,19 @@ class Thinker(Protocol):
     def stream(self, request: ThinkRequest) -> AsyncGenerator[ThinkerEvent, None]:
         """Stream the answer. Closing the iterator early (aclose) must stop all work."""
         ...
+
+
+class SessionThinker(Thinker, Protocol):
+    """A Thinker that holds resources for one session (a realtime model's connection)."""
+
+    async def aclose(self) -> None:
+        """The session ended: release them."""
+        ...
+
+
+@runtime_checkable
+class PerSessionThinker(Protocol):
+    """A Thinker whose sessions each get their own instance (`for_session`), because it
+    keeps state per conversation upstream; the session closes it when it ends."""
+
+    def for_session(self) -> SessionThinker: ...
