@@ -104,6 +104,7 @@ async def simulate(
     playout_delay_ms: float = 0.0,
     echo: EchoPath | None = None,
     echo_path: tuple[float, float] | None = None,
+    cut_in: tuple[float, np.ndarray] | None = None,
 ) -> SimulationResult:
     """Run a session over `user_pcm` (16 kHz int16), then keep listening to silence until
     the agent has finished (or `max_tail_ms`). `camera` is what the camera shows, sampled
@@ -113,7 +114,10 @@ async def simulate(
     plays agent audio that much after it is sent, and reports it as a browser does.
     `echo` mixes the agent's audio back into the user's, as a far end that does not
     cancel its own echo sends it (what the session hears, and `user` in the result).
-    `echo_path` (delay ms, gain dB) is what a kiosk measures of it at start."""
+    `echo_path` (delay ms, gain dB) is what a kiosk measures of it at start.
+    `cut_in` (ms, pcm): the user says `pcm` that long after the agent's first audio, in
+    place of the track's own audio then (an interruption that lands mid-answer however
+    long the answer took to begin)."""
     config = config or stack.config
     clock = VirtualClock()
     result = SimulationResult()
@@ -140,6 +144,14 @@ async def simulate(
     i = 0
     try:
         while True:
+            if cut_in is not None and _cut_in_due(result.events, i * FRAME_MS, cut_in[0]):
+                said = split_frames(cut_in[1], start=i * FRAME_SAMPLES)
+                user_frames += [
+                    AudioFrame.silence(timestamp=k * FRAME_SAMPLES)
+                    for k in range(len(user_frames), i)
+                ]
+                user_frames = user_frames[:i] + said + user_frames[i + len(said) :]
+                n_user, cut_in = max(n_user, i + len(said)), None
             if i < n_user:
                 frame = user_frames[i]
             else:
@@ -182,3 +194,8 @@ async def simulate(
     result.media_s = len(user_out) * FRAME_MS / 1000.0
     result.wall_s = time.perf_counter() - wall_start
     return result
+
+
+def _cut_in_due(events: list[dict[str, Any]], media_ms: float, after_ms: float) -> bool:
+    started = next((e for e in events if e["type"] == "reply_audio_start"), None)
+    return started is not None and media_ms >= started["t_ms"] + after_ms
