@@ -21,7 +21,7 @@ from omnivox.agent.config import AgentConfig
 from omnivox.agent.events import Emitter, EventSink, EventType
 from omnivox.agent.interventions.chain import Intervention, ToolsIntervention
 from omnivox.agent.reply.replies import Replies
-from omnivox.agent.reply.reply import ReplyTimings, gather_user_media
+from omnivox.agent.reply.reply import Reply, ReplyTimings, gather_user_media
 from omnivox.agent.speech.echo_gate import EchoGate, EchoGateSettings
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.agent.speech.turn_audio import TurnAudio
@@ -34,7 +34,7 @@ from omnivox.agent.vision.visitors import Visitors
 from omnivox.media.call_control import CallControl
 from omnivox.media.clock import Clock
 from omnivox.media.echo_canceller import EchoCanceller
-from omnivox.media.frames import FRAME_SAMPLES, AudioFrame
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
 CLASSIFIER_AUDIO_MS = 3000
 """How much of the user's latest audio a classifier query gets."""
@@ -99,6 +99,8 @@ class Session:
         if config.echo.cancel:
             self.cancel_echo()
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        self._spoken: tuple[Reply, int] | None = None
+        """The reply being played and how much of its text the policy has been told of."""
         self.closed = False
         self._call_tools = CallTools(call, clock) if call is not None else None
         if self._call_tools is not None:
@@ -184,7 +186,10 @@ class Session:
 
     def _on_speech_start(self, onset_ms: float) -> None:
         self.visitors.activity()
-        new_turn = self.policy.state in (te.TurnState.LISTENING, te.TurnState.AGENT_SPEAKING)
+        state = self.policy.state
+        new_turn = state is te.TurnState.LISTENING or (
+            state is te.TurnState.AGENT_SPEAKING and not self.policy.continues_overlap(onset_ms)
+        )
         primed = self.speech.speech_started(onset_ms, self.clock.now_ms(), new_turn=new_turn)
         if primed is not None:
             self.turn_audio.restart(primed)
@@ -220,12 +225,25 @@ class Session:
         if self.closed:
             return self._silence
         duck = self.config.turns.duck_db if self.policy.ducked else None
+        reply = self.replies.current
         frame = self.replies.next_frame(self._silence, duck)
+        if reply is not None:
+            self._tell_agent_words(reply)
         if self._echo is not None:
             self._echo.reference(frame)
         if self._echo_gate is not None:
             self._echo_gate.reference(frame)
         return frame
+
+    def _tell_agent_words(self, reply: Reply) -> None:
+        """Hand the policy the words of `reply` that began playing since the last frame."""
+        told = self._spoken[1] if self._spoken is not None and self._spoken[0] is reply else 0
+        playout = reply.playout
+        ahead = round(te.AGENT_WORD_AHEAD_MS * SAMPLE_RATE / 1000)
+        text = playout.heard_text(playout.played_samples + ahead)
+        self._spoken = (reply, max(told, len(text)))
+        if len(text) > told:
+            self._handle(te.AgentWords(self.clock.now_ms(), text[told:]))
 
     def report_error(self, message: str, source: str) -> None:
         self._emit.error(message, source)

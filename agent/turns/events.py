@@ -61,6 +61,21 @@ class AgentReplyFinished:
     """What of it the user heard (the classifier asks whether the agent asked a question)."""
 
 
+AGENT_WORD_AHEAD_MS = 400.0
+"""`AgentWords` tells of a word this long before its audio ends (about a word's length),
+so the word under way is among those told."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWords:
+    """Words of the agent's reply whose audio ends by `t_ms` + `AGENT_WORD_AHEAD_MS`: the
+    user's audio may carry them back (an echo no canceller took out), and a recogniser
+    then hears them as the user's."""
+
+    t_ms: float
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class PartialTranscript:
     """The recognizer's latest streaming partial of the user's speech."""
@@ -125,6 +140,7 @@ TurnEvent = (
     | Tick
     | AgentAudioStarted
     | AgentReplyFinished
+    | AgentWords
     | PartialTranscript
     | PauseTranscript
     | OverlapTranscript

@@ -24,9 +24,13 @@ transcript it was computed from, and refine them:
   words that are not backchannel tokens in the final recognizer's transcript once the
   speech has outlasted a backchannel (`backchannel_max_ms`), take over: a backchannel is
   short and has few words, and the score is least reliable on voices and rooms unlike
-  its training data. While
+  its training data. Words the agent was saying around then (`AgentWords`) are not
+  counted as the user's anywhere: an echo no canceller took out reaches the
+  recogniser, which transcribes our own reply under a user's "mm okay". While
   undecided the agent may be ducked, and if the user stops undecided the agent resumes
-  (a false interruption). Undecided speech that lasts `max_overlap_ms` takes over.
+  (a false interruption). Speech that starts again within `OVERLAP_JOIN_MS` continues
+  the same overlap ("Wait, ... stop"): a pause inside a phrase is not a new one.
+  Undecided speech that lasts `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
   that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
   between, the lower the score, the longer the wait. A transcript the recogniser ended
@@ -36,12 +40,14 @@ transcript it was computed from, and refine them:
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from omnivox.agent.config import TurnsConfig
 from omnivox.agent.turns.events import (
     AgentAudioStarted,
     AgentReplyFinished,
+    AgentWords,
     CancelReply,
     ClassifierFailed,
     Duck,
@@ -70,11 +76,22 @@ from omnivox.models.turn.wording import (
     asks_to_wait,
     content_words,
     ends_unfinished,
+    said_words,
 )
 
 BACKCHANNEL_MAX_WORDS = 2
 """The most words other than backchannel tokens a backchannel has: "thank you", "oh my
 god", "that's interesting"."""
+
+AGENT_ECHO_LEAD_MS = 1500.0
+"""The agent's words that began playing this long before an overlap's onset may still be
+in its audio: the word under way at the onset, the far end's playout delay and the
+echo path (together up to about a second), and the recogniser's pre-roll."""
+
+OVERLAP_JOIN_MS = 500.0
+"""Speech over the agent that starts again this soon after stopping goes on with the
+same overlap: the pauses inside a phrase (a comma, a breath) run up to about half a
+second, and the VAD ends speech on much shorter ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +153,11 @@ class TurnPolicy:
         """End of the user's last speech while we wait to see if the turn is over."""
         self._paused_at_ms = 0.0
         self._overlap_onset_ms: float | None = None
+        self._overlap_rejoin: tuple[float, float] | None = None
+        """(end of speech, onset) of an overlap that stopped: speech again before
+        `OVERLAP_JOIN_MS` continues it."""
+        self._agent_words: deque[tuple[float, frozenset[str]]] = deque()
+        """What the agent said lately, by when each piece began playing."""
         self._overlap_verdict_kind: str | None = None
         """"backchannel" once decided; None while undecided."""
         self._pause: _PauseReading | None = None
@@ -170,6 +192,16 @@ class TurnPolicy:
         """Interim finals of the user's words during overlap would inform a query."""
         return self.use_classifier and self.state is TurnState.OVERLAP
 
+    def continues_overlap(self, onset_ms: float) -> bool:
+        """Speech beginning at `onset_ms` goes on with the overlap that just paused (its
+        words are one utterance with the ones before)."""
+        rejoin = self._overlap_rejoin
+        return (
+            self.state is TurnState.AGENT_SPEAKING
+            and rejoin is not None
+            and onset_ms - rejoin[0] <= OVERLAP_JOIN_MS
+        )
+
     def handle(self, event: TurnEvent) -> list[TurnAction]:
         actions: list[TurnAction] = []
         match event:
@@ -186,6 +218,9 @@ class TurnPolicy:
                     self._go(TurnState.AGENT_SPEAKING, event.t_ms, actions)
             case AgentReplyFinished():
                 self._on_reply_finished(event, actions)
+            case AgentWords():
+                self._agent_words.append((event.t_ms, said_words(event.text)))
+                self._forget_agent_words(event.t_ms)
             case PartialTranscript():
                 self._partial = event.text
             case PauseTranscript():
@@ -259,10 +294,13 @@ class TurnPolicy:
     # ---- the floor ----------------------------------------------------------------------
 
     def _on_speech_started(self, ev: SpeechStarted, actions: list[TurnAction]) -> None:
+        rejoin = self._overlap_rejoin if self.continues_overlap(ev.onset_ms) else None
+        self._overlap_rejoin = None
         self.generation += 1
         self._pause = None
         self._pause_text = None
-        self._overlap_text = ""
+        if rejoin is None:
+            self._overlap_text = ""
         if self.state is TurnState.LISTENING:
             self._partial = ""
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
@@ -274,10 +312,14 @@ class TurnPolicy:
             actions.append(CancelReply(ev.t_ms, "user_resumed", ev.onset_ms))
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
         elif self.state is TurnState.AGENT_SPEAKING:
-            self._partial = ""
-            self._overlap_onset_ms = ev.onset_ms
-            self._overlap_verdict_kind = None
-            self._previous_p = None
+            if rejoin is not None:
+                # The same overlap after a pause inside it: its onset, words and verdict.
+                self._overlap_onset_ms = rejoin[1]
+            else:
+                self._partial = ""
+                self._overlap_onset_ms = ev.onset_ms
+                self._overlap_verdict_kind = None
+                self._previous_p = None
             self._go(TurnState.OVERLAP, ev.t_ms, actions)
 
     def _on_speech_stopped(self, ev: SpeechStopped, actions: list[TurnAction]) -> None:
@@ -292,6 +334,8 @@ class TurnPolicy:
             onset = self._overlap_onset_ms
             if self.use_classifier and self._overlap_verdict_kind is None and onset is not None:
                 actions.append(TurnDecision(ev.t_ms, "false_interruption_resumed", onset))
+            if onset is not None:
+                self._overlap_rejoin = (ev.speech_end_ms, onset)
             self._overlap_onset_ms = None
             self._unduck(ev.t_ms, actions)
             self._go(TurnState.AGENT_SPEAKING, ev.t_ms, actions)
@@ -305,6 +349,7 @@ class TurnPolicy:
 
     def _on_reply_finished(self, ev: AgentReplyFinished, actions: list[TurnAction]) -> None:
         self._agent_quiet_since_ms = ev.t_ms
+        self._overlap_rejoin = None
         self._agent_asked = ev.heard_text.rstrip().endswith("?")
         if self.state in (TurnState.THINKING, TurnState.AGENT_SPEAKING):
             self._go(TurnState.LISTENING, ev.t_ms, actions)
@@ -320,7 +365,9 @@ class TurnPolicy:
         if self.state is not TurnState.OVERLAP or onset is None or not self.use_classifier:
             return
         cfg = self.config
-        p, words = ev.p_takeover, content_words(ev.text)
+        since = onset - AGENT_ECHO_LEAD_MS
+        echoed = frozenset().union(*(said for t, said in self._agent_words if t >= since))
+        p, words = ev.p_takeover, content_words(ev.text, echoed)
         threshold = self.thresholds.takeover
         support = min(cfg.takeover_support, threshold)
         if words >= 2:
@@ -333,7 +380,7 @@ class TurnPolicy:
         # unlike the training data): a request to wait, or more words, and longer, than
         # a backchannel ever has. Counted in the final recognizer's words: the streaming
         # one spells a long murmur as several words.
-        heard = content_words(self._overlap_text)
+        heard = content_words(self._overlap_text, echoed)
         said = asks_to_wait(ev.text) or (long and heard > BACKCHANNEL_MAX_WORDS)
         if self._overlap_verdict_kind == "backchannel":
             # Retired only by agreeing scores on speech that outlasts a backchannel or
@@ -401,6 +448,14 @@ class TurnPolicy:
         if self.ducked:
             self.ducked = False
             actions.append(Duck(t_ms, False))
+
+    def _forget_agent_words(self, t_ms: float) -> None:
+        """Keep only what an overlap's words may be compared with: the current one's (or
+        one that begins now) since `AGENT_ECHO_LEAD_MS` before its onset."""
+        onsets = (self._overlap_onset_ms, self._overlap_rejoin and self._overlap_rejoin[1])
+        since = min([t_ms, *(o for o in onsets if o is not None)]) - AGENT_ECHO_LEAD_MS
+        while self._agent_words and self._agent_words[0][0] < since:
+            self._agent_words.popleft()
 
     def _pause_verdict(self, t_ms: float, speech_end_ms: float) -> bool:
         """Is the user finished? Long enough silence, refined by the classifier."""

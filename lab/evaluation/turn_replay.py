@@ -10,6 +10,8 @@ the traces; `omnivox train turns` tunes its thresholds on them.
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +20,9 @@ import numpy as np
 from omnivox.agent.config import TurnsConfig
 from omnivox.agent.speech.user_speech import INTERIM_FINAL_MS
 from omnivox.agent.turns.events import (
+    AGENT_WORD_AHEAD_MS,
     AgentAudioStarted,
+    AgentWords,
     CancelReply,
     OverlapScore,
     OverlapTranscript,
@@ -29,7 +33,7 @@ from omnivox.agent.turns.events import (
     Tick,
     TurnEvent,
 )
-from omnivox.agent.turns.policy import TurnPolicy
+from omnivox.agent.turns.policy import AGENT_ECHO_LEAD_MS, TurnPolicy
 from omnivox.lab.training.speech_channel import extend_floor, overlay_agent
 from omnivox.lab.training.turn_data import (
     AGENT_VOICE,
@@ -77,6 +81,9 @@ class Trace:
     """Overlap: how long the speech lasts from onset (when the VAD will say it stopped)."""
     finals: tuple[bool, ...] = ()
     """Whether each text is the final recognizer's (a session's `OverlapTranscript`)."""
+    agent_words: tuple[tuple[float, str], ...] = ()
+    """The overlaid agent reply's words, each with when a session tells the policy of it
+    (`AgentWords`), in the times' clock; in order."""
 
 
 PARTIAL_SOURCES = ("transcript", "pocketsphinx", "hybrid")
@@ -155,31 +162,71 @@ def _streamed(
     return out
 
 
-def agent_replies(seed: int, count: int = 6) -> list[np.ndarray]:
+@dataclass(frozen=True, slots=True)
+class AgentReply:
+    """A reply in the embedded Talker's voice, for ``--overlay-agent``."""
+
+    text: str
+    audio: np.ndarray  # 16 kHz int16
+
+
+def agent_replies(seed: int, count: int = 6) -> list[AgentReply]:
     """A few replies in the embedded Talker's voice, for ``--overlay-agent``."""
     rng = np.random.default_rng(seed)
     texts = load_phrases()["agent"]
     picks = rng.choice(len(texts), size=min(count, len(texts)), replace=False)
-    return [synthesize(AGENT_VOICE, texts[int(i)], rng) for i in picks]
+    return [AgentReply(texts[int(i)], synthesize(AGENT_VOICE, texts[int(i)], rng)) for i in picks]
+
+
+def overlay_start(reply_samples: int, rng: np.random.Generator) -> int:
+    """Where in the looped reply ``overlay_agent``, about to draw from ``rng``, starts the
+    echo: its own two draws (the delay, then the start) on a copy."""
+    probe = copy.deepcopy(rng)
+    probe.uniform(0.02, 0.25)
+    low = SAMPLE_RATE // 2
+    return int(probe.integers(low, max(low + 1, reply_samples // 2)))
+
+
+def agent_word_times(reply: AgentReply, start: int, until: int) -> tuple[tuple[float, str], ...]:
+    """When a session would tell the policy of each word of ``reply`` looped and played
+    from its sample ``start`` (time 0) to ``until`` samples later, in ms: as its audio
+    ends, less ``AGENT_WORD_AHEAD_MS``. eSpeak's command gives no word times, so words
+    are placed across the reply's speech by their characters' share of the text."""
+    first, end = speech_bounds(reply.audio)
+    words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", reply.text)]
+    scale = (end - first) / max(len(reply.text), 1)
+    ahead, lead = AGENT_WORD_AHEAD_MS * _MS, AGENT_ECHO_LEAD_MS * _MS
+    told = []
+    for loop in range((start + until) // max(len(reply.audio), 1) + 1):
+        origin = loop * len(reply.audio) + first - start
+        for i, (_, stop, word) in enumerate(words):
+            ends = words[i + 1][0] if i + 1 < len(words) else stop
+            at = origin + ends * scale - ahead
+            if -lead - ahead <= at <= until:
+                told.append((at / _MS, word))
+    return tuple(told)
 
 
 def trace_clip(
     classifier: TurnClassifier,
     clip: LabelledClip,
     partials: PartialSource,
-    agent: np.ndarray | None,
+    agent: AgentReply | None,
     rng: np.random.Generator,
 ) -> Trace:
     """Replay one clip from its onset, querying every ``QUERY_MS``."""
     first, end = speech_bounds(clip.audio)
     start = max(0, first - ONSET_PREROLL_MS * _MS)
+    agent_words: tuple[tuple[float, str], ...] = ()
     if clip.label in OVERLAP_LABELS:
         tail = OVERLAP_TAIL_MS * _MS
         audio = extend_floor(clip.audio[start:], max(0, end + tail - len(clip.audio)), clip.audio)
         since_pause = 2000.0
         if agent is not None:
-            overlay = overlay_agent(audio, agent, rng)
+            start_in_reply = overlay_start(len(agent.audio), rng)
+            overlay = overlay_agent(audio, agent.audio, rng)
             audio, since_pause = overlay.audio, overlay.ms_since_agent_pause
+            agent_words = agent_word_times(agent, start_in_reply, len(audio))
         times = list(range(QUERY_MS * _MS, end - start + tail + 1, QUERY_MS * _MS))
         origin, speaking = 0, True
     else:
@@ -205,6 +252,7 @@ def trace_clip(
         tuple(texts),
         (end - start) / _MS,
         tuple(final for _, final in heard),
+        agent_words,
     )
 
 
@@ -223,12 +271,22 @@ def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> 
         )
 
     steps = zip(trace.times_ms, trace.probs, texts, finals, strict=True)
+    told = 0
+
+    def tell_agent_words(until_ms: float) -> None:
+        nonlocal told
+        while told < len(trace.agent_words) and trace.agent_words[told][0] <= until_ms:
+            policy.handle(AgentWords(*trace.agent_words[told]))
+            told += 1
+
     if trace.label in OVERLAP_LABELS:
         policy.handle(AgentAudioStarted(-1000.0))
+        tell_agent_words(0.0)
         policy.handle(SpeechStarted(0.0, 0.0))
         stop = trace.speech_ms + DEFAULT_STOP_MS
         stopped = False
         for t, p, text, final in steps:
+            tell_agent_words(t)
             if t >= stop and not stopped:
                 stopped = True
                 if fires(SpeechStopped(stop, trace.speech_ms)):

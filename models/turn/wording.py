@@ -21,6 +21,8 @@ and one that does not punctuate simply never triggers the question rule.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from omnivox.models.turn.features import is_backchannel_word, tokens
 
 _ARTICLE = frozenset("the a an my your our their every".split())
@@ -74,10 +76,30 @@ def asks_a_question(text: str) -> bool:
     return text.rstrip().endswith("?") and not ends_unfinished(text)
 
 
-def content_words(text: str) -> int:
+def _stem(word: str) -> str:
+    # A recogniser hearing a word through an echo often gets its ending wrong
+    # ("members" for "member"): compare words without a plural "s".
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def said_words(text: str) -> frozenset[str]:
+    """The words of `text` as `content_words` compares them with a transcript's."""
+    return frozenset(_stem(w) for w in tokens(text))
+
+
+def content_words(text: str, echoed: Collection[str] = ()) -> int:
     """How many different words of the transcript are neither backchannel tokens nor
-    fillers. Single letters do not count: a recogniser spells a murmur "m. m. m"; nor
-    do repeats: one given a fraction of a word loops on it ("Thank. Thank. Thank")."""
+    fillers, nor among `echoed` (`said_words` of what the agent was saying: an echo the
+    recogniser transcribed). Single letters do not count: a recogniser spells a murmur
+    "m. m. m"; nor do repeats: one given a fraction of a word loops on it ("Thank.
+    Thank. Thank")."""
     return len(
-        {w for w in tokens(text) if len(w) > 1 and not is_backchannel_word(w) and w not in _FILLER}
+        {
+            w
+            for w in tokens(text)
+            if len(w) > 1
+            and not is_backchannel_word(w)
+            and w not in _FILLER
+            and _stem(w) not in echoed
+        }
     )

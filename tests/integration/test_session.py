@@ -4,12 +4,17 @@ bug or a simulator's WAV): no crash, no hang, it still closes cleanly (fuzzed)."
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnivox.agent.session import Session
+from omnivox.agent.turns.events import AgentWords, TurnAction, TurnEvent
+from omnivox.agent.turns.policy import TurnPolicy
+from omnivox.lab.simulate import simulate
 from omnivox.media.clock import VirtualClock
 from omnivox.media.frames import SAMPLE_RATE, AudioFrame
 
@@ -44,3 +49,27 @@ async def test_fuzz_odd_frame_sizes_into_the_session(sizes: list[int], content: 
         await asyncio.sleep(0)
     await asyncio.wait_for(session.close("fuzz"), 10)
     assert "error" not in events and events[-1] == "session_ended"
+
+
+async def test_the_turn_policy_is_told_the_agent_s_words_as_they_play(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the agent says reaches the policy word by word while it plays (the echo of
+    it is not the user's), each piece once and in order."""
+    greeting = "The pool is open until nine, and towels are free."
+    told: list[AgentWords] = []
+    handle = TurnPolicy.handle
+
+    def spy(policy: TurnPolicy, event: TurnEvent) -> list[TurnAction]:
+        if isinstance(event, AgentWords):
+            told.append(event)
+        return handle(policy, event)
+
+    monkeypatch.setattr(TurnPolicy, "handle", spy)
+    config = agent_config().model_copy(update={"greeting": greeting})
+    result = await simulate(np.zeros(SAMPLE_RATE, np.int16), shared_stack(), config, greet=True)
+    (started,) = result.of_type("reply_audio_start")
+    assert " ".join(e.text for e in told).split() == greeting.split()
+    assert len(told) > 2  # piece by piece, not the reply at once
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(told))
+    assert told[0].t_ms >= started["t_ms"] - 20

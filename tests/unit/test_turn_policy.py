@@ -460,8 +460,86 @@ def test_ducking_is_the_policy_s_own_state() -> None:
     assert p.ducked
     p.handle(SpeechStopped(1300, 1240))
     assert not p.ducked
-    p.handle(SpeechStarted(1400, 1350))
-    p.handle(OverlapScore(1420, 0.5))
+    p.handle(SpeechStarted(1900, 1850))  # a new overlap, past OVERLAP_JOIN_MS
+    p.handle(OverlapScore(1920, 0.5))
     assert p.ducked
-    p.handle(OverlapScore(1520, 0.995))  # take-over: nothing left to restore
+    p.handle(OverlapScore(2020, 0.995))  # take-over: nothing left to restore
     assert not p.ducked and p.state is TurnState.USER_SPEAKING
+
+
+# ---- the agent's own words in the overlap, and pauses inside it ------------------------
+
+from omnivox.agent.turns.events import AgentWords  # noqa: E402
+from omnivox.agent.turns.policy import AGENT_ECHO_LEAD_MS, OVERLAP_JOIN_MS  # noqa: E402
+
+
+def echo_heard(p: TurnPolicy, text: str) -> list[TurnAction]:
+    """The final recognizer's words for the overlap, long past a backchannel's length."""
+    p.handle(OverlapTranscript(1890, p.generation, text))
+    return p.handle(OverlapScore(1900, 0.05, text))
+
+
+def test_the_agent_s_own_words_in_the_overlap_are_not_the_user_s() -> None:
+    said = "I am a member of the government, and"
+    heard = "Mm okay. I am a member of the governments."
+    echo, clean = learned(backchannel_max_ms=700), learned(backchannel_max_ms=700)
+    for p in (echo, clean):
+        p.handle(AgentAudioStarted(0))
+        if p is echo:
+            p.handle(AgentWords(600, said))
+        p.handle(SpeechStarted(1060, 1000))
+    assert not of(echo_heard(echo, heard), CancelReply)
+    # Unknown to the policy, the same words are the user's: more than a backchannel has.
+    assert of(echo_heard(clean, heard), CancelReply)
+
+
+def test_the_agent_s_words_count_again_once_too_old_to_be_echoed() -> None:
+    p = learned(backchannel_max_ms=700)
+    p.handle(AgentAudioStarted(0))
+    p.handle(AgentWords(0, "the member of the government"))
+    p.handle(AgentWords(900, "said"))
+    onset = 1000 + AGENT_ECHO_LEAD_MS  # the first words began playing long before
+    p.handle(SpeechStarted(onset + 60, onset))
+    p.handle(OverlapTranscript(onset + 890, p.generation, "no the member government said"))
+    acts = p.handle(OverlapScore(onset + 900, 0.05, "no the member government said"))
+    assert of(acts, CancelReply) == [CancelReply(onset + 900, "barge_in", onset)]
+
+
+def test_words_the_agent_is_not_saying_still_take_over() -> None:
+    p = learned(backchannel_max_ms=700)
+    p.handle(AgentAudioStarted(0))
+    p.handle(AgentWords(600, "the gym opens at six"))
+    p.handle(SpeechStarted(1060, 1000))
+    acts = echo_heard(p, "the gym opens at six, no, the pool opening hours")
+    assert of(acts, CancelReply) == [CancelReply(1900, "barge_in", 1000)]
+
+
+def test_speech_that_resumes_after_a_short_pause_is_the_same_overlap() -> None:
+    p = overlapping(learned())
+    p.handle(OverlapScore(1100, 0.4))
+    acts = p.handle(SpeechStopped(1400, 1240))  # "Wait," ... the VAD ends it
+    assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
+    assert p.continues_overlap(1240 + OVERLAP_JOIN_MS)
+    assert not p.continues_overlap(1240 + OVERLAP_JOIN_MS + 20)
+    p.handle(SpeechStarted(1560, 1500))  # ... "stop."
+    p.handle(OverlapTranscript(1600, p.generation, "Wait, stop."))
+    acts = p.handle(OverlapScore(1620, 0.2, "Wait, stop."))
+    # Timed from the first onset: the user has been taking the floor since then.
+    assert of(acts, CancelReply) == [CancelReply(1620, "barge_in", 1000)]
+
+
+def test_speech_after_a_longer_pause_is_a_new_overlap() -> None:
+    p = overlapping(learned())
+    p.handle(SpeechStopped(1400, 1240))
+    onset = 1240 + OVERLAP_JOIN_MS + 100
+    assert not p.continues_overlap(onset)
+    p.handle(SpeechStarted(onset + 60, onset))
+    acts = p.handle(OverlapScore(onset + 100, 0.5, "wait"))
+    assert of(acts, CancelReply) == [CancelReply(onset + 100, "barge_in", onset)]
+
+
+def test_a_paused_overlap_is_not_resumed_once_the_reply_ended() -> None:
+    p = overlapping(learned())
+    p.handle(SpeechStopped(1400, 1240))
+    p.handle(AgentReplyFinished(1420))
+    assert not p.continues_overlap(1450)

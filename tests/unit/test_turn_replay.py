@@ -7,19 +7,25 @@ import pytest
 
 from omnivox.agent.config import TurnsConfig
 from omnivox.agent.speech.user_speech import INTERIM_FINAL_MS
+from omnivox.agent.turns.events import AGENT_WORD_AHEAD_MS
 from omnivox.lab.bench.latency import silence_pcm, trim_silence
 from omnivox.lab.evaluation.turn_replay import (
     FINAL_LAG_MS,
+    AgentReply,
     LabelledClip,
     PartialSource,
     Trace,
+    agent_word_times,
+    overlay_start,
     policy_fire_ms,
     trace_clip,
 )
+from omnivox.lab.training.speech_channel import overlay_agent
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.turn.classifier import TurnClassifier, TurnThresholds
 
 MS = 16
+SAMPLE_RATE = 16_000
 
 
 def test_a_pause_sounds_like_the_recording_not_its_speech() -> None:
@@ -91,3 +97,48 @@ def test_the_replay_hands_the_policy_interim_finals_as_a_session_does() -> None:
 
     assert policy_fire_ms(trace((False,) * len(times)), config, tuned) is None
     assert policy_fire_ms(trace((False,) * 6 + (True,) * 6), config, tuned) == 700.0
+
+
+def test_the_replay_tells_the_policy_what_the_agent_was_saying() -> None:
+    """Words the overlaid agent reply says, heard in the overlap, are not the user's."""
+    config, tuned = TurnsConfig(backchannel_max_ms=700), TurnThresholds(0.8, 0.75)
+    times = tuple(float(t) for t in range(100, 1300, 100))
+    texts = ("",) * 6 + ("mm I am a member of the government",) * 6
+    finals = (False,) * 6 + (True,) * 6
+    low = (0.05,) * len(times)
+    told = ((-300.0, "I"), (-100.0, "am a member"), (200.0, "of the government"))
+
+    def trace(agent_words: tuple[tuple[float, str], ...]) -> Trace:
+        args = (times, low, (0,) * len(times), texts, 1200.0, finals, agent_words)
+        return Trace("backchannel", *args)
+
+    assert policy_fire_ms(trace(()), config, tuned) == 700.0
+    assert policy_fire_ms(trace(told), config, tuned) is None
+
+
+def test_overlay_start_is_where_the_overlay_takes_the_reply_from() -> None:
+    """A click in the reply is heard where ``overlay_start`` puts it, the echo's delay
+    (20-250 ms) later; it fails if ``overlay_agent`` draws its start differently (the
+    start ranges over 1.5 s here)."""
+    n, click = 4 * SAMPLE_RATE, int(2.5 * SAMPLE_RATE)
+    reply = np.zeros(n, np.int16)
+    reply[click : click + 160] = 20000
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        start = overlay_start(n, rng)
+        heard = overlay_agent(np.zeros(3 * SAMPLE_RATE, np.int16), reply, rng).audio
+        loudest = int(np.argmax(np.abs(heard.astype(np.int32))))
+        # The room's first reflections may be louder than the direct sound.
+        assert click - start + 20 * MS <= loudest <= click - start + 300 * MS
+
+
+def test_agent_words_are_told_as_they_end_across_the_reply_s_speech() -> None:
+    reply = np.zeros(4 * SAMPLE_RATE, np.int16)
+    reply[SAMPLE_RATE // 2 : 3 * SAMPLE_RATE + SAMPLE_RATE // 2] = 1000  # speech 0.5-3.5 s
+    told = agent_word_times(AgentReply("one two three", reply), SAMPLE_RATE, 3 * SAMPLE_RATE)
+    words = [w for _, w in told]
+    assert words == ["one", "two", "three"]  # the next loop's first ends past 3 s
+    # "three" ends with the speech at 3.5 s of the reply: 2.5 s after the start, told
+    # AGENT_WORD_AHEAD_MS sooner; each word's time grows with its end's place in the text.
+    assert told[-1][0] == 2500.0 - AGENT_WORD_AHEAD_MS
+    assert told[0][0] < told[1][0] < told[2][0]

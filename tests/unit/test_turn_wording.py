@@ -8,6 +8,7 @@ from omnivox.models.turn.wording import (
     asks_to_wait,
     content_words,
     ends_unfinished,
+    said_words,
 )
 
 
@@ -57,6 +58,13 @@ def test_content_words_count_a_looping_recognizer_once() -> None:
     assert content_words("Thank. Thank. Thank") == 1
     assert content_words("Press star. Press star.") == 2
     assert content_words("no no no, stop") == 2
+
+
+def test_content_words_leave_out_what_the_agent_said() -> None:
+    agent = said_words("I am a member of the government.")
+    assert content_words("Mm okay. I am a member of the governments.", agent) == 0
+    assert content_words("No, the other member.", agent) == 2  # "no" and "other"
+    assert content_words("No, the other member.") == 4
 
 
 @pytest.mark.parametrize("text", ["Wait, stop.", "Hold on.", "hang on a sec", "Stop, one second."])
