@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import soxr
 
-from omnivox.models.vad import WINDOW_MS, SileroVad, StreamingVad, VadEvent, VadGate
+from omnivox.models.vad import (
+    QUIET_SETTLE_WINDOWS,
+    WINDOW_MS,
+    SileroVad,
+    StreamingVad,
+    VadEvent,
+    VadGate,
+)
 
 SR = 16_000
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -167,6 +174,38 @@ def test_each_instance_has_its_own_state_and_reset_forgets_it() -> None:
     a.reset()
     assert a.buffered == 0
     assert a.probabilities(pcm) == expected
+
+
+def test_digital_silence_is_not_run_through_the_model_once_settled() -> None:
+    vad = SileroVad()
+    probs = vad.probabilities(np.zeros(100 * 512, np.int16))
+    assert vad.skipped == 100 - QUIET_SETTLE_WINDOWS
+    assert probs[QUIET_SETTLE_WINDOWS:] == [0.0] * (100 - QUIET_SETTLE_WINDOWS)
+    pcm, _, _ = speech("agent-pass.wav", pad_ms=0)
+    assert max(vad.probabilities(pcm)) > 0.9  # speech after it is scored again
+    assert SileroVad(quiet_dbfs=None).probabilities(np.zeros(100 * 512, np.int16)) != probs
+
+
+@pytest.mark.parametrize("noise_rms", [0.0, 10.0, 300.0])
+def test_the_energy_floor_leaves_the_events_on_speech_as_they_were(noise_rms: float) -> None:
+    rng = np.random.default_rng(1)
+    a, _, _ = speech("agent-pass.wav", pad_ms=2000)
+    b, _, _ = speech("all-circuits-busy-now.wav", pad_ms=2000)
+    pcm = np.concatenate((a, b)).astype(np.float64) + rng.normal(0, noise_rms, len(a) + len(b))
+    pcm = np.clip(pcm, -32768, 32767).astype(np.int16)
+    floored = StreamingVad()
+    events = run_frames(floored, pcm)
+    assert len([e for e in events if e.kind == "start"]) >= 2  # both prompts heard
+    unfloored = run_frames(StreamingVad(quiet_dbfs=None), pcm)
+    if noise_rms == 0.0:
+        assert events == unfloored
+    else:  # the model skipped some noise, so its state differs: by a window at most
+        assert [e.kind for e in events] == [e.kind for e in unfloored]
+        for e, u in zip(events, unfloored, strict=True):
+            assert abs(e.speech_t_ms - u.speech_t_ms) <= WINDOW_MS
+            assert abs(e.t_ms - u.t_ms) <= WINDOW_MS
+    skipped = floored._vad.skipped
+    assert skipped > 0 if noise_rms < 30 else skipped == 0  # -60 dBFS is ~33 LSB RMS
 
 
 def test_bad_pcm_is_refused_with_a_clear_message() -> None:
