@@ -12,8 +12,9 @@ transcript "mister dashwood". `normalize` maps both to one spoken form:
   the mapping from digits to words is unambiguous while the reverse is not. "and" inside
   a number is dropped ("four hundred and ninety" -> "four hundred ninety").
 - Times read as times: "9:30" -> "nine thirty", "9:05" -> "nine oh five", "10:00" ->
-  "ten o'clock"; "10.30" too where the words around it make it a time ("at 10.30",
-  "10.30 pm"), else it stays a decimal; "a.m." and "p.m." -> "am", "pm".
+  "ten o'clock"; so does "10.30", as recognizers write it: a number under 25 with two
+  decimals in 00-59 is taken for a time, not a decimal ("2.5" stays "two point five");
+  "a.m." and "p.m." -> "am", "pm".
 - Amounts of money: "$49" -> "forty nine dollars", "$4.50" -> "four dollars fifty
   cents" (likewise pounds and euros).
 - Titles "mr", "mrs", "dr" become "mister", "missus", "doctor"; "&" -> "and",
@@ -48,12 +49,8 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?")
 _CURRENCIES = {"$": ("dollar", "cent"), "£": ("pound", "penny"), "€": ("euro", "cent")}
 _MONEY = re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d\d))?(?!\d)")
 _CLOCK = re.compile(r"(?<![\d.,])([01]?\d|2[0-4]):([0-5]\d)(?![\d:])")
-# "10.30" is a time only where the words around it say so: a decimal otherwise.
-_DOTTED_TIME = re.compile(
-    r"(?:(?<=\bat )|(?<=\buntil )|(?<=\btill )|(?<=\bfrom )|(?<=\bby )|(?<=\bbefore )"
-    r"|(?<=\bafter )|(?<=\baround )|(?<=\bsince ))([01]?\d|2[0-4])\.([0-5]\d)(?![\d.])"
-    r"|(?<![\d.,])([01]?\d|2[0-4])\.([0-5]\d)(?=\s*(?:[ap]\.?m\b|o'clock|tonight))"
-)
+# "10.30": an hour and two-digit minutes, not part of a longer number or an amount.
+_DOTTED_TIME = re.compile(r"(?<![\d.,$£€])([01]?\d|2[0-4])\.([0-5]\d)(?!\d|\.\d)")
 _MERIDIEM = re.compile(r"\b([ap])\.\s?m\b\.?")
 _NUMBER_AND = re.compile(
     r"\b(hundred|thousand|million|billion|trillion) and (?=(?:"

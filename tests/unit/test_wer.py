@@ -53,7 +53,8 @@ def test_number_words(n: int, words: str) -> None:
         ("9:05 or 10:00", "nine oh five or ten o'clock"),
         ("at 10.30", "at ten thirty"),
         ("10.30 p.m.", "ten thirty pm"),
-        ("version 3.14", "version three point one four"),
+        ("It's 9.30 now", "it's nine thirty now"),
+        ("99.95 or 0.125", "ninety nine point nine five or zero point one two five"),
         (
             "$49, $4.50 or $1.01",
             "forty nine dollars four dollars fifty cents or one dollar one cent",
