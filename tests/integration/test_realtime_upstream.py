@@ -11,6 +11,7 @@ import pytest
 
 from omnivox.agent.config import parse_config
 from omnivox.lab.bench.idle_cpu import serve
+from omnivox.lab.realtime_double import FakeRealtimeServer
 from omnivox.lab.simulate import simulate
 from omnivox.lab.user_track import silence, speech
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
@@ -65,3 +66,47 @@ async def test_an_upstream_that_cannot_be_reached_gets_the_fallback_line() -> No
     assert "cannot reach the realtime model" in error["message"]
     spoken = " ".join(e["text"] for e in res.of_type("reply_text"))
     assert spoken == config.thinker.fallback_text
+
+
+# Two sentences: the model's audio plays once a sentence's transcript has passed the
+# interventions, and the second is still streaming (in real time) at the barge-in.
+ANSWER = "We are open from nine to five. We close at noon on Saturdays and all day on Sundays."
+
+
+@pytest.mark.parametrize("dialect", ["qwen", "vllm"])
+async def test_the_dialects_of_qwen_omni_realtime_and_vllm_omni(dialect: str) -> None:
+    user = np.concatenate([silence(0.5), speech("What are your opening hours?"), silence(6.0)])
+    async with FakeRealtimeServer(dialect, ANSWER) as service:  # type: ignore[arg-type]
+        config = parse_config(
+            {
+                **client_config(service.url),
+                "thinker": {
+                    "backend": "realtime",
+                    "url": service.url,
+                    "model": "qwen3-omni-flash-realtime",
+                    "dialect": dialect,
+                    "voice": "Cherry",
+                },
+            }
+        )
+        stop = speech("Wait, stop.", voice="en-gb+f2")
+        res = await simulate(user, with_thinker(config), config, cut_in=(1000.0, stop))
+    assert not service.errors, service.errors
+    sent = service.types()
+    # The answer streams in real time here, so the barge-in lands while it is under way.
+    assert sent[0] == "session.update" and sent.count("response.cancel") == 1
+    # The question went up as 16 kHz audio (the two turns: the question, "Wait, stop.").
+    question_s = service.appended_samples() / 16_000
+    assert 2.0 < question_s < 6.0
+    [cut] = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
+    assert ANSWER.startswith(cut["heard_text"]) and len(cut["heard_text"]) < len(ANSWER)
+    start = next(e for e in res.of_type("reply_audio_start") if e["reply_id"] == cut["reply_id"])
+    begin = round(start["t_ms"] / FRAME_MS) * FRAME_SAMPLES
+    decision = round(cut["t_ms"] / FRAME_MS) * FRAME_SAMPLES
+    heard = res.agent[begin:decision]
+    spectrum = np.abs(np.fft.rfft(heard.astype(np.float64)))
+    assert abs(np.fft.rfftfreq(len(heard), 1 / 16_000)[int(np.argmax(spectrum))] - 440) < 5
+    assert not np.any(res.agent[decision : decision + 20 * FRAME_SAMPLES])
+    if dialect == "qwen":  # its items have ids: the cut one is truncated at the next turn
+        [truncate] = [e for e in service.received if e["type"] == "conversation.item.truncate"]
+        assert 0 < truncate["audio_end_ms"] < len(ANSWER.split()) * 250
