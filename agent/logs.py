@@ -46,3 +46,7 @@ def configure_logging(level: int, fmt: LogFormat) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # One line per HTTP request (a load balancer's health check every second) would
+    # drown the session logs: only when debugging.
+    access = logging.getLogger("aiohttp.access")
+    access.setLevel(logging.NOTSET if level <= logging.DEBUG else logging.WARNING)

@@ -68,3 +68,18 @@ def test_configure_replaces_the_root_handler(capsys: pytest.CaptureFixture[str])
     logging.getLogger("omnivox.x").warning("shown")
     lines = capsys.readouterr().err.splitlines()
     assert [json.loads(x)["msg"] for x in lines] == ["shown"]
+
+
+def test_http_access_lines_only_when_debugging(capsys: pytest.CaptureFixture[str]) -> None:
+    access = logging.getLogger("aiohttp.access")
+    try:
+        configure_logging(logging.INFO, "text")
+        access.info("GET /v1/health 200")
+        logging.getLogger("omnivox.x").info("a session event")
+        configure_logging(logging.DEBUG, "text")
+        access.info("GET /v1/health 200 (debugging)")
+        err = capsys.readouterr().err
+    finally:
+        access.setLevel(logging.NOTSET)
+    assert "a session event" in err
+    assert "200 (debugging)" in err and "GET /v1/health 200\n" not in err
