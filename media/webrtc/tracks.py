@@ -52,17 +52,34 @@ class AgentAudioTrack(MediaStreamTrack):
 
 class InboundAudio:
     """Turns a remote audio track into 16 kHz mono 20 ms `AudioFrame`s on a media clock
-    that counts received samples."""
+    that counts received samples.
+
+    Digital silence (a muted or noise-suppressed microphone: most of an idle call) skips
+    the resampler once the resampler holds nothing but silence: its output would be
+    zeros, as many as the frame is long at 16 kHz, which is what is passed on."""
 
     def __init__(self, on_frame: Callable[[AudioFrame], None]) -> None:
         self._on_frame = on_frame
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         self._input: tuple[str, str, int] | None = None
         self._reframer = Reframer()
+        self._holds_silence = False  # the resampler's last input was all zeros
         self.samples = 0
+        self.silent_frames = 0
+        """Frames passed on as silence without the resampler."""
 
     def feed(self, frame: av.AudioFrame) -> None:
         shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        # Only a frame that is a whole number of 16 kHz samples long may skip the
+        # resampler: else the resampler carries a fraction of a sample over.
+        silent = (
+            frame.samples * SAMPLE_RATE % frame.sample_rate == 0 and not frame.to_ndarray().any()
+        )
+        if silent and self._holds_silence and shape == self._input:
+            self.silent_frames += 1
+            self._pass_on(np.zeros(frame.samples * SAMPLE_RATE // frame.sample_rate, np.int16))
+            return
+        self._holds_silence = silent
         resampled = []
         if self._input is not None and shape != self._input:
             # A resampler is set up by its first frame and refuses others: a far end
@@ -72,10 +89,12 @@ class InboundAudio:
             self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         self._input = shape
         for out in [*resampled, *self._resampler.resample(frame)]:
-            pcm = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-            for chunk in self._reframer.push(pcm):
-                self._on_frame(AudioFrame(chunk, SAMPLE_RATE, self.samples))
-                self.samples += FRAME_SAMPLES
+            self._pass_on(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+
+    def _pass_on(self, pcm: np.ndarray) -> None:
+        for chunk in self._reframer.push(pcm):
+            self._on_frame(AudioFrame(chunk, SAMPLE_RATE, self.samples))
+            self.samples += FRAME_SAMPLES
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Read the track until it ends."""

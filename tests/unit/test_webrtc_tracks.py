@@ -62,6 +62,26 @@ async def test_inbound_audio_becomes_16k_mono_frames_on_a_sample_clock() -> None
     assert abs(np.argmax(spectrum) * 16000 / len(pcm[1600:]) - 440) < 5
 
 
+def test_digital_silence_skips_the_resampler_and_gives_the_same_samples() -> None:
+    tone = opus_like_frames(0.3)
+    silence = opus_like_frames(0.3)
+    for frame in silence:
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+    frames = [*tone[:5], *silence[:10], *tone[5:10], *silence[10:], *tone[10:]]
+    got: list[AudioFrame] = []
+    inbound = InboundAudio(got.append)
+    for frame in frames:
+        inbound.feed(frame)
+    assert inbound.silent_frames == 9 + 4  # all but the first of each silent run
+    plain = av.AudioResampler(format="s16", layout="mono", rate=16000)
+    outs = [out for frame in frames for out in plain.resample(frame)]
+    expected = np.concatenate([out.to_ndarray().reshape(-1) for out in outs])
+    pcm = np.concatenate([f.pcm for f in got])
+    assert np.array_equal(pcm, expected[: len(pcm)])
+    assert len(expected) - len(pcm) < FRAME_SAMPLES  # only the reframer's remainder
+
+
 async def test_inbound_video_keeps_at_most_max_fps() -> None:
     kept: list[av.VideoFrame] = []
     clock = iter(np.arange(0, 3, 1 / 30))  # 30 fps for 3 s
