@@ -13,7 +13,10 @@ can explain, taken as the reference's loudest frame over the echo's arrival wind
   double-talk test);
 - the cleaned microphone against that times the residual coupling, the loudest ratio
   of residual to reference over the last second of frames that were echo alone (and
-  the VAD heard nothing), trusted to fall only as fast as the canceller converges:
+  the VAD heard nothing, then or by its decision on them: it reports an onset after
+  the fact, and a person's first syllables taken for residual would raise the bar
+  against the rest of what they say), trusted to fall only as fast as the canceller
+  converges:
   louder by `margin_db` is more than the canceller leaves. Once the canceller has
   converged this hears a person far quieter than the loudspeaker.
 
@@ -49,6 +52,10 @@ ECHO_TAIL_MS = 300.0
 
 ECHO_PRESENT_DB = 20.0
 """A raw frame within this of the echo the path explains has the echo in it."""
+
+VAD_HINDSIGHT_MS = 200.0
+"""A frame is learned from as echo alone only once the VAD could have placed an onset
+before it: it decides 64-100 ms after speech begins, and back-dates the onset."""
 
 EARLY_SLACK_FRAMES = 5
 """The echo may come this much (100 ms) sooner than measured: sound servers and
@@ -122,6 +129,9 @@ class EchoGate:
         """Residual relative to the reference, on recent frames of echo alone."""
         self._echo_frames = 0
         """Frames of echo alone heard so far: how far the canceller may have converged."""
+        self._unsettled: deque[tuple[float, float]] = deque()
+        """(time, residual) of recent frames that seem echo alone, until the VAD had its
+        chance to say speech began before them."""
         self._recent: deque[_FrameReading] = deque(maxlen=1000 // FRAME_MS)
         self._held: VadEvent | None = None
         """A VAD onset not yet shown to be the user's."""
@@ -181,6 +191,11 @@ class EchoGate:
         self._observe(t_ms, raw, cleaned)
         for event in vad_events:
             self._in_speech = event.kind == "start"
+            if event.kind == "start":
+                # Frames from the onset on were the speech, not the residual.
+                while self._unsettled and self._unsettled[-1][0] >= event.speech_t_ms - FRAME_MS:
+                    self._unsettled.pop()
+        self._settle(t_ms)
         passed: list[VadEvent] = []
         verdicts: list[GateVerdict] = []
         for event in vad_events:
@@ -220,9 +235,14 @@ class EchoGate:
             # can keep once the echo comes.
             echo_present = raw_db >= ref_db + self.path_gain_db - ECHO_PRESENT_DB
             if not user and not self._in_speech and echo_present:
-                self._residuals.append(mic_db - ref_db)
-                self._echo_frames += 1
+                self._unsettled.append((t_ms, mic_db - ref_db))
         self._recent.append(reading)
+
+    def _settle(self, t_ms: float) -> None:
+        """Learn from the frames the VAD has let pass as echo alone."""
+        while self._unsettled and self._unsettled[0][0] <= t_ms - VAD_HINDSIGHT_MS:
+            self._residuals.append(self._unsettled.popleft()[1])
+            self._echo_frames += 1
 
     def _verdict(self, t_ms: float, onset: VadEvent, verdict: str) -> GateVerdict:
         # The VAD decides a few windows after the onset: count evidence from the onset.

@@ -150,17 +150,18 @@ def test_the_residual_coupling_is_the_loudest_of_the_last_second() -> None:
     assert abs(gate.coupling_db - -30.0) < 0.5  # the louder residual is still in view
     run.frames(40, -65.0, -20.0, raw_db=-25.0)
     assert abs(gate.coupling_db - -45.0) < 0.5
-    run.frames(3, -57.0, -20.0, raw_db=-25.0)  # the residual grows: taken in at once
-    assert abs(gate.coupling_db - -37.0) < 0.5
+    run.frames(3, -57.0, -20.0, raw_db=-25.0)  # the residual grows ...
+    assert abs(gate.coupling_db - -45.0) < 0.5  # ... unless the VAD places an onset there
     run.frames(10, SILENT, -20.0, raw_db=SILENT)  # no echo in the raw mic: nothing learned
-    assert abs(gate.coupling_db - -37.0) < 0.5
+    assert abs(gate.coupling_db - -37.0) < 0.5  # but the louder residual is, once settled
 
 
 def test_early_quiet_residual_is_not_trusted_beyond_what_the_canceller_can_do() -> None:
     gate = EchoGate(EchoGateSettings(path_gain_db=-10.0, convergence_db_per_s=10.0))
     run = Run(gate)
-    # Half a second into the first reply the residual happens to be 40 dB down ...
-    run.frames(25, -70.0, -20.0, raw_db=-30.0)
+    # Half a second into the first reply the residual happens to be 40 dB down (learned
+    # VAD_HINDSIGHT_MS later) ...
+    run.frames(25 + 10, -70.0, -20.0, raw_db=-30.0)
     assert gate.coupling_db == pytest.approx(-15.0, abs=0.5)  # ... trusted to 5 dB
     # ... so a burst of the canceller's residual right after is still echo.
     run.frames(10, -40.0, -20.0, vad={5: "start"}, raw_db=-30.0)
@@ -177,5 +178,17 @@ def test_nothing_is_learned_while_the_vad_hears_speech() -> None:
     # do not raise the bar against their louder ones.
     run.frames(29, -47.0, -20.0, vad={28: "stop"}, raw_db=-30.0)
     assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
-    run.frames(5, -47.0, -20.0, raw_db=-30.0)  # the VAD heard nothing: learned again
+    run.frames(15, -47.0, -20.0, raw_db=-30.0)  # the VAD heard nothing: learned again
     assert gate.coupling_db == pytest.approx(-27.0, abs=0.5)
+
+
+def test_a_person_s_first_syllable_before_the_vad_decides_is_not_learned() -> None:
+    gate = EchoGate(EchoGateSettings(path_gain_db=-10.0, convergence_db_per_s=1000.0))
+    run = Run(gate)
+    run.frames(50, -55.0, -20.0, raw_db=-30.0)
+    assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
+    # Speech 8 dB over the residual (under the margin) for 60 ms before the VAD says so.
+    run.frames(4, -47.0, -20.0, vad={3: "start"}, raw_db=-30.0)
+    run.frames(20, -47.0, -20.0, vad={19: "stop"}, raw_db=-30.0)
+    run.frames(10, SILENT, -20.0, raw_db=SILENT)
+    assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
