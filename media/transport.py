@@ -10,7 +10,7 @@ Events for the far end arrive as JSON lines through the `send` it gives the fact
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -59,7 +59,13 @@ class Conversation(Protocol):
     async def close(self, reason: str) -> None: ...
 
 
-class ConversationFactory(Protocol):
+C_co = TypeVar("C_co", bound=Conversation, covariant=True)
+
+
+class ConversationFactory(Protocol[C_co]):
+    """Opens the conversation of one call (`ConversationFactory[Session]`: the agent's
+    own, for transports that use more than the contract)."""
+
     def __call__(
         self,
         session_id: str,
@@ -67,7 +73,7 @@ class ConversationFactory(Protocol):
         send: Callable[[str], None],
         /,
         call: CallControl | None = None,
-    ) -> Conversation:
+    ) -> C_co:
         """(session id, the transport's media clock, send one JSON event line to the far
         end, and for a phone call what the conversation may do to it) -> the
         conversation, not yet started."""

@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
 
 from aiohttp import web
 
@@ -31,6 +30,7 @@ from omnivox.media.clock import Clock
 from omnivox.media.media_streams.stream import MediaStreamEndpoint
 from omnivox.media.sessions import SessionRegistry
 from omnivox.media.sip.endpoint import SipEndpoint
+from omnivox.media.transport import ConversationFactory
 from omnivox.media.webrtc.signaling import SignalingLimits, WebRTCSignaling
 from omnivox.media.webrtc.whip import WhipEndpoint
 
@@ -47,25 +47,12 @@ def web_root() -> Path:
     return Path(str(resources.files("omnivox.web")))
 
 
-class SessionFactory(Protocol):
-    """A `ConversationFactory` whose conversations are `Session`s."""
-
-    def __call__(
-        self,
-        session_id: str,
-        clock: Clock,
-        send: Callable[[str], None],
-        /,
-        call: CallControl | None = None,
-    ) -> Session: ...
-
-
 def session_factory(
     config: AgentConfig,
     stack: ModelStack,
     opened: Callable[[Session], None] | None = None,
     observe: Callable[[Event], None] | None = None,
-) -> SessionFactory:
+) -> ConversationFactory[Session]:
     """Opens one conversation per call; its events go to the far end, the log, the
     journal (when `journal.dir` is set) and `observe` (the metrics). `opened` is told of
     each."""

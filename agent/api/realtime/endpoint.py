@@ -28,15 +28,15 @@ from omnivox.agent.api.realtime.events import MAX_EVENT_CHARS, error_event
 from omnivox.agent.api.realtime.protocol import RealtimeProtocol
 from omnivox.agent.api.realtime.session_config import RealtimeSession, SemanticVad
 from omnivox.agent.session import Session
-from omnivox.media.clock import Clock, MediaClock
+from omnivox.media.clock import MediaClock
 from omnivox.media.frames import FRAME_MS
 from omnivox.media.pacing import FrameSchedule
 from omnivox.media.sessions import SessionRegistry, SessionTasks
+from omnivox.media.transport import ConversationFactory
 from omnivox.models.thinker.base import ToolCall
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[str, Clock, Callable[[str], None]], Session]
 MAX_BUFFER_FRAMES = 5 * 60 * 50
 """Manual turn detection: the input buffer keeps the newest 5 minutes."""
 MAX_OUTBOX = 1500
@@ -52,7 +52,7 @@ class RealtimeConnection:
         self,
         session_id: str,
         ws: web.WebSocketResponse,
-        open_session: SessionFactory,
+        open_session: ConversationFactory[Session],
         monotonic: Callable[[], float],
         model: str,
         system_prompt: str,
@@ -255,7 +255,7 @@ class RealtimeEndpoint:
 
     def __init__(
         self,
-        open_session: SessionFactory,
+        open_session: ConversationFactory[Session],
         registry: SessionRegistry,
         system_prompt: str = "",
         monotonic: Callable[[], float] | None = None,
