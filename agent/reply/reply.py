@@ -23,10 +23,19 @@ from omnivox.agent.reply.sentences import SentenceChunker
 from omnivox.agent.reply.tool_loop import ToolLoop, ToolLoopLimits
 from omnivox.media.audio_files import wav_bytes
 from omnivox.media.clock import Clock
-from omnivox.models.talker.base import Talker
+from omnivox.models.talker.base import SpeechChunk, Talker
 from omnivox.models.thinker.base import Message, Thinker, ToolCall, ToolSpec
 
 log = logging.getLogger(__name__)
+
+LOOKAHEAD = 2
+"""Talker output (chunk texts and speech windows) made ahead of the playout queue: enough
+for the next chunk's first window to be ready while the last window of the one before
+plays. Cancelling the reply drops it with the rest."""
+
+_Spoken = str | SpeechChunk | Exception | None
+"""What the Talker task hands the player: a chunk's text (its speech follows), a piece
+of that speech, the Talker's error, or None after the last chunk."""
 
 
 class ToolRunner(Protocol):
@@ -166,7 +175,9 @@ class Reply:
 
     async def _run(self) -> None:
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
+        speech: asyncio.Queue[_Spoken] = asyncio.Queue(maxsize=LOOKAHEAD)
         producer: asyncio.Task[None] | None = None
+        talker: asyncio.Task[None] | None = None
         try:
             if self._transcript is not None:
                 self.user_text = (await self._transcript).strip()
@@ -176,13 +187,15 @@ class Reply:
             if self._media_source is not None:
                 self._media = await self._gather_media(self._media_source)
             producer = asyncio.create_task(self._produce_text(chunks), name=f"think-{self.id}")
-            while (chunk := await chunks.get()) is not None:
-                await self._speak(chunk)
+            talker = asyncio.create_task(self._synthesize(chunks, speech), name=f"talk-{self.id}")
+            await self._play(speech)
+            await talker  # its error, if it failed
         finally:
-            if producer is not None and not producer.done():
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await producer
+            for task in (producer, talker):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             _discard(self._media_source)
             if not self._cancelled:
                 self.playout.finish()
@@ -263,23 +276,47 @@ class Reply:
         if self.timings.first_token_ms is None:
             self.timings.first_token_ms = self.deps.clock.now_ms()
 
-    async def _speak(self, chunk: str) -> None:
+    async def _synthesize(
+        self, chunks: asyncio.Queue[str | None], out: asyncio.Queue[_Spoken]
+    ) -> None:
+        """Each chunk's speech, in order, into `out`: the next chunk is synthesized while
+        the one before still plays (the bounded `out` is the look-ahead), so no chunk
+        waits for its first window after the one before has ended."""
+        try:
+            while (chunk := await chunks.get()) is not None:
+                if self.timings.first_text_ms is None:
+                    self.timings.first_text_ms = self.deps.clock.now_ms()
+                await out.put(chunk)
+                async with contextlib.aclosing(self.deps.talker.synthesize(chunk)) as speech:
+                    async for piece in speech:
+                        if self.timings.first_audio_ms is None:
+                            self.timings.first_audio_ms = self.deps.clock.now_ms()
+                        await out.put(piece)
+            await out.put(None)
+        except Exception as err:
+            await out.put(err)  # the player is still draining `out`: this put returns
+
+    async def _play(self, speech: asyncio.Queue[_Spoken]) -> None:
+        """Feed the playout queue from `speech`, marking where each chunk's words start."""
         q = self.playout
-        start_char = q.add_text(chunk)
-        base = q.produced_samples
-        if self.timings.first_text_ms is None:
-            self.timings.first_text_ms = self.deps.clock.now_ms()
-        self._emit(EventType.REPLY_TEXT, text=chunk)
-        offset = 0
-        async with contextlib.aclosing(self.deps.talker.synthesize(chunk)) as speech:
-            async for piece in speech:
-                if self.timings.first_audio_ms is None:
-                    self.timings.first_audio_ms = self.deps.clock.now_ms()
-                for sample, char in piece.word_starts:
-                    q.mark(base + offset + sample, start_char + char)
-                offset += len(piece.pcm)
-                await q.put(piece.pcm)
-        q.mark(base + offset, start_char + len(chunk))
+        chunk: str | None = None
+        start_char = base = offset = 0
+        while True:
+            item = await speech.get()
+            if isinstance(item, Exception):
+                raise item
+            if not isinstance(item, SpeechChunk):  # a new chunk (or the end) after `chunk`
+                if chunk is not None:
+                    q.mark(base + offset, start_char + len(chunk))
+                if item is None:
+                    return
+                chunk, start_char, base, offset = item, q.add_text(item), q.produced_samples, 0
+                self._emit(EventType.REPLY_TEXT, text=chunk)
+                continue
+            for sample, char in item.word_starts:
+                q.mark(base + offset + sample, start_char + char)
+            offset += len(item.pcm)
+            await q.put(item.pcm)
 
 
 def gather_user_media(

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncGenerator
+
+import numpy as np
+import pytest
 
 from omnivox.agent.events import Event
 from omnivox.agent.reply.reply import Reply, ReplyDeps
 from omnivox.media.clock import VirtualClock
+from omnivox.models.talker.base import SpeechChunk
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker
 
@@ -92,3 +97,81 @@ async def test_frames_due_mid_reply_before_the_talker_has_them_are_underruns() -
     before = reply.underrun_frames
     assert reply.pop_frame() is None  # after the end: silence, not an underrun
     assert reply.underrun_frames == before
+
+
+class ScriptedTalker:
+    """Each text as `pieces` 20 ms pieces; records what it was asked and what it closed."""
+
+    name = "scripted"
+
+    def __init__(self, pieces: int, fail_on: str | None = None) -> None:
+        self.pieces = pieces
+        self.fail_on = fail_on
+        self.started: list[str] = []
+        self.closed: list[str] = []
+
+    async def synthesize(self, text: str) -> AsyncGenerator[SpeechChunk, None]:
+        self.started.append(text)
+        try:
+            if text == self.fail_on:
+                raise RuntimeError("voice broke")
+            for n in range(self.pieces):
+                await asyncio.sleep(0)
+                yield SpeechChunk(np.full(320, n + 1, np.int16), [(0, 0)] if n == 0 else [])
+        finally:
+            self.closed.append(text)
+
+
+def scripted_reply(talker: ScriptedTalker, text: str) -> tuple[Reply, list[Event], VirtualClock]:
+    events: list[Event] = []
+    clock = VirtualClock()
+    kb = KnowledgeBaseThinker(None)
+    deps = ReplyDeps(thinker=kb, talker=talker, clock=clock, emit=events.append)
+    return Reply("r5", deps, [], text=text), events, clock
+
+
+async def test_the_next_sentence_is_synthesized_while_the_one_before_plays() -> None:
+    talker = ScriptedTalker(pieces=20)
+    reply, events, clock = scripted_reply(talker, "First one here. Second one here.")
+    reply.start()
+    played = 0
+    while len(talker.started) < 2:
+        await asyncio.sleep(0.001)
+        if reply.pop_frame() is not None:
+            played += 1
+    # Asked for before the first sentence is all but played (the queue's last frames).
+    assert 20 - played > reply.playout.max_ahead
+    await pull_until(reply, 10_000, clock)
+    assert reply.finished and reply.playout.played_samples == 40 * 320
+    assert [e.data["text"] for e in events if e.type == "reply_text"] == talker.started
+    assert reply.playout.heard_text() == "First one here. Second one here."
+    # The second sentence's audio follows the first's in order.
+    marks = [m for m in reply.playout.marks if m.char == len("First one here. ")]
+    assert [m.sample for m in marks] == [20 * 320]
+
+
+async def test_cancel_stops_the_look_ahead_synthesis_too() -> None:
+    talker = ScriptedTalker(pieces=20)
+    reply, _, _ = scripted_reply(talker, "First one here. Second one here.")
+    reply.start()
+    while len(talker.started) < 2:
+        await asyncio.sleep(0.001)
+        reply.pop_frame()
+    reply.cancel()
+    assert reply.pop_frame() is None
+    assert reply.task is not None
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(reply.task, 5)
+    assert talker.closed == talker.started  # the second sentence's synthesis was closed
+    assert reply.pop_frame() is None and reply.finished
+
+
+async def test_a_talker_failure_ends_the_reply_with_its_error() -> None:
+    talker = ScriptedTalker(pieces=2, fail_on="Second one here.")
+    reply, _, clock = scripted_reply(talker, "First one here. Second one here.")
+    reply.start()
+    await pull_until(reply, 10_000, clock)
+    assert reply.task is not None
+    with pytest.raises(RuntimeError, match="voice broke"):
+        await asyncio.wait_for(reply.task, 5)
+    assert reply.playout.played_samples == 2 * 320  # the first sentence was played
