@@ -21,6 +21,7 @@ from omnivox.models.recognizer.base import Recognizer, RecognizerStream
 log = logging.getLogger(__name__)
 
 _OPEN = "open"
+_PREPARE = "prepare"
 MIN_CHUNK_SAMPLES = 1600
 """100 ms at 16 kHz: audio is handed to the recognizer in batches this size (a final
 request flushes what is left), not frame by frame: a fifth of the thread hops, which
@@ -47,6 +48,10 @@ class TranscriptionWorker:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the worker, and have the first stream take what it needs (a pooled
+        decoder, loaded if none is idle) now, not when the user first speaks."""
+        self._items.appendleft(_PREPARE)  # before anything queued already
+        self._wake.set()
         self._task = asyncio.create_task(self._run(), name="transcription")
 
     @property
@@ -130,7 +135,12 @@ class TranscriptionWorker:
         self._stream = stream
 
     async def _handle(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
-        if isinstance(item, str):
+        if isinstance(item, str) and item == _PREPARE:
+            if self._stream is None:
+                self._stream = self._recognizer.new_stream()
+            await run_blocking_at(Priority.BACKGROUND, self._stream.prepare)
+        elif isinstance(item, str):
+            # The old stream's decoder goes back to the pool first: the new one takes it.
             self._replace_stream(self._recognizer.new_stream())
         elif isinstance(item, np.ndarray):
             parts = [item]

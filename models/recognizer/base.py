@@ -19,6 +19,12 @@ class RecognizerStream(Protocol):
         audio may be accepted afterwards (the session asks speculatively at a pause)."""
         ...
 
+    def prepare(self) -> None:
+        """Take what the stream will need (a pooled decoder, loaded if none is idle)
+        now, before its first audio: the session calls this when it connects, so a
+        decoder's load never falls in a turn nor in a burst of users talking at once."""
+        ...
+
     def close(self) -> None:
         """Give back what the stream holds (a pooled decoder) now, not at garbage
         collection. Idempotent; the stream is not used afterwards."""

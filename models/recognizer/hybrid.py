@@ -54,6 +54,9 @@ class HybridStream:
             return None
         return self._partials.news(join_texts([*self._moonshine.texts, self._sphinx.current()]))
 
+    def prepare(self) -> None:
+        self._sphinx.prepare()
+
     def close(self) -> None:
         self._sphinx.close()
 

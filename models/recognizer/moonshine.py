@@ -372,6 +372,9 @@ class MoonshineStream:
     def final(self) -> str:
         return self._text.final()
 
+    def prepare(self) -> None:
+        """Nothing to take: the model is shared."""
+
     def close(self) -> None:
         """Nothing pooled: the model is shared, the rest is garbage."""
 

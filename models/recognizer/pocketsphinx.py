@@ -3,13 +3,17 @@
 A pocketsphinx `Decoder` holds one utterance's search state, so each stream needs its
 own. Creating one loads the acoustic model, dictionary and language model (~0.4 s,
 ~90 MB), far too slow per turn, so decoders are pooled per recognizer: a stream takes
-one on its first `accept` (which runs on the executor; `new_stream` is called on the
-event loop and must stay cheap) and gives it back when the stream is garbage collected.
+one in `prepare` or on its first `accept` (both run on the executor; `new_stream` is
+called on the event loop and must stay cheap) and gives it back on `close` (or when the
+stream is garbage collected).
 
 pocketsphinx's extension holds the GIL while it works, so even on the executor a long
 call stalls the event loop (and with it every session's outgoing audio, which browsers
-answer by growing their jitter buffers). Hence: a decoder is loaded when the recognizer
-is (start-up), not in a user's first turn; and callers feed it short chunks.
+answer by growing their jitter buffers; a load takes 1.5-2.5 s on a busy 2-core machine).
+Hence: a decoder is loaded when the recognizer is (start-up), and each session prepares
+its stream when it connects, so there are as many decoders as connected sessions before
+any of them speaks (eight users asking at once used to load seven in their turns); and
+callers feed it short chunks.
 
 By default `final()` reads the first-pass hypothesis and leaves the utterance open: a
 few milliseconds, so the session may ask for finals early and while the user talks over
@@ -98,15 +102,22 @@ class PocketsphinxStream:
         self._texts: list[str] = []  # finished utterances (ended by final())
         self._partials = PartialFilter()
 
-    def _decoder(self) -> Decoder:
+    def prepare(self) -> None:
+        self._take()
+
+    def _take(self) -> _Lease:
         if self._lease is None:
             self._lease = self._pool.take()
             # Given back on close(), or when the stream is collected if nobody closes it.
             self._release = weakref.finalize(self, self._pool.give_back, self._lease)
-        if not self._lease.in_utterance:
-            self._lease.decoder.start_utt()
-            self._lease.in_utterance = True
-        return self._lease.decoder
+        return self._lease
+
+    def _decoder(self) -> Decoder:
+        lease = self._take()
+        if not lease.in_utterance:
+            lease.decoder.start_utt()
+            lease.in_utterance = True
+        return lease.decoder
 
     def accept(self, pcm: np.ndarray) -> str | None:
         pcm = check_pcm(pcm)

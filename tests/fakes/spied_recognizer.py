@@ -15,6 +15,8 @@ class RecognizerCalls:
     """Samples in each `accept` call, all streams together."""
     finals: list[tuple[int, str]] = field(default_factory=list)
     """Each `final`: samples its stream had been fed, and its answer."""
+    prepared: int = 0
+    """`prepare` calls, all streams together."""
 
 
 class SpiedStream:
@@ -32,6 +34,10 @@ class SpiedStream:
         text = self._inner.final()
         self._calls.finals.append((self._fed, text))
         return text
+
+    def prepare(self) -> None:
+        self._calls.prepared += 1
+        self._inner.prepare()
 
     def close(self) -> None:
         self._inner.close()

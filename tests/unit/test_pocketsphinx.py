@@ -118,3 +118,17 @@ def test_close_gives_the_decoder_back_once() -> None:
     assert len(r.pool) == 1
     del s
     assert len(r.pool) == 1  # the finalizer does not give it back a second time
+
+
+def test_prepare_takes_a_decoder_without_opening_an_utterance() -> None:
+    r = PocketsphinxRecognizer()
+    s = r.new_stream()
+    s.prepare()
+    assert len(r.pool) == 0
+    assert s.current() == "" and s.final() == ""
+    s.prepare()  # already holds one
+    assert len(r.pool) == 0
+    feed(s, read_audio(SHORT))
+    assert "young man" in s.final()
+    s.close()
+    assert len(r.pool) == 1

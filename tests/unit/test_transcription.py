@@ -7,6 +7,7 @@ import numpy as np
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.recognizer.factory import create_recognizer
+from omnivox.models.recognizer.pocketsphinx import PocketsphinxRecognizer
 from omnivox.models.talker.espeak import EspeakTalker
 from tests.fakes.spied_recognizer import SpiedRecognizer
 
@@ -46,3 +47,23 @@ async def test_closing_hands_the_decoder_back_at_once() -> None:
     idle = len(recognizer.pool)
     await worker.close()
     assert len(recognizer.pool) == idle + 1  # while `worker` itself is still referenced
+
+
+async def test_a_started_worker_holds_a_decoder_before_the_user_speaks() -> None:
+    real = PocketsphinxRecognizer()  # its own pool: one decoder loaded
+    recognizer = SpiedRecognizer(real)
+    workers = [TranscriptionWorker(recognizer, lambda _t: None, lambda _e: None) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        assert await worker.request_final() == ""  # answered after the preparation
+    assert recognizer.calls.prepared == 2
+    assert len(real.pool) == 0  # both leased: the second session's was loaded now
+    for worker in workers:
+        worker.open_stream()  # a turn: its stream takes the decoder its last one held
+        worker.feed(np.zeros(MAX_CHUNK_SAMPLES, np.int16))
+        await worker.request_final()
+    assert len(real.pool) == 0  # no third one loaded
+    for worker in workers:
+        await worker.close()
+    assert len(real.pool) == 2
