@@ -381,7 +381,7 @@ class TurnPolicy:
         # a backchannel ever has. Counted in the final recognizer's words: the streaming
         # one spells a long murmur as several words.
         heard = content_words(self._overlap_text, echoed)
-        said = asks_to_wait(ev.text) or (long and heard > BACKCHANNEL_MAX_WORDS)
+        said = asks_to_wait(ev.text, echoed) or (long and heard > BACKCHANNEL_MAX_WORDS)
         if self._overlap_verdict_kind == "backchannel":
             # Retired only by agreeing scores on speech that outlasts a backchannel or
             # words that are not one (a recogniser may respell the same "yeah" as "yet").

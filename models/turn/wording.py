@@ -37,10 +37,17 @@ _WAIT = frozenset("wait stop hold hang sec second moment minute".split())
 _WAIT_FILLER = frozenset("on one a just please oh okay ok".split())
 
 
-def asks_to_wait(text: str) -> bool:
+def _stem(word: str) -> str:
+    # A recogniser hearing a word through an echo often gets its ending wrong
+    # ("members" for "member"): compare words without a plural "s".
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def asks_to_wait(text: str, echoed: Collection[str] = ()) -> bool:
     """The transcript only asks the agent to stop or wait: "wait", "hold on", "stop,
-    one second". ("No" and "sorry" are not in it: on their own they are answers.)"""
-    words = set(tokens(text))
+    one second". ("No" and "sorry" are not in it: on their own they are answers.)
+    Words among `echoed` (as in `content_words`) are the agent's own "one moment"."""
+    words = {w for w in tokens(text) if _stem(w) not in echoed}
     return bool(words & _WAIT) and words <= _WAIT | _WAIT_FILLER
 
 
@@ -74,12 +81,6 @@ def asks_a_question(text: str) -> bool:
     """The transcript ends in a question mark and not on a word a finished turn does
     not end on ("What about the?" is still going)."""
     return text.rstrip().endswith("?") and not ends_unfinished(text)
-
-
-def _stem(word: str) -> str:
-    # A recogniser hearing a word through an echo often gets its ending wrong
-    # ("members" for "member"): compare words without a plural "s".
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
 def said_words(text: str) -> frozenset[str]:

@@ -543,3 +543,14 @@ def test_a_paused_overlap_is_not_resumed_once_the_reply_ended() -> None:
     p.handle(SpeechStopped(1400, 1240))
     p.handle(AgentReplyFinished(1420))
     assert not p.continues_overlap(1450)
+
+
+def test_the_agent_s_own_request_to_wait_in_the_overlap_is_not_the_user_s() -> None:
+    echo, clean = learned(), learned()
+    for p in (echo, clean):
+        p.handle(AgentAudioStarted(0))
+        if p is echo:
+            p.handle(AgentWords(600, "One moment, let me check."))
+        p.handle(SpeechStarted(1060, 1000))
+    assert not of(echo.handle(OverlapScore(1200, 0.05, "oh, one moment")), CancelReply)
+    assert of(clean.handle(OverlapScore(1200, 0.05, "oh, one moment")), CancelReply)

@@ -67,6 +67,13 @@ def test_content_words_leave_out_what_the_agent_said() -> None:
     assert content_words("No, the other member.") == 4
 
 
+def test_the_agent_s_own_request_to_wait_is_not_the_user_s() -> None:
+    agent = said_words("One moment, let me check.")
+    assert not asks_to_wait("oh, one moment", agent)
+    assert asks_to_wait("wait, one moment", agent)
+    assert asks_to_wait("oh, one moment")
+
+
 @pytest.mark.parametrize("text", ["Wait, stop.", "Hold on.", "hang on a sec", "Stop, one second."])
 def test_asking_the_agent_to_wait_holds_the_floor(text: str) -> None:
     assert asks_to_wait(text) and ends_unfinished(text)
