@@ -10,7 +10,10 @@ source). Per reply it reports, on the page's own audio clock:
   the reply in what it plays (web/mouthtoear.js; the sound card's own latency excluded);
 - the server's share, its `voice_to_voice_ms` (media clock), and the rest, the page's and
   the network's share: capture, Opus, both jitter buffers, pacing, decoding;
-and per connection (greeting on) how long after Connect the first agent audio plays.
+and per connection (greeting on) how long after Connect the first agent audio plays; and,
+in a call of its own, whether speech said over the agent's answer reaches the recognizer
+intact (each question is followed, while its answer plays, by another prompt: the share
+of those prompts whose words the server's final transcripts hold, at least 80 % of them).
 Also the page's receive delay (network + jitter buffer, from WebRTC stats) and the
 server's event-loop lag. p50 / p95 over all replies; a progress bar on stderr.
 """
@@ -25,6 +28,7 @@ import logging
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ from omnivox.lab.browser import (
     missing_prerequisites,
     wait_for_event,
 )
+from omnivox.lab.evaluation.wer import normalize
 from omnivox.lab.local_server import RunningServer, serving
 from omnivox.lab.speech_corpus import load_corpus
 from omnivox.lab.training.turn_data import progress
@@ -50,6 +55,11 @@ from omnivox.lab.user_track import silence, write_user_wav
 
 GAP_S = 9.0
 """Silence after each question: room for the answer before the next one."""
+OVER_AFTER_S = 1.6
+"""The second prompt starts this long after a question: while its answer plays (the
+server answers in ~0.3-0.6 s; the answers last seconds)."""
+HEARD_SHARE = 0.8
+"""An over-agent prompt counts as recognized when a final holds this share of its words."""
 FIRST_AUDIO_TIMEOUT_S = 20.0
 
 
@@ -130,7 +140,50 @@ async def first_audio(
             await asyncio.sleep(0.1)
 
 
-def summary(values: list[float]) -> dict[str, float | int | None]:
+async def over_agent(
+    config: AgentConfig,
+    stack: ModelStack,
+    browser: Browser,
+    wav: Path,
+    prompts: list[str],
+    out: dict[str, list[float]],
+) -> None:
+    """One call whose every question is talked over by a prompt while its answer plays:
+    per prompt, 100 if the server's final transcripts hold its words, else 0."""
+    async with connected(config, stack, browser, wav) as (_, page):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + len(prompts) * (GAP_S + 10) + 15
+        while loop.time() < deadline:
+            events: list[dict[str, Any]] = await page.evaluate("() => window.omnivox.events")
+            if sum(e["type"] == "transcript_final" for e in events) >= 2 * len(prompts):
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)  # a last final still on its way
+        events = await page.evaluate("() => window.omnivox.events")
+    finals = [e["text"] for e in events if e["type"] == "transcript_final"]
+    out["over_agent_overlaps"].append(sum(1 for e in events if e.get("state") == "overlap"))
+    for prompt in prompts:
+        heard = max((words_held(prompt, final) for final in finals), default=0.0)
+        out["over_agent_recognised"].append(1.0 if heard >= HEARD_SHARE else 0.0)
+
+
+def words_held(reference: str, transcript: str) -> float:
+    """The share of `reference`'s words that `transcript` holds (counted with repeats; a
+    final may hold more, when the recognizer joined the prompt to the question)."""
+    ref, got = normalize(reference).split(), Counter(normalize(transcript).split())
+    held = 0
+    for word in ref:
+        if got[word] > 0:
+            got[word] -= 1
+            held += 1
+    return held / len(ref) if ref else 0.0
+
+
+def summary(values: list[float], share: bool = False) -> dict[str, float | int | None]:
+    """p50 / p95 and count; for a `share` (values 0 or 1), its percentage and count."""
+    if share:
+        pct = round(100 * sum(values) / len(values), 1) if values else None
+        return {"pct": pct, "n": len(values)}
     if not values:
         return {"p50": None, "p95": None, "n": 0}
     p50, p95 = np.percentile(values, [50, 95])
@@ -142,9 +195,13 @@ METRICS = (
     ("voice_to_voice_ms", "  server: voice to voice"),
     ("page_and_network_ms", "  page and network"),
     ("first_audio_after_connect_ms", "first agent audio after Connect"),
+    ("over_agent_recognised", "said over the agent: recognized"),
+    ("over_agent_overlaps", "  overlaps the server saw per call"),
     ("receive_delay_ms", "page receive delay (net + jitter)"),
     ("loop_lag_ms", "server event-loop lag"),
 )
+SHARES = frozenset({"over_agent_recognised"})
+"""Metrics that are a share of tries (1: it worked), reported as a percentage."""
 
 
 async def run(
@@ -153,25 +210,38 @@ async def run(
     logging.disable(logging.INFO)  # the sessions' and aiohttp's logs would bury the bar
     config = parse_config({"greeting": ""})
     stack = build_stack(config)
-    clips = load_corpus("asterisk", limit=questions)
+    corpus = load_corpus("asterisk", limit=3 * questions)
+    clips = corpus[:questions]
+    # Prompts of three words or more, said over the answers (not the questions asked).
+    prompts = [c for c in corpus[questions:] if len(c.text.split()) >= 3][:questions]
     results: dict[str, dict[str, dict[str, float | int | None]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         parts = [silence(1.5)]
         for clip in clips:
             parts += [clip.pcm, silence(GAP_S)]
         talk = write_user_wav(Path(tmp) / "talk.wav", *parts)
+        parts = [silence(1.5)]
+        for clip, prompt in zip(clips, prompts, strict=False):
+            parts += [clip.pcm, silence(OVER_AFTER_S), prompt.pcm, silence(GAP_S)]
+        over = write_user_wav(Path(tmp) / "over.wav", *parts)
         quiet = write_user_wav(Path(tmp) / "quiet.wav", silence(30.0))
-        steps = [(b, "talk") for b in browsers] + [(b, "start") for b in browsers] * starts
+        steps = [(b, "talk") for b in browsers] + [(b, "over") for b in browsers]
+        steps += [(b, "start") for b in browsers] * starts
         figures: dict[str, dict[str, list[float]]] = {
             b: {key: [] for key, _ in METRICS} for b in browsers
         }
         for browser, step in progress(steps, len(steps), "bench browser"):
             if step == "talk":
                 await conversation(config, stack, browser, talk, len(clips), figures[browser])
+            elif step == "over":
+                said = [p.text for p in prompts[: len(clips)]]
+                await over_agent(config, stack, browser, over, said, figures[browser])
             else:
                 await first_audio(stack, browser, quiet, figures[browser])
     for browser in browsers:
-        results[browser] = {key: summary(figures[browser][key]) for key, _ in METRICS}
+        results[browser] = {
+            key: summary(figures[browser][key], share=key in SHARES) for key, _ in METRICS
+        }
     return results
 
 
@@ -180,7 +250,9 @@ def print_table(results: dict[str, dict[str, dict[str, float | int | None]]]) ->
     print(f"{'ms (page clock; p50 / p95 / n)':36s}" + "".join(f"{b:>22s}" for b in results))
     for key, label in METRICS:
         cells = (
-            f"{fmt(s['p50'])} / {fmt(s['p95'])} / {s['n']}"
+            f"{fmt(s['pct'])} % of {s['n']}"
+            if key in SHARES
+            else f"{fmt(s['p50'])} / {fmt(s['p95'])} / {s['n']}"
             for s in (results[b][key] for b in results)
         )
         print(f"{label:36s}" + "".join(f"{c:>22s}" for c in cells))

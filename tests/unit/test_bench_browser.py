@@ -1,0 +1,21 @@
+"""`bench browser`'s pure parts: how much of a prompt said over the agent a final holds."""
+
+from __future__ import annotations
+
+from omnivox.lab.bench.browser import summary, words_held
+
+
+def test_words_held_counts_the_prompts_words_in_a_final() -> None:
+    assert words_held("Please hold the line.", "please hold the line") == 1.0
+    # Joined to the question by the recognizer: all of the prompt is still there.
+    assert words_held("one moment please", "What are your hours? One moment, please.") == 1.0
+    assert words_held("please hold the line", "please hold") == 0.5
+    assert words_held("the the end", "the end") == 2 / 3  # repeats count once each
+    assert words_held("", "anything") == 0.0
+
+
+def test_summary_of_nothing_and_of_values() -> None:
+    assert summary([]) == {"p50": None, "p95": None, "n": 0}
+    assert summary([300.0, 100.0, 200.0]) == {"p50": 200.0, "p95": 290.0, "n": 3}
+    assert summary([1.0, 0.0, 1.0, 1.0], share=True) == {"pct": 75.0, "n": 4}
+    assert summary([], share=True) == {"pct": None, "n": 0}
