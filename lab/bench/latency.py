@@ -6,7 +6,10 @@ in real time there, see lab/simulate.py). Cases:
 - real human speech (Asterisk prompts) as user turns, answered by the fallback line;
 - barge-in: a question, then "wait, stop" while the agent is answering.
 Barge-in stop latency is taken from the audio itself: the end of the last non-silent
-agent frame after the interruption's onset, minus that onset.
+agent frame after the interruption's onset, minus that onset. For each answer, from its
+audio too: `longest_pause_ms`, the longest run of silent frames between its first and
+last sound (the pause between two sentences, longer if the next was late), and
+`underrun_frames`, the frames due mid-answer that the Talker had not made yet.
 """
 
 from __future__ import annotations
@@ -103,6 +106,17 @@ def last_agent_audio_ms(agent: np.ndarray, start_ms: float, end_ms: float) -> fl
     return None if len(loud) == 0 else (first + int(loud[-1]) + 1) * FRAME_MS
 
 
+def longest_pause_ms(agent: np.ndarray, start_ms: float, end_ms: float) -> float | None:
+    """The longest run of silent agent frames between the first and the last non-silent
+    frame within [start_ms, end_ms); None if fewer than two frames sound there."""
+    frames = agent[: len(agent) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    window = frames[int(start_ms // FRAME_MS) : min(len(frames), int(end_ms // FRAME_MS))]
+    loud = np.flatnonzero(np.abs(window).max(axis=1) > 0) if len(window) else window[:0, 0]
+    if len(loud) < 2:
+        return None
+    return float((np.diff(loud).max() - 1) * FRAME_MS)
+
+
 def _measure(case: Case, res: SimulationResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "case": case.name,
@@ -112,6 +126,10 @@ def _measure(case: Case, res: SimulationResult) -> dict[str, Any]:
     if metrics:
         out.update({k: v for k, v in metrics[0].items() if k.endswith("_ms")})
     out["transcript"] = " / ".join(e["text"] for e in res.of_type("transcript_final"))
+    started, ended = res.of_type("reply_audio_start"), res.of_type("reply_audio_end")
+    if started and ended and case.interruption_onset_ms is None:
+        out["longest_pause_ms"] = longest_pause_ms(res.agent, started[0]["t_ms"], ended[0]["t_ms"])
+        out["underrun_frames"] = ended[0]["underrun_frames"]
     if case.interruption_onset_ms is not None:
         onset = case.interruption_onset_ms
         cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
@@ -162,6 +180,8 @@ def run_latency_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any
         "recognizer_final_ms": percentile_stats(col("recognizer_final_ms", answered)),
         "thinker_first_token_ms": percentile_stats(col("thinker_first_token_ms", answered)),
         "talker_first_audio_ms": percentile_stats(col("talker_first_audio_ms", answered)),
+        "longest_pause_ms": percentile_stats(col("longest_pause_ms", answered)),
+        "underrun_frames": percentile_stats(col("underrun_frames", answered)),
         "barge_in_stop_ms": percentile_stats(col("barge_in_stop_ms")),
         "audio_after_cancel_ms": percentile_stats(col("audio_after_cancel_ms")),
         "realtime_factor": percentile_stats(col("realtime_factor")),
@@ -182,6 +202,8 @@ def format_latency_table(result: dict[str, Any]) -> str:
         "recognizer_final_ms",
         "thinker_first_token_ms",
         "talker_first_audio_ms",
+        "longest_pause_ms",
+        "underrun_frames",
         "barge_in_stop_ms",
         "audio_after_cancel_ms",
         "realtime_factor",

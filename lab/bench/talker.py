@@ -2,7 +2,7 @@
 intelligibility, quality and word positions.
 
 For each Talker (piper: the bundled voice, the default; espeak: eSpeak NG en-us), one
-sentence at a time after one warm-up sentence, over SENTENCES (20 front-desk answers of
+sentence at a time after one warm-up sentence, over SENTENCES (30 front-desk answers of
 5-25 words):
 - `first_audio_ms`: from calling `synthesize()` to its first chunk, p50/p95 (wall clock
   on this machine, nothing else synthesizing in the process);
@@ -10,8 +10,10 @@ sentence at a time after one warm-up sentence, over SENTENCES (20 front-desk ans
   takes every chunk at once, so no playout waits);
 - `wer_16k`, `wer_8k_ulaw`: corpus WER of omnivox's Moonshine recognizer on the audio,
   wideband and after a phone line's 8 kHz G.711 mu-law (lab/evaluation/wer.py's
-  normalisation; the recognizer is fed 20 ms frames then 160 ms of silence, as in
-  `omnivox bench asr`);
+  normalisation; the recognizer is fed, in 20 ms frames, 160 ms of silence, the audio
+  and 160 ms of silence again: in a call the recognizer hears a reply after a pause, and
+  Moonshine given audio that starts at the first phoneme hears words that are not there,
+  "50 members can bring" for "members can bring");
 - `dnsmos`: DNSMOS P.835 SIG / BAK / OVRL (1-5), Microsoft's model from the `speechmos`
   wheel (the `dev` extra), per sentence as speechmos scores it (a clip shorter than
   9.01 s is repeated to that length); skipped when the wheel is missing. Only the P.835
@@ -47,6 +49,7 @@ from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.talker.piper import PiperTalker
 
 SAMPLE_RATE = 16_000
+PAUSE_MS = 160  # silence the recognizer hears before and after each sentence
 TALKERS = ("piper", "espeak")
 SENTENCES = (
     "Hello! How can I help you today?",
@@ -75,6 +78,16 @@ SENTENCES = (
     "I'm an automated assistant, not a person.",
     "Sure, I can help with that.",
     "It's 9:30 now, and the sauna is open until 10 tonight.",
+    "Our front desk is open every day from six in the morning until ten at night.",
+    "Yes, we have free wifi. The password is on the card at the front desk.",
+    "The number twelve bus stops right outside, every fifteen minutes during the day.",
+    "Kids under twelve can swim with an adult on weekends between ten and four.",
+    "I'm sorry, I didn't catch that. Could you say it again?",
+    "Lockers are free for members; bring a padlock, or buy one at the desk for five dollars.",
+    "Personal training sessions cost forty dollars an hour, and the first one is free.",
+    "Towels are included with every pass, and you can rent a swimsuit for three dollars.",
+    "Let me check that for you. One moment, please.",
+    "The gym is busiest after work, so mornings are the best time to come.",
 )
 WARM_UP = "Good morning, this sentence warms the talker up."
 # DNSMOS P.835, not personalised: the raw scores' polynomial fits (speechmos/dnsmos.py).
@@ -110,6 +123,12 @@ async def speak(talker: Talker, text: str) -> dict[str, Any]:
     total = time.perf_counter() - began
     audio = np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
     return {"pcm": audio, "starts": starts, "first_s": first or total, "total_s": total}
+
+
+def hear(recognizer: Recognizer, pcm: np.ndarray) -> str:
+    """The recognizer's final for `pcm` heard after a pause, as in a call."""
+    lead = np.zeros(SAMPLE_RATE * PAUSE_MS // 1000, np.int16)
+    return str(run_clip(recognizer, np.concatenate([lead, pcm]), PAUSE_MS)["text"])
 
 
 def phone_line(pcm: np.ndarray) -> np.ndarray:
@@ -194,8 +213,8 @@ def bench_talker(
         list(zip(sentences, runs, strict=True)), len(runs), f"{name}: scoring"
     ):
         pcm = run["pcm"]
-        wide.append((text, run_clip(recognizer, pcm, 160)["text"]))
-        narrow.append((text, run_clip(recognizer, phone_line(pcm), 160)["text"]))
+        wide.append((text, hear(recognizer, pcm)))
+        narrow.append((text, hear(recognizer, phone_line(pcm))))
         if dnsmos is not None:
             quality.append(dnsmos.score(pcm))
         errors += word_position_errors(pcm, text, run["starts"])
