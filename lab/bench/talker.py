@@ -220,8 +220,7 @@ def bench_talker(
         errors += word_position_errors(pcm, text, run["starts"])
     audio_s = sum(len(r["pcm"]) for r in runs) / SAMPLE_RATE
     worst = sorted(
-        ({"wer": round(word_error_rate(ref, hyp), 3), "ref": ref, "hyp": hyp} for ref, hyp in wide),
-        key=lambda r: -float(r["wer"]),
+        ((round(word_error_rate(ref, hyp), 3), ref, hyp) for ref, hyp in wide), key=lambda w: -w[0]
     )
     return {
         "load_s": round(load_s, 2),
@@ -236,7 +235,7 @@ def bench_talker(
             else None
         ),
         "word_position_ms": {**_percentiles(errors), "words": len(errors)},
-        "worst": [w for w in worst[:3] if w["wer"]],
+        "worst": [{"wer": w, "ref": ref, "hyp": hyp} for w, ref, hyp in worst[:3] if w],
     }
 
 
