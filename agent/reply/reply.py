@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,11 @@ from omnivox.models.talker.base import SpeechChunk, Talker
 from omnivox.models.thinker.base import Message, Thinker, ToolCall, ToolSpec
 
 log = logging.getLogger(__name__)
+
+SETTLE_MS = 150.0
+"""A Thinker quiet this long after a closing mark has ended that sentence: its chunk goes
+on without the next word (which a model streaming tokens sends within tens of ms, but a
+speaking model's sentence-sized transcript may not for seconds)."""
 
 LOOKAHEAD = 2
 """Talker output (chunk texts and speech windows) made ahead of the playout queue: enough
@@ -210,9 +215,13 @@ class Reply:
                     out.put_nowait(chunk)
                 return
             # aclosing: a blocked reply closes the Thinker's stream at once.
-            async with contextlib.aclosing(self._think()) as deltas:
-                async for delta in deltas:
-                    for chunk in chunker.push(delta):
+            async with (
+                contextlib.aclosing(self._think()) as deltas,
+                contextlib.aclosing(self._with_pauses(deltas)) as paced,
+            ):
+                async for settled, delta in paced:
+                    chunks = chunker.settle() if settled else chunker.push(delta)
+                    for chunk in chunks:
                         if not await self._vet(chunk, out):
                             return
             for chunk in chunker.flush():
@@ -233,6 +242,35 @@ class Reply:
                 out.put_nowait(chunk)
         finally:
             out.put_nowait(None)
+
+    async def _with_pauses(
+        self, deltas: AsyncGenerator[str, None]
+    ) -> AsyncGenerator[tuple[bool, str], None]:
+        """The deltas as (False, delta), and (True, "") once when the Thinker has been
+        quiet for SETTLE_MS after one (on the session's clock)."""
+        clock = self.deps.clock
+        ahead = asyncio.ensure_future(anext(deltas))
+        try:
+            while True:
+                alarm = clock.alarm(clock.now_ms() + SETTLE_MS)
+                waiters: set[asyncio.Future[Any]] = {ahead, alarm}
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    alarm.cancel()
+                if not ahead.done():
+                    yield True, ""
+                    await asyncio.wait({ahead})
+                try:
+                    delta = ahead.result()
+                except StopAsyncIteration:
+                    return
+                yield False, delta
+                ahead = asyncio.ensure_future(anext(deltas))
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+                await asyncio.wait({ahead})
 
     async def _gather_media(self, source: Awaitable[UserMedia]) -> UserMedia:
         """A snapshot that cannot be made costs the Thinker its picture, not the answer."""

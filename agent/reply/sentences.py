@@ -139,6 +139,10 @@ class _Quotes:
         return _Quotes(self.ascii_open, self.depth)
 
 
+_SETTLED = re.compile(r"[.!?…,;:。！？]['\"”’)\]]*\s*$")
+"""Text that ends on a sentence's or clause's closing mark (and its closing quotes)."""
+
+
 class _NeedMore(Exception):
     """The characters that decide a boundary have not arrived yet."""
 
@@ -177,6 +181,15 @@ class SentenceChunker:
         """Add streamed text; return the chunks it completed (possibly none)."""
         self._buf += delta
         return self._drain(final=False)
+
+    def settle(self) -> list[str]:
+        """The text paused on a closing mark (its Thinker is quiet): what it completed,
+        without waiting for the next word to confirm the end; nothing if it paused in
+        the middle of a sentence. (A speaking model's transcript may come a sentence at
+        a time, seconds apart.)"""
+        if not _SETTLED.search(self._buf):
+            return []
+        return self._drain(final=True)
 
     def flush(self) -> list[str]:
         """End of the text: return what is left, and start afresh for a new text."""

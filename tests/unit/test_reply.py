@@ -14,6 +14,7 @@ from omnivox.agent.reply.reply import Reply, ReplyDeps
 from omnivox.media.clock import VirtualClock
 from omnivox.models.talker.base import SpeechChunk
 from omnivox.models.talker.espeak import EspeakTalker
+from omnivox.models.thinker.base import TextDelta
 from omnivox.models.thinker.knowledge_base import KnowledgeBaseThinker
 
 
@@ -175,3 +176,42 @@ async def test_a_talker_failure_ends_the_reply_with_its_error() -> None:
     with pytest.raises(RuntimeError, match="voice broke"):
         await asyncio.wait_for(reply.task, 5)
     assert reply.playout.played_samples == 2 * 320  # the first sentence was played
+
+
+class PausingThinker:
+    """Says one sentence, then nothing until `go` is set, then one more."""
+
+    name = "pausing"
+    takes_images = False
+    takes_audio = False
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def stream(self, request: object) -> AsyncGenerator[TextDelta, None]:
+        yield TextDelta("We are open until ten.")
+        await self.go.wait()
+        yield TextDelta(" See you soon.")
+
+
+async def test_a_sentence_the_thinker_paused_after_is_spoken_without_the_next_word() -> None:
+    events: list[Event] = []
+    clock = VirtualClock()
+    thinker = PausingThinker()
+    talker = ScriptedTalker(pieces=2)
+    deps = ReplyDeps(thinker=thinker, talker=talker, clock=clock, emit=events.append)
+    fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    fut.set_result("when do you close")
+    reply = Reply("r6", deps, [], transcript=fut)
+    reply.start()
+    for _ in range(50):
+        await asyncio.sleep(0.001)
+    # The sentence could go on ("… ten. 30 minutes later"): it waits for the next word.
+    assert talker.started == []
+    clock.advance(200)  # the Thinker stays quiet past SETTLE_MS
+    for _ in range(50):
+        await asyncio.sleep(0.001)
+    assert talker.started == ["We are open until ten."]
+    thinker.go.set()
+    await pull_until(reply, 10_000, clock)
+    assert reply.finished and talker.started == ["We are open until ten.", "See you soon."]

@@ -294,3 +294,13 @@ def test_any_split_gives_the_same_chunks(language: str, pieces: list[str], cuts:
     # nothing is lost or invented, and no chunk is empty or padded
     assert "".join("".join(expected).split()) == "".join(text.split())
     assert all(chunk and chunk == chunk.strip() for chunk in expected)
+
+
+def test_settle_ends_a_sentence_at_a_pause_but_not_mid_sentence() -> None:
+    c = SentenceChunker()
+    assert c.push("We are open until ten.") == []  # "ten. 30" could follow
+    assert c.settle() == ["We are open until ten."]
+    assert c.push(" And on Sundays") == [] and c.settle() == []  # mid-sentence: wait
+    assert c.push(" from noon,") == [] and c.settle() == ["And on Sundays from noon,"]
+    assert c.push(' "too."') == [] and c.settle() == ['"too."']
+    assert c.flush() == []
