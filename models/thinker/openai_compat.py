@@ -39,7 +39,6 @@ import contextlib
 import email.utils
 import json
 import logging
-import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +48,7 @@ import aiohttp
 from yarl import URL
 
 from omnivox.models.thinker.base import SpeechAudio, TextDelta, ThinkerEvent, ThinkRequest
+from omnivox.models.thinker.credentials import api_key_from_env, safe_url
 from omnivox.models.thinker.errors import (
     ThinkerConnectError,
     ThinkerDisconnectedError,
@@ -128,21 +128,14 @@ class OpenAIThinker:
         self._url = base.with_path(base.path.rstrip("/") + "/chat/completions").with_query(
             base.query
         )
-        self._safe_url = _safe_url(self._url)
+        self._safe_url = safe_url(self._url)
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_config(cls, options: dict[str, Any]) -> OpenAIThinker:
         """Build from the `thinker:` config section; errors name the offending key."""
         config = _parse_options(options)
-        api_key = None
-        if config.api_key_env:
-            api_key = os.environ.get(config.api_key_env, "").strip()
-            if not api_key:
-                raise ValueError(
-                    f"thinker.api_key_env: environment variable {config.api_key_env} is not set"
-                )
-        return cls(config, api_key)
+        return cls(config, api_key_from_env(config.api_key_env))
 
     def __repr__(self) -> str:
         key = f"${self.config.api_key_env}" if self._api_key else None
@@ -440,11 +433,6 @@ def _retry_after(headers: Any) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _safe_url(url: URL) -> str:
-    """The URL without credentials or query (which may hold a key), for messages."""
-    return str(url.with_user(None).with_password(None).with_query(None).with_fragment(None))
 
 
 def _parse_options(options: dict[str, Any]) -> OpenAIThinkerConfig:

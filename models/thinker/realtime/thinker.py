@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import wave
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -35,6 +34,7 @@ from yarl import URL
 
 from omnivox.kernels.resample import resample
 from omnivox.models.thinker.base import ThinkerEvent, ThinkRequest
+from omnivox.models.thinker.credentials import api_key_from_env, safe_url
 from omnivox.models.thinker.errors import (
     ThinkerConnectError,
     ThinkerDisconnectedError,
@@ -111,20 +111,12 @@ class RealtimeThinker:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ValueError(f"thinker.{where}: {first['msg']}") from None
-        api_key = None
-        if config.api_key_env:
-            api_key = os.environ.get(config.api_key_env, "").strip()
-            if not api_key:
-                raise ValueError(
-                    f"thinker.api_key_env: environment variable {config.api_key_env} is not set"
-                )
-        return cls(config, api_key)
+        return cls(config, api_key_from_env(config.api_key_env))
 
     def __repr__(self) -> str:
         key = f"${self.config.api_key_env}" if self._api_key else None
-        return (
-            f"RealtimeThinker(url={self.config.url!r}, model={self.config.model!r}, api_key={key})"
-        )
+        url = safe_url(URL(self.config.url))
+        return f"RealtimeThinker(url={url!r}, model={self.config.model!r}, api_key={key})"
 
     def for_session(self) -> RealtimeSession:
         return RealtimeSession(self.config, self._api_key, self.takes_images)
