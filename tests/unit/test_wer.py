@@ -63,6 +63,7 @@ def test_number_words(n: int, words: str) -> None:
         ("four hundred and ninety", "four hundred ninety"),
         ("me and you", "me and you"),
         ("pay up front", "pay upfront"),
+        ("free Wi-Fi", "free wifi"),
         ("", ""),
     ],
 )
