@@ -70,6 +70,9 @@ class TranscriptionWorker:
                 return True
         return False
 
+    def _queued_audio(self) -> int:
+        return sum(len(item) for item in self._items if isinstance(item, np.ndarray))
+
     def _final_waiting(self) -> bool:
         return any(isinstance(item, asyncio.Future) for item in self._items)
 
@@ -155,6 +158,11 @@ class TranscriptionWorker:
             pcm = np.concatenate(parts) if len(parts) > 1 else item
             # A final waits behind this audio: it is as urgent as the final itself.
             priority = Priority.URGENT if self._final_waiting() else Priority.BACKGROUND
+            if self._queued_audio() >= MIN_CHUNK_SAMPLES:
+                # Behind real time (the machine is saturated): partials are the first
+                # thing to thin, so that the finals stay on time.
+                await run_blocking_at(priority, self._stream.catch_up, pcm)
+                return
             partial = await run_blocking_at(priority, self._stream.accept, pcm)
             if partial:
                 self._on_partial(partial)

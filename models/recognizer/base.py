@@ -14,6 +14,11 @@ class RecognizerStream(Protocol):
         """Feed 16 kHz int16 mono PCM. Return the new partial text, or None if unchanged."""
         ...
 
+    def catch_up(self, pcm: np.ndarray) -> None:
+        """Feed audio that waited (the session is behind): as `accept`, but the stream
+        may skip the work only its partials need. The final still covers this audio."""
+        ...
+
     def final(self) -> str:
         """Best transcript of everything accepted so far. The stream stays usable: more
         audio may be accepted afterwards (the session asks speculatively at a pause)."""

@@ -369,6 +369,9 @@ class MoonshineStream:
             return None
         return self._partials.news(join_texts([*self._text.texts, tail]))
 
+    def catch_up(self, pcm: np.ndarray) -> None:
+        self._text.push(check_pcm(pcm))  # closed segments still transcribed; no partial
+
     def final(self) -> str:
         return self._text.final()
 

@@ -131,6 +131,9 @@ class PocketsphinxStream:
         self._since_partial = 0
         return self._partials.news(self._join(self.current()))
 
+    def catch_up(self, pcm: np.ndarray) -> None:
+        self.accept(pcm)  # every frame decoded is part of the final: nothing to skip
+
     def current(self) -> str:
         """First-pass hypothesis of the open utterance ("" if none)."""
         if self._lease is None or not self._lease.in_utterance:

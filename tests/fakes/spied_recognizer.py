@@ -13,6 +13,8 @@ from omnivox.models.recognizer.base import Recognizer, RecognizerStream
 class RecognizerCalls:
     accept_sizes: list[int] = field(default_factory=list)
     """Samples in each `accept` call, all streams together."""
+    catch_up_sizes: list[int] = field(default_factory=list)
+    """Samples in each `catch_up` call (audio fed while behind), all streams together."""
     finals: list[tuple[int, str]] = field(default_factory=list)
     """Each `final`: samples its stream had been fed, and its answer."""
     prepared: int = 0
@@ -29,6 +31,11 @@ class SpiedStream:
         self._calls.accept_sizes.append(len(pcm))
         self._fed += len(pcm)
         return self._inner.accept(pcm)
+
+    def catch_up(self, pcm: np.ndarray) -> None:
+        self._calls.catch_up_sizes.append(len(pcm))
+        self._fed += len(pcm)
+        self._inner.catch_up(pcm)
 
     def final(self) -> str:
         text = self._inner.final()

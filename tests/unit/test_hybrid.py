@@ -95,3 +95,16 @@ def test_two_streams_on_two_threads(recognizer: HybridRecognizer) -> None:
         texts = dict(zip(cases, pool.map(run, cases.values()), strict=True))
     for ref, text in texts.items():
         assert word_error_rate(ref, text) == 0.0, text
+
+
+def test_catching_up_skips_pocketsphinx_and_keeps_the_final(recognizer: HybridRecognizer) -> None:
+    pcm = read_audio(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
+    fed = recognizer.new_stream()
+    feed(fed, pcm)
+    behind = recognizer.new_stream()
+    for i in range(0, len(pcm), 4800):
+        behind.catch_up(pcm[i : i + 4800])
+    assert behind._sphinx.current() == ""  # pocketsphinx decoded nothing
+    assert behind.final() == fed.final()
+    # Partials resume with the next audio: Moonshine's text, then pocketsphinx's anew.
+    assert feed(behind, silence(400)) == [fed.final()]

@@ -135,6 +135,14 @@ def test_stream_partials_while_speaking(model: MoonshineModel) -> None:
     assert word_error_rate(PROMPT_TEXT, stream.final()) < 0.2
 
 
+def test_stream_catching_up_gives_no_partial_and_the_same_final(model: MoonshineModel) -> None:
+    stream = MoonshineRecognizer(partial_interval_ms=300).new_stream()
+    stream.prepare()  # nothing to take: the model is shared
+    for chunk in frames(read_audio(PROMPT), 4800):
+        stream.catch_up(chunk)
+    assert word_error_rate(PROMPT_TEXT, stream.final()) < 0.2
+
+
 def test_stream_silence_and_empty_chunks(model: MoonshineModel) -> None:
     stream = MoonshineRecognizer().new_stream()
     assert stream.accept(np.zeros(0, np.int16)) is None
