@@ -10,7 +10,6 @@ the traces; `omnivox train turns` tunes its thresholds on them.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,15 +177,6 @@ def agent_replies(seed: int, count: int = 6) -> list[AgentReply]:
     return [AgentReply(texts[int(i)], synthesize(AGENT_VOICE, texts[int(i)], rng)) for i in picks]
 
 
-def overlay_start(reply_samples: int, rng: np.random.Generator) -> int:
-    """Where in the looped reply ``overlay_agent``, about to draw from ``rng``, starts the
-    echo: its own two draws (the delay, then the start) on a copy."""
-    probe = copy.deepcopy(rng)
-    probe.uniform(0.02, 0.25)
-    low = SAMPLE_RATE // 2
-    return int(probe.integers(low, max(low + 1, reply_samples // 2)))
-
-
 def agent_word_times(reply: AgentReply, start: int, until: int) -> tuple[tuple[float, str], ...]:
     """When a session would tell the policy of each word of ``reply`` looped and played
     from its sample ``start`` (time 0) to ``until`` samples later, in ms: as its audio
@@ -223,10 +213,9 @@ def trace_clip(
         audio = extend_floor(clip.audio[start:], max(0, end + tail - len(clip.audio)), clip.audio)
         since_pause = 2000.0
         if agent is not None:
-            start_in_reply = overlay_start(len(agent.audio), rng)
             overlay = overlay_agent(audio, agent.audio, rng)
             audio, since_pause = overlay.audio, overlay.ms_since_agent_pause
-            agent_words = agent_word_times(agent, start_in_reply, len(audio))
+            agent_words = agent_word_times(agent, overlay.start, len(audio))
         times = list(range(QUERY_MS * _MS, end - start + tail + 1, QUERY_MS * _MS))
         origin, speaking = 0, True
     else:

@@ -106,6 +106,10 @@ def extend_floor(pcm: np.ndarray, n: int, background: np.ndarray | None = None) 
 class AgentOverlay:
     audio: np.ndarray  # user audio with the agent's echo under it, int16
     ms_since_agent_pause: float
+    start: int
+    """The sample of the (looped) reply that plays as the user's audio begins; its echo
+    reaches the user's audio `delay` samples later."""
+    delay: int
 
 
 def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator) -> AgentOverlay:
@@ -125,4 +129,4 @@ def overlay_agent(user: np.ndarray, agent: np.ndarray, rng: np.random.Generator)
     mixed[delay:] = echo[: len(user) - delay] if delay < len(user) else 0.0
     gaps = [end for _, end in pauses(reply[: start + 1], 150) if end <= start]
     since = (start - (gaps[-1] if gaps else 0)) * 1000.0 / SAMPLE_RATE
-    return AgentOverlay(_to_pcm(x + mixed), since)
+    return AgentOverlay(_to_pcm(x + mixed), since, start, delay)

@@ -29,6 +29,20 @@ def test_overlay_agent_puts_quieter_agent_speech_under_the_user() -> None:
     assert np.any(mixed.audio[: 300 * 16] != 0)  # echo before the user speaks
 
 
+def test_the_overlay_says_where_in_the_reply_its_echo_starts() -> None:
+    """A click in the reply is heard at `start`, the echo's `delay` (and the room's first
+    reflections, which may be louder than the direct sound, up to 80 ms) later."""
+    n, click = 4 * 16_000, int(2.5 * 16_000)
+    reply = np.zeros(n, np.int16)
+    reply[click : click + 160] = 20000
+    for seed in range(8):
+        overlay = overlay_agent(np.zeros(3 * 16_000, np.int16), reply, RNG(seed))
+        loudest = int(np.argmax(np.abs(overlay.audio.astype(np.int32))))
+        heard_at = click - overlay.start + overlay.delay
+        assert 20 * 16 <= overlay.delay <= 250 * 16
+        assert heard_at <= loudest <= heard_at + 80 * 16
+
+
 def test_extend_floor_continues_the_background_not_the_speech() -> None:
     noisy = (RNG(2).standard_normal(16000) * 100).astype(np.int16)
     noisy[4000:8000] = burst(250)

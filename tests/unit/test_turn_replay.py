@@ -16,11 +16,9 @@ from omnivox.lab.evaluation.turn_replay import (
     PartialSource,
     Trace,
     agent_word_times,
-    overlay_start,
     policy_fire_ms,
     trace_clip,
 )
-from omnivox.lab.training.speech_channel import overlay_agent
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.turn.classifier import TurnClassifier, TurnThresholds
 
@@ -114,22 +112,6 @@ def test_the_replay_tells_the_policy_what_the_agent_was_saying() -> None:
 
     assert policy_fire_ms(trace(()), config, tuned) == 700.0
     assert policy_fire_ms(trace(told), config, tuned) is None
-
-
-def test_overlay_start_is_where_the_overlay_takes_the_reply_from() -> None:
-    """A click in the reply is heard where ``overlay_start`` puts it, the echo's delay
-    (20-250 ms) later; it fails if ``overlay_agent`` draws its start differently (the
-    start ranges over 1.5 s here)."""
-    n, click = 4 * SAMPLE_RATE, int(2.5 * SAMPLE_RATE)
-    reply = np.zeros(n, np.int16)
-    reply[click : click + 160] = 20000
-    for seed in range(8):
-        rng = np.random.default_rng(seed)
-        start = overlay_start(n, rng)
-        heard = overlay_agent(np.zeros(3 * SAMPLE_RATE, np.int16), reply, rng).audio
-        loudest = int(np.argmax(np.abs(heard.astype(np.int32))))
-        # The room's first reflections may be louder than the direct sound.
-        assert click - start + 20 * MS <= loudest <= click - start + 300 * MS
 
 
 def test_agent_words_are_told_as_they_end_across_the_reply_s_speech() -> None:
