@@ -43,7 +43,7 @@ _ORDINAL_WORDS = {
     "nine": "ninth", "twelve": "twelfth",
 }  # fmt: skip
 _TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-_COMPOUNDS = {"good bye": "goodbye", "up front": "upfront", "wi fi": "wifi"}
+_COMPOUNDS = {"good bye": "goodbye", "up front": "upfront", "wi fi": "wifi", "to day": "today"}
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?")
 _CURRENCIES = {"$": ("dollar", "cent"), "£": ("pound", "penny"), "€": ("euro", "cent")}

@@ -13,7 +13,12 @@ import pytest
 
 from omnivox.models.talker.base import SpeechChunk
 from omnivox.models.talker.piper import FIRST_WINDOW, MIN_LAST_WINDOW, PiperTalker, windows
-from omnivox.models.talker.piper_text import align_words, split_pieces, word_tokens
+from omnivox.models.talker.piper_text import (
+    FIRST_MAX_WORDS,
+    align_words,
+    split_pieces,
+    word_tokens,
+)
 from omnivox.models.talker.piper_voice import load_voice, voice_files
 
 SR = 16_000
@@ -194,7 +199,7 @@ def test_long_runs_are_cut_before_conjunctions_with_a_short_first_piece() -> Non
     )
     pieces = split_pieces(text)
     words = [len(text[p.start : p.end].split()) for p in pieces]
-    assert words[0] <= 6 and max(words) <= 12 and sum(words) == len(text.split())
+    assert words[0] <= FIRST_MAX_WORDS and max(words) <= 12 and sum(words) == len(text.split())
     assert all(p.boundary == "phrase" and p.mark == "," for p in pieces[:-1])
     assert pieces[-1].boundary == "sentence" and pieces[-1].mark == "."
     assert text[pieces[-1].start :].startswith("and ")

@@ -64,6 +64,7 @@ def test_number_words(n: int, words: str) -> None:
         ("me and you", "me and you"),
         ("pay up front", "pay upfront"),
         ("free Wi-Fi", "free wifi"),
+        ("help you to-day", "help you today"),
         ("", ""),
     ],
 )
