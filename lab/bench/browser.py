@@ -210,10 +210,12 @@ async def run(
     logging.disable(logging.INFO)  # the sessions' and aiohttp's logs would bury the bar
     config = parse_config({"greeting": ""})
     stack = build_stack(config)
-    corpus = load_corpus("asterisk", limit=3 * questions)
-    clips = corpus[:questions]
+    clips = load_corpus("asterisk", limit=questions)
     # Prompts of three words or more, said over the answers (not the questions asked).
-    prompts = [c for c in corpus[questions:] if len(c.text.split()) >= 3][:questions]
+    asked = {c.path for c in clips}
+    others = load_corpus("asterisk", limit=4 * questions)
+    prompts = [c for c in others if c.path not in asked and len(c.text.split()) >= 3]
+    prompts = prompts[:questions]
     results: dict[str, dict[str, dict[str, float | int | None]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         parts = [silence(1.5)]
