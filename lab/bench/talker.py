@@ -18,6 +18,10 @@ sentence at a time after one warm-up sentence, over SENTENCES (30 front-desk ans
   wheel (the `dev` extra), per sentence as speechmos scores it (a clip shorter than
   9.01 s is repeated to that length); skipped when the wheel is missing. Only the P.835
   model is used: speechmos's own `run()` also needs librosa for its P.808 model;
+- `at_once`: AT_ONCE sentences synthesized at the same moment by the one Talker (eight
+  sessions starting their answers together), each drained at once: per synthesis its
+  first audio and its wall-clock real-time factor (p50 / p95); a factor under 1 keeps
+  each stream ahead of its playout;
 - `word_position_ms`: |the Talker's word start - pocketsphinx's forced alignment of the
   same audio| for every word the aligner places, p50/p95 (the aligner works in 10 ms
   frames and is itself off by a few frames; sentences with numbers of 100 or more are
@@ -90,6 +94,7 @@ SENTENCES = (
     "The gym is busiest after work, so mornings are the best time to come.",
 )
 WARM_UP = "Good morning, this sentence warms the talker up."
+AT_ONCE = 8
 # DNSMOS P.835, not personalised: the raw scores' polynomial fits (speechmos/dnsmos.py).
 _DNSMOS_FITS = {
     "sig": np.poly1d([-0.08397278, 1.22083953, 0.0052439]),
@@ -208,6 +213,11 @@ def bench_talker(
         return [await speak(talker, s) for s in progress(sentences, len(sentences), name)]
 
     runs = asyncio.run(all_sentences())
+
+    async def together() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(speak(talker, s) for s in sentences[:AT_ONCE]))
+
+    crowd = asyncio.run(together())
     wide, narrow, quality, errors = [], [], [], []
     for text, run in progress(
         list(zip(sentences, runs, strict=True)), len(runs), f"{name}: scoring"
@@ -234,6 +244,11 @@ def bench_talker(
             if quality
             else None
         ),
+        "at_once": {
+            "n": len(crowd),
+            "first_audio_ms": _percentiles([r["first_s"] * 1000 for r in crowd]),
+            "rtf": _percentiles([r["total_s"] * SAMPLE_RATE / len(r["pcm"]) for r in crowd]),
+        },
         "word_position_ms": {**_percentiles(errors), "words": len(errors)},
         "worst": [{"wer": w, "ref": ref, "hyp": hyp} for w, ref, hyp in worst[:3] if w],
     }
@@ -263,6 +278,13 @@ def format_talker_table(result: dict[str, Any]) -> str:
             f"{name:<8}{first['p50']:>14.0f}/{first['p95']:<9.0f}{r['rtf']:>7.3f}"
             f"{r['wer_16k']:>9.3f}{r['wer_8k_ulaw']:>8.3f}{mos_text:>21}"
             f"{pos['p50']:>15.0f}/{pos['p95']:<4.0f} ({pos['words']})"
+        )
+    for name, r in result["results"].items():
+        crowd = r["at_once"]
+        lines.append(
+            f"{name}: {crowd['n']} at once: first audio {crowd['first_audio_ms']['p50']:.0f} / "
+            f"{crowd['first_audio_ms']['p95']:.0f} ms, real-time factor "
+            f"{crowd['rtf']['p50']:.2f} / {crowd['rtf']['p95']:.2f} (p50 / p95)"
         )
     setup = result["setup"]
     lines.append(
