@@ -6,9 +6,14 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from aiohttp import web
 
 from omnivox.models.thinker.base import Message, PerSessionThinker, ThinkRequest
-from omnivox.models.thinker.errors import ThinkerConnectError, ThinkerProtocolError
+from omnivox.models.thinker.errors import (
+    ThinkerConnectError,
+    ThinkerProtocolError,
+    ThinkerTimeoutError,
+)
 from omnivox.models.thinker.realtime import RealtimeThinker
 
 
@@ -63,3 +68,35 @@ async def test_turn_audio_that_is_not_a_wav_file_is_a_protocol_error() -> None:
         async with contextlib.aclosing(thinker.stream(request)) as events:
             async for _ in events:
                 pass
+
+
+async def test_a_model_that_goes_quiet_mid_answer_fails_the_answer() -> None:
+    received: list[str] = []
+
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:  # reads every event, answers none
+            received.append(msg.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/realtime", socket)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        thinker = RealtimeThinker.from_config(
+            {"url": f"ws://127.0.0.1:{port}/v1/realtime", "idle_timeout_s": 0.3}
+        )
+        with pytest.raises(ThinkerTimeoutError, match=r"sent nothing for 0\.3 s"):
+            async with contextlib.aclosing(
+                thinker.stream(ThinkRequest([Message("user", "hi")]))
+            ) as events:
+                async for _ in events:
+                    pass
+    finally:
+        await runner.cleanup()
+    assert '"response.create"' in received[-1]

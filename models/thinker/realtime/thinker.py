@@ -40,6 +40,7 @@ from omnivox.models.thinker.errors import (
     ThinkerDisconnectedError,
     ThinkerProtocolError,
     ThinkerServerError,
+    ThinkerTimeoutError,
 )
 from omnivox.models.thinker.realtime.conversation import (
     Failed,
@@ -67,6 +68,9 @@ class RealtimeThinkerConfig(BaseModel):
     qwen_output_format: str = "pcm24"
     """qwen: "pcm24" (Qwen3-Omni-Flash-Realtime) or "pcm16" (Qwen-Omni-Turbo-Realtime)."""
     connect_timeout_s: float = Field(5.0, gt=0)
+    idle_timeout_s: float = Field(10.0, gt=0)
+    """An answer under way that sends nothing for this long has failed (a stalled model
+    must not hold the conversation)."""
     end_timeout_s: float = Field(2.0, gt=0)
     """How long a cancelled answer may take to end upstream before the next turn gives
     up on the connection and opens a new one."""
@@ -172,7 +176,17 @@ class RealtimeSession:
             for event in events:
                 await ws.send_str(json.dumps(event))
             while True:
-                out = await answer.get()
+                try:
+                    out = await asyncio.wait_for(answer.get(), self.config.idle_timeout_s)
+                except TimeoutError:
+                    finished = True
+                    await self._disconnect()  # what it might still send is of no use
+                    timeout = self.config.idle_timeout_s
+                    raise ThinkerTimeoutError(
+                        f"the realtime model sent nothing for {timeout:g} s",
+                        "timeout_idle",
+                        timeout,
+                    ) from None
                 if isinstance(out, Finished):
                     finished = True
                     return
