@@ -114,7 +114,8 @@ class RealtimeThinker:
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"thinker.{where}: {first['msg']}") from None
+            message = first["msg"].removeprefix("Value error, ")  # pydantic's own prefix
+            raise ValueError(f"thinker.{where}: {message}") from None
         return cls(config, api_key_from_env(config.api_key_env))
 
     def __repr__(self) -> str:
