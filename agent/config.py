@@ -112,6 +112,18 @@ class RecognizerConfig(_Section):
     """Start the final transcript once the user has been silent this long, before the
     VAD calls it a pause (stop_ms): silence does not change the text, so the final is
     ready when the pause starts and the turn can end sooner. 0: wait for the pause."""
+    final_pass: bool = False
+    """pocketsphinx only: end each utterance with its second pass (fewer errors on
+    telephone speech, 65 % WER against 75 % on the Asterisk prompts, but 0.2 s or more
+    holding the GIL at every final, and no early or interim finals)."""
+
+    @field_validator("final_pass")
+    @classmethod
+    def _pocketsphinx_only(cls, value: bool, info: ValidationInfo) -> bool:
+        backend = info.data.get("backend")
+        if value and backend != "pocketsphinx":
+            raise ValueError(f"only backend pocketsphinx has a second pass (backend is {backend})")
+        return value
 
 
 class ThinkerConfig(_Section):

@@ -152,6 +152,13 @@ def build_talker(config: AgentConfig) -> Talker:
         raise ConfigError(f"talker.voice: {err}") from None
 
 
+def build_recognizer(config: AgentConfig) -> Recognizer:
+    """The configured recognizer, shared by every stack of the process with its options."""
+    r = config.recognizer
+    options = {"final_pass": True} if r.final_pass else {}
+    return create_recognizer(r.backend, **options)
+
+
 def build_stack(config: AgentConfig) -> ModelStack:
     """Load every model named in config. Slow (model loading): call once at start-up."""
     try:
@@ -166,7 +173,7 @@ def build_stack(config: AgentConfig) -> ModelStack:
     talker = build_talker(config)
     if config.echo.cancel:
         _check_echo_canceller()
-    recognizer = create_recognizer(config.recognizer.backend)
+    recognizer = build_recognizer(config)
     classifier = _load_turn_classifier() if config.turns.classifier == "learned" else None
     faces = _load_face_detector() if config.camera.presence else None
     return ModelStack(config, recognizer, thinker, talker, tools, classifier, interventions, faces)

@@ -84,6 +84,19 @@ def test_talker_settings_of_the_other_backend_are_named() -> None:
     assert (cfg.talker.voice, cfg.talker.rate_wpm, cfg.talker.pitch) == ("en-gb", 200, 50)
 
 
+def test_the_pocketsphinx_second_pass_is_a_recognizer_setting() -> None:
+    from omnivox.agent.stack import build_recognizer
+
+    with pytest.raises(ConfigError, match=r"recognizer\.final_pass: .*only backend pocketsphinx"):
+        parse_config({"recognizer": {"final_pass": True}})
+    second = build_recognizer(
+        parse_config({"recognizer": {"backend": "pocketsphinx", "final_pass": True}})
+    )
+    first = build_recognizer(parse_config({"recognizer": {"backend": "pocketsphinx"}}))
+    # A second-pass final ends the utterance: no interim finals mid-turn.
+    assert (second.interim_finals, first.interim_finals) == (False, True)
+
+
 def test_talker_is_built_from_config() -> None:
     from omnivox.agent.stack import build_talker
 
