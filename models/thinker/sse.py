@@ -116,10 +116,7 @@ def _user_parts(
     if text:
         parts.append({"type": "text", "text": text})
     for i, image in enumerate(images):
-        mime = _image_mime(image)
-        if mime is None:
-            raise ValueError(f"ThinkRequest.images[{i}] is not a JPEG, PNG, GIF or WebP image")
-        url = f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
+        url = image_data_url(image, f"ThinkRequest.images[{i}]")
         parts.append({"type": "image_url", "image_url": {"url": url}})
     if audio is not None:
         if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
@@ -129,6 +126,15 @@ def _user_parts(
             data = "data:;base64," + data
         parts.append({"type": "input_audio", "input_audio": {"data": data, "format": "wav"}})
     return parts
+
+
+def image_data_url(image: bytes, what: str = "the image") -> str:
+    """`image` as a `data:` URL of its own type; ValueError naming `what` when it is not
+    a JPEG, PNG, GIF or WebP image."""
+    mime = _image_mime(image)
+    if mime is None:
+        raise ValueError(f"{what} is not a JPEG, PNG, GIF or WebP image")
+    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
 def _image_mime(data: bytes) -> str | None:

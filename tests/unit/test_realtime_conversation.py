@@ -312,3 +312,12 @@ def test_audio_that_is_not_base64_fails_the_answer() -> None:
     c.start(request(Message("user", "x")), AUDIO)
     out = c.receive({"type": "response.output_audio.delta", "delta": "***"})
     assert out == [Failed("the upstream sent audio that is not base64")]
+
+
+def test_openai_dialect_sends_a_snapshot_as_an_input_image_part() -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 16
+    events = conv().start(ThinkRequest([Message("user", "what is this")], images=[jpeg]), AUDIO)
+    [image] = [e for e in events if e["type"] == "conversation.item.create"]
+    part = image["item"]["content"][0]
+    assert part["type"] == "input_image"
+    assert part["image_url"] == "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()

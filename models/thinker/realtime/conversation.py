@@ -34,6 +34,7 @@ from omnivox.models.thinker.base import (
     ToolCallsRequested,
 )
 from omnivox.models.thinker.realtime import dialects as d
+from omnivox.models.thinker.sse import image_data_url
 
 APPEND_SECONDS = 0.25
 """User audio per `input_audio_buffer.append` (servers cap one event's size)."""
@@ -352,9 +353,8 @@ def _image_item(images: list[bytes]) -> dict[str, Any]:
     }
 
 
-def _image_content(jpeg: bytes) -> dict[str, Any]:
-    data = base64.b64encode(jpeg).decode("ascii")
-    return {"type": "input_image", "image_url": f"data:image/jpeg;base64,{data}"}
+def _image_content(image: bytes) -> dict[str, Any]:
+    return {"type": "input_image", "image_url": image_data_url(image, "a camera snapshot")}
 
 
 def _truncate(item_id: str, end_ms: int) -> dict[str, Any]:

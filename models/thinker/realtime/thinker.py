@@ -123,8 +123,8 @@ class RealtimeThinker:
         url = safe_url(URL(self.config.url))
         return f"RealtimeThinker(url={url!r}, model={self.config.model!r}, api_key={key})"
 
-    def for_session(self) -> RealtimeSession:
-        return RealtimeSession(self.config, self._api_key, self.takes_images)
+    def for_session(self) -> UpstreamSession:
+        return UpstreamSession(self.config, self._api_key, self.takes_images)
 
     async def stream(self, request: ThinkRequest) -> AsyncGenerator[ThinkerEvent, None]:
         """One answer on a connection of its own (a caller without a session)."""
@@ -137,7 +137,7 @@ class RealtimeThinker:
             await session.aclose()
 
 
-class RealtimeSession:
+class UpstreamSession:
     """One session's connection: the asyncio shell around UpstreamConversation."""
 
     name = "realtime"
