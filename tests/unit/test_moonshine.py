@@ -15,10 +15,6 @@ from omnivox.models.recognizer.moonshine import (
     MoonshineRecognizer,
     MoonshineTokenizer,
     SegmentedTranscript,
-    _fields,
-    _message,
-    _name_subgraphs,
-    _payload,
     load_moonshine,
     moonshine_model_dir,
     repeated_tail,
@@ -66,22 +62,6 @@ def test_tokenizer_two_byte_lengths() -> None:
 def test_tokenizer_truncated_file_is_an_error() -> None:
     with pytest.raises(ValueError, match="truncated"):
         MoonshineTokenizer.parse(bytes([5]) + b"ab")
-
-
-def test_subgraphs_get_names() -> None:
-    empty_name = _message(2, b"")
-    sub = empty_name + _message(1, _message(4, b"Identity"))  # node with op_type
-    attr = _message(1, b"then_branch") + _message(6, sub)
-    node = _message(4, b"If") + _message(5, attr)
-    graph = _message(1, node) + _message(2, b"main")
-    fixed = _name_subgraphs(graph, "g")
-    node_out = _payload(next(f for n, _, f in _fields(fixed) if n == 1))
-    attr_out = _payload(next(f for n, _, f in _fields(node_out) if n == 5))
-    sub_out = _payload(next(f for n, _, f in _fields(attr_out) if n == 6))
-    names = [_payload(f) for n, _, f in _fields(sub_out) if n == 2]
-    assert len(names) == 1 and names[0].startswith(b"g_")
-    main_names = [_payload(f) for n, _, f in _fields(fixed) if n == 2]
-    assert main_names == [b"main"]
 
 
 def test_repeated_tail_detects_loops_only() -> None:
