@@ -2,19 +2,28 @@
 
 Model inference (onnxruntime, pocketsphinx, eSpeak NG) blocks; it runs here so the event
 loop keeps serving media. The pool is bounded so many sessions queue instead of
-oversubscribing the CPU, and the queue is ordered by what a waiting user feels: the
-work a turn decision waits on (the final transcript, a classifier query) goes before
-speech synthesis, which goes before streaming partials and camera frames. Under load
-the background work waits and arrives in larger batches; the answers do not.
+oversubscribing the CPU, and the queue is ordered by what a waiting user feels: a
+classifier query over the agent (whether to stop talking) goes first, then the work
+an answer waits on (the final transcript, a query at a pause), then speech synthesis,
+then streaming partials and camera frames. Under load the background work waits and
+arrives in larger batches; the answers do not.
+
+Within a priority, jobs run earliest deadline first. A job is due when it is submitted,
+unless the code that submits it says how much of its output is already made and still
+unused (`SPEECH_AHEAD`: a reply's audio made but not yet played): then it is due that
+much later, less a guard. Eight replies synthesised at once, first come first served, made the last
+caller's first words wait for the other callers' third sentences.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from enum import IntEnum
@@ -23,22 +32,43 @@ from typing import Any, ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
+SPEECH_AHEAD: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar(
+    "speech_ahead", default=None
+)
+"""Set by whatever drives a synthesis: seconds of its audio made and not yet played, asked
+when each job of it is submitted (a job is due that much later, less `SPEECH_GUARD_S`)."""
+SPEECH_GUARD_S = 1.0
+"""A synthesis job is due this long before the audio ahead of it runs out: time for it,
+and for the jobs due before it, to run on a loaded machine. Those that close to running
+dry queue first come first served with the first words of other replies (measured at 8
+callers on 2 cores: due only when the audio ran out, replies paused mid-sentence)."""
+
 
 class Priority(IntEnum):
-    URGENT = 0
-    """A turn decision or the start of a reply waits on it."""
-    SPEECH = 1
+    DECISION = 0
+    """Whether to stop talking over someone waits on it, and it takes milliseconds (a
+    classifier query over the agent): not behind other sessions' transcripts."""
+    URGENT = 1
+    """A turn's answer waits on it (the final transcript, the snapshot it goes with)."""
+    SPEECH = 2
     """Keeps speech flowing (synthesis ahead of playout)."""
-    BACKGROUND = 2
+    BACKGROUND = 3
     """Streaming partials, camera frames: late is fine, and they batch up."""
 
 
 class PriorityExecutor(Executor):
-    """A fixed pool of threads taking jobs most urgent first, first come first served
-    within a priority. `submit` (what `loop.run_in_executor` calls) is SPEECH."""
+    """A fixed pool of threads taking jobs most urgent first, earliest due first within a
+    priority (then first come first served). `submit` (what `loop.run_in_executor` calls)
+    is SPEECH, due now."""
 
-    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
-        self._queue: list[tuple[int, int, Future[Any], Callable[[], Any]]] = []
+    def __init__(
+        self,
+        max_workers: int,
+        thread_name_prefix: str,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
+        self._queue: list[tuple[int, float, int, Future[Any], Callable[[], Any]]] = []
         self._order = itertools.count()
         self._ready = threading.Condition()
         self._shutdown = False
@@ -56,11 +86,18 @@ class PriorityExecutor(Executor):
     def submit_at(
         self, priority: Priority, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> Future[T]:
+        return self.submit_due(priority, 0.0, fn, *args, **kwargs)
+
+    def submit_due(
+        self, priority: Priority, later_s: float, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> Future[T]:
+        """Submit a job due `later_s` seconds from now (0: now)."""
         future: Future[T] = Future()
+        due = self._monotonic() + max(0.0, later_s)
         with self._ready:
             if self._shutdown:
                 raise RuntimeError("executor is shut down")
-            job = (int(priority), next(self._order), future, lambda: fn(*args, **kwargs))
+            job = (int(priority), due, next(self._order), future, lambda: fn(*args, **kwargs))
             heapq.heappush(self._queue, job)
             self._ready.notify()
         return future
@@ -82,7 +119,7 @@ class PriorityExecutor(Executor):
         with self._ready:
             self._shutdown = True
             if cancel_futures:
-                for _, _, future, _ in self._queue:
+                for *_, future, _ in self._queue:
                     future.cancel()
                 self._queue.clear()
             self._ready.notify_all()
@@ -97,7 +134,7 @@ class PriorityExecutor(Executor):
                     self._ready.wait()
                 if not self._queue:
                     return
-                _, _, future, call = heapq.heappop(self._queue)
+                *_, future, call = heapq.heappop(self._queue)
                 self._running += 1
             try:
                 if future.set_running_or_notify_cancel():  # else nobody wants the answer
@@ -129,6 +166,10 @@ async def run_blocking(
 async def run_blocking_at(
     priority: Priority, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
 ) -> T:
-    """Run a blocking call on the shared executor at `priority` and await it. Cancelled
-    before a thread took it, it never runs."""
-    return await asyncio.wrap_future(BLOCKING_EXECUTOR.submit_at(priority, fn, *args, **kwargs))
+    """Run a blocking call on the shared executor at `priority` and await it, due as
+    `SPEECH_AHEAD` says (now if unset). Cancelled before a thread took it, it never runs."""
+    ahead = SPEECH_AHEAD.get()
+    later_s = ahead() - SPEECH_GUARD_S if ahead is not None else 0.0
+    return await asyncio.wrap_future(
+        BLOCKING_EXECUTOR.submit_due(priority, later_s, fn, *args, **kwargs)
+    )

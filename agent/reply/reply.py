@@ -23,6 +23,8 @@ from omnivox.agent.reply.sentences import SentenceChunker
 from omnivox.agent.reply.tool_loop import ToolLoop, ToolLoopLimits
 from omnivox.media.audio_files import wav_bytes
 from omnivox.media.clock import Clock
+from omnivox.media.frames import SAMPLE_RATE
+from omnivox.models.blocking import SPEECH_AHEAD
 from omnivox.models.talker.base import SpeechChunk, Talker
 from omnivox.models.thinker.base import Message, Thinker, ToolCall, ToolSpec
 
@@ -135,6 +137,7 @@ class Reply:
         self.error: str | None = None
         self.underrun_frames = 0
         """Frames the transport asked for mid-reply while none was ready: a gap heard."""
+        self._synthesized_samples = 0
         self._producing = True
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
@@ -319,7 +322,9 @@ class Reply:
     ) -> None:
         """Each chunk's speech, in order, into `out`: the next chunk is synthesized while
         the one before still plays (the bounded `out` is the look-ahead), so no chunk
-        waits for its first window after the one before has ended."""
+        waits for its first window after the one before has ended. The Talker's blocking
+        work is due when the audio made so far will have played (`SPEECH_AHEAD`)."""
+        SPEECH_AHEAD.set(self._speech_ahead_s)  # this task's own context
         try:
             while (chunk := await chunks.get()) is not None:
                 if self.timings.first_text_ms is None:
@@ -329,10 +334,15 @@ class Reply:
                     async for piece in speech:
                         if self.timings.first_audio_ms is None:
                             self.timings.first_audio_ms = self.deps.clock.now_ms()
+                        self._synthesized_samples += len(piece.pcm)
                         await out.put(piece)
             await out.put(None)
         except Exception as err:
             await out.put(err)  # the player is still draining `out`: this put returns
+
+    def _speech_ahead_s(self) -> float:
+        """Seconds of this reply's speech made and not yet handed to the transport."""
+        return max(0, self._synthesized_samples - self.playout.played_samples) / SAMPLE_RATE
 
     async def _play(self, speech: asyncio.Queue[_Spoken]) -> None:
         """Feed the playout queue from `speech`, marking where each chunk's words start."""

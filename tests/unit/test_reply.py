@@ -12,6 +12,7 @@ import pytest
 from omnivox.agent.events import Event
 from omnivox.agent.reply.reply import Reply, ReplyDeps
 from omnivox.media.clock import VirtualClock
+from omnivox.models.blocking import SPEECH_AHEAD
 from omnivox.models.talker.base import SpeechChunk
 from omnivox.models.talker.espeak import EspeakTalker
 from omnivox.models.thinker.base import TextDelta
@@ -110,6 +111,8 @@ class ScriptedTalker:
         self.fail_on = fail_on
         self.started: list[str] = []
         self.closed: list[str] = []
+        self.ahead_s: list[float] = []
+        """What `SPEECH_AHEAD` said before each piece: when its blocking work was due."""
 
     async def synthesize(self, text: str) -> AsyncGenerator[SpeechChunk, None]:
         self.started.append(text)
@@ -118,6 +121,8 @@ class ScriptedTalker:
                 raise RuntimeError("voice broke")
             for n in range(self.pieces):
                 await asyncio.sleep(0)
+                ahead = SPEECH_AHEAD.get()
+                self.ahead_s.append(ahead() if ahead is not None else -1.0)
                 yield SpeechChunk(np.full(320, n + 1, np.int16), [(0, 0)] if n == 0 else [])
         finally:
             self.closed.append(text)
@@ -149,6 +154,23 @@ async def test_the_next_sentence_is_synthesized_while_the_one_before_plays() -> 
     # The second sentence's audio follows the first's in order.
     marks = [m for m in reply.playout.marks if m.char == len("First one here. ")]
     assert [m.sample for m in marks] == [20 * 320]
+
+
+async def test_the_talkers_work_is_due_when_the_audio_made_so_far_has_played() -> None:
+    talker = ScriptedTalker(pieces=10)
+    reply, _, clock = scripted_reply(talker, "Only one sentence here.")
+    reply.start()
+    for _ in range(1000):  # nothing played: what is made piles up ahead
+        if len(talker.ahead_s) >= 5:
+            break
+        await asyncio.sleep(0.001)
+    assert talker.ahead_s[0] == 0.0  # the first words: due at once
+    assert talker.ahead_s[1:4] == [0.02, 0.04, 0.06]
+    assert await pull_until(reply, 3, clock) == 3
+    await pull_until(reply, 10_000, clock)
+    assert len(talker.ahead_s) == 10
+    assert talker.ahead_s[-1] < 9 * 0.02  # less what was played meanwhile
+    assert SPEECH_AHEAD.get() is None  # set in the Reply's talker task only
 
 
 async def test_cancel_stops_the_look_ahead_synthesis_too() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from omnivox.agent.turns import queries
 from omnivox.agent.turns.events import (
     ClassifierFailed,
     OverlapScore,
@@ -16,6 +17,7 @@ from omnivox.agent.turns.events import (
     TurnEvent,
 )
 from omnivox.agent.turns.queries import TurnQueries
+from omnivox.models.blocking import Priority
 from omnivox.models.turn.classifier import TurnClassifier
 from omnivox.models.turn.features import TurnContext
 
@@ -70,3 +72,21 @@ async def test_a_failing_model_is_reported_and_the_policy_told(
     await _settle(q)
     assert got == [ClassifierFailed(500.0)]
     assert len(failures) == 1 and "bad model" in failures[0]
+
+
+async def test_over_the_agent_a_query_goes_before_the_finals_at_a_pause_with_them(
+    classifier: TurnClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[Priority] = []
+    real = queries.run_blocking_at
+
+    async def recording(priority: Priority, fn, *args):  # type: ignore[no-untyped-def]
+        asked.append(priority)
+        return await real(priority, fn, *args)
+
+    monkeypatch.setattr(queries, "run_blocking_at", recording)
+    q, got, _ = _queries(classifier)
+    for kind in ("overlap", "pause"):
+        q.submit(_query(kind, 1), np.zeros(8_000, np.int16))  # type: ignore[arg-type]
+        await _settle(q)
+    assert asked == [Priority.DECISION, Priority.URGENT] and len(got) == 2
