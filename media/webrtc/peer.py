@@ -13,7 +13,7 @@ import math
 from collections.abc import Coroutine
 from typing import Any, TypeGuard
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, sdp
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 
@@ -62,7 +62,8 @@ class WebRTCPeer:
         pc.on("datachannel", self._attach_channel)
 
     def agent_track(self) -> AgentAudioTrack:
-        return AgentAudioTrack(self.conversation.pull_audio)
+        track = AgentAudioTrack(self.conversation.pull_audio, lambda: sent_codec(self.pc, track))
+        return track
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         self.tasks.spawn(coro, name)
@@ -132,6 +133,20 @@ class WebRTCPeer:
             ch.send(line)
         elif ch is None and len(self._backlog) < MAX_BACKLOG:
             self._backlog.append(line)
+
+
+def sent_codec(pc: RTCPeerConnection, track: MediaStreamTrack) -> str | None:
+    """The MIME type ("audio/opus") of the codec `pc` sends `track` with; None before
+    the call is negotiated. aiortc sends with the first codec its local description (its
+    offer or answer) lists in the track's m-line."""
+    local = pc.localDescription
+    mid = next((t.mid for t in pc.getTransceivers() if t.sender.track is track), None)
+    if local is None or mid is None:
+        return None
+    for media in sdp.SessionDescription.parse(local.sdp).media:
+        if media.rtp.muxId == mid and media.rtp.codecs:
+            return media.rtp.codecs[0].mimeType
+    return None
 
 
 def _page_message(message: object) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 The outgoing track is pull-based and just-in-time: it sleeps until a frame is due, then
 asks the session for it. Nothing sits in a transport-side buffer, so when a reply is
-cancelled the very next frame sent is already silence.
+cancelled the very next frame sent is already silence. When the call sends Opus it hands
+aiortc Opus packets it encodes itself (opus_packets: silence costs next to nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
 from omnivox.media.pacing import FrameSchedule
+from omnivox.media.webrtc.opus_packets import OPUS_MIME_TYPE, OpusPackets
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +27,42 @@ _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 
 
 class AgentAudioTrack(MediaStreamTrack):
-    """Outgoing agent audio: 20 ms, 16 kHz mono frames pulled from `source` when due."""
+    """Outgoing agent audio: 20 ms, 16 kHz mono frames pulled from `source` when due.
+
+    They go to aiortc as Opus packets if `codec` (the MIME type of the codec the call
+    sends with, asked once, at the first frame: aiortc pulls only once the call is
+    negotiated) is Opus, else as frames for aiortc to encode. Never a mix: aiortc times
+    packets and frames by different clocks."""
 
     kind = "audio"
 
     def __init__(
-        self, source: Callable[[], np.ndarray], monotonic: Callable[[], float] = time.monotonic
+        self,
+        source: Callable[[], np.ndarray],
+        codec: Callable[[], str | None] = lambda: None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self._source = source
+        self._codec = codec
         self._schedule = FrameSchedule(FRAME_SAMPLES / SAMPLE_RATE, monotonic)
+        self.opus: OpusPackets | None = None
         self.frames_sent = 0
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.AudioFrame | av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         index = await self._schedule.wait()
+        if index == 0 and (self._codec() or "").lower() == OPUS_MIME_TYPE:
+            self.opus = OpusPackets()
         pcm = self._source()
+        self.frames_sent += 1
+        if self.opus is not None:
+            return self.opus.packet(pcm, index)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = index * FRAME_SAMPLES
         frame.time_base = _TIME_BASE
-        self.frames_sent += 1
         return frame
 
 

@@ -1,5 +1,6 @@
 """The page's data-channel messages reach the conversation only as sane playout reports;
-anything else is reported once and ignored (fuzzed)."""
+anything else is reported once and ignored (fuzzed). The agent's track learns the codec
+the call sends it with."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCPeerConnection
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCRtpSender
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnivox.agent.reply.playout import ClientPlayout
 from omnivox.media.clock import Clock
-from omnivox.media.webrtc.peer import WebRTCPeer
+from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.media.webrtc.peer import WebRTCPeer, sent_codec
+from omnivox.media.webrtc.tracks import AgentAudioTrack
 
 
 class Listener:
@@ -100,3 +105,43 @@ def test_a_conversation_that_fails_on_a_message_does_not_end_the_call() -> None:
     peer._on_message('{"type": "playout", "delay_ms": 80}')  # logged, not raised
     peer._on_message('{"type": "mouth_to_ear", "reply_id": "r1", "ms": 300}')
     assert listener.mouth_to_ear == [("r1", 300.0)]
+
+
+class Speaker(Listener):
+    def pull_audio(self) -> np.ndarray:
+        return np.zeros(FRAME_SAMPLES, np.int16)
+
+
+async def answered_peer(codecs: list[str] | None) -> tuple[WebRTCPeer, AgentAudioTrack]:
+    """A peer that answered, with the agent's track, an offer preferring `codecs` (MIME
+    types; None: aiortc's own order, Opus first, as browsers offer)."""
+    caller = RTCPeerConnection()
+    transceiver = caller.addTransceiver("audio")
+    if codecs is not None:
+        known = RTCRtpSender.getCapabilities("audio").codecs
+        transceiver.setCodecPreferences([c for m in codecs for c in known if c.mimeType == m])
+    await caller.setLocalDescription(await caller.createOffer())
+    offer = caller.localDescription
+    await caller.close()
+    peer = WebRTCPeer("s1", RTCPeerConnection(), Speaker().open, video_max_fps=2.0)
+    await peer.pc.setRemoteDescription(offer)
+    track = peer.agent_track()
+    peer.pc.addTrack(track)
+    assert sent_codec(peer.pc, track) is None  # not negotiated yet
+    await peer.pc.setLocalDescription(await peer.pc.createAnswer())
+    return peer, track
+
+
+async def test_the_agent_track_learns_the_codec_the_answer_sends_with() -> None:
+    for offered, sent, kind in [
+        (None, "audio/opus", av.Packet),
+        (["audio/PCMU", "audio/opus"], "audio/PCMU", av.AudioFrame),
+        (["audio/PCMA"], "audio/PCMA", av.AudioFrame),
+    ]:
+        peer, track = await answered_peer(offered)
+        try:
+            assert sent_codec(peer.pc, track) == sent
+            assert sent_codec(peer.pc, peer.agent_track()) is None  # not this call's track
+            assert isinstance(await track.recv(), kind)
+        finally:
+            await peer.pc.close()

@@ -130,6 +130,51 @@ async def test_agent_track_pulls_frames_with_continuous_timestamps() -> None:
     assert frames[0].sample_rate == 16000 and track.frames_sent == 3
 
 
+async def test_agent_track_sends_opus_packets_when_the_call_sends_opus() -> None:
+    asked = []
+    speaking = [True]
+    now = [0.0]
+
+    def codec() -> str:
+        asked.append(now[0])
+        return "audio/opus"
+
+    tone = (3000 * np.sin(np.arange(FRAME_SAMPLES) * 2 * np.pi / 40)).astype(np.int16)
+
+    def source() -> np.ndarray:
+        return tone if speaking[0] else np.zeros(FRAME_SAMPLES, np.int16)
+
+    track = AgentAudioTrack(source, codec, monotonic=lambda: now[0])
+    sent = []
+    for i in range(40):
+        speaking[0] = i < 10  # the reply is cancelled at frame 10
+        sent.append(await track.recv())
+        now[0] += 0.02
+    assert all(isinstance(p, av.Packet) for p in sent) and asked == [0.0]
+    assert [p.pts for p in sent] == [i * 960 for i in range(40)]
+    assert track.opus is not None and track.opus.encoded < 20  # the settled silence is resent
+    decoder = av.CodecContext.create("libopus", "r")  # 48 kHz stereo
+    heard = np.concatenate([f.to_ndarray()[0, ::2] for p in sent for f in decoder.decode(p)])
+    # Nothing queued: the cancel is heard at once, but for the codec's 6.5 ms lookahead
+    # and a decaying tail.
+    cancel = 10 * 960
+    assert np.abs(heard[cancel - 960 : cancel]).max() > 2500
+    assert np.abs(heard[cancel + 10 * 48 :]).max() < 200
+    assert not heard[cancel + 2 * 960 :].any()
+
+
+async def test_agent_track_sends_frames_for_aiortc_to_encode_with_other_codecs() -> None:
+    now = [0.0]
+    track = AgentAudioTrack(
+        lambda: np.zeros(FRAME_SAMPLES, np.int16), lambda: "audio/PCMU", lambda: now[0]
+    )
+    for _ in range(3):
+        frame = await track.recv()
+        now[0] += 0.02
+    assert isinstance(frame, av.AudioFrame) and frame.pts == 2 * FRAME_SAMPLES
+    assert track.opus is None
+
+
 # ---- fuzzing: frames of any size, rate and layout become 20 ms, 16 kHz mono frames -----
 
 RATES = st.sampled_from([8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000])
