@@ -222,7 +222,12 @@ class TurnPolicy:
                 self._agent_words.append((event.t_ms, said_words(event.text)))
                 self._forget_agent_words(event.t_ms)
             case PartialTranscript():
+                fresh = event.text != self._partial
                 self._partial = event.text
+                if fresh and self.state is TurnState.OVERLAP and not self._overlap_text:
+                    # Streaming words over the agent are what the query reads: new ones
+                    # are scored now, not up to an interval later.
+                    self._maybe_query(event.t_ms, actions, now=True)
             case PauseTranscript():
                 if event.generation == self.generation and self.awaiting_end_of_turn:
                     self._pause_text = event.text

@@ -382,8 +382,7 @@ def queries(actions: list[TurnAction]) -> list[QueryClassifier]:
 
 def test_overlap_queries_go_one_at_a_time_every_interval() -> None:
     p = overlapping(learned(classifier_interval_ms=100))
-    p.handle(PartialTranscript(1070, "so"))
-    (q,) = queries(p.handle(Tick(1080)))
+    (q,) = queries(p.handle(PartialTranscript(1080, "so")))  # new words: at once
     assert (q.kind, q.generation, q.text) == ("overlap", p.generation, "so")
     assert q.context.agent_speaking and q.context.ms_since_agent_pause == 1080
     assert not queries(ticks(p, 1100, 1400))  # the first is still in flight
@@ -407,12 +406,24 @@ def test_an_answer_about_a_past_overlap_is_dropped_but_frees_the_next_query() ->
 
 def test_the_overlap_words_are_scored_the_moment_they_arrive() -> None:
     p = overlapping(learned())
-    p.handle(PartialTranscript(1070, "way"))
-    (q,) = queries(p.handle(Tick(1080)))
+    (q,) = queries(p.handle(PartialTranscript(1070, "way")))
     p.handle(OverlapScore(1100, 0.3, "way", q.generation))
     p.handle(OverlapTranscript(1110, p.generation - 1, "stale words"))
     (q2,) = queries(p.handle(OverlapTranscript(1120, p.generation, "wait stop")))
     assert q2.text == "wait stop"  # before the interval: the words are new evidence
+
+
+def test_new_streaming_words_over_the_agent_are_scored_at_once() -> None:
+    p = overlapping(learned())
+    (q,) = queries(p.handle(Tick(1080)))
+    assert not queries(p.handle(PartialTranscript(1090, "wait")))  # one query at a time
+    p.handle(OverlapScore(1100, 0.3, "", q.generation))
+    (q2,) = queries(p.handle(PartialTranscript(1120, "wait stop")))
+    assert q2.text == "wait stop"
+    p.handle(OverlapScore(1140, 0.3, "wait stop", q2.generation))
+    assert not queries(p.handle(PartialTranscript(1150, "wait stop")))  # nothing new
+    p.handle(OverlapTranscript(1160, p.generation, "Wait, stop."))
+    assert not queries(p.handle(PartialTranscript(1170, "wait stop it")))  # the final reads
 
 
 def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> None:
