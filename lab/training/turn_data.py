@@ -120,9 +120,11 @@ def held_out(key: str) -> bool:
 
 
 def load_phrases() -> dict[str, list[str]]:
+    # BaseLoader: every phrase is a string. YAML 1.1 reads a bare yes, true or false as a
+    # boolean, which str() made "True": the backchannel "yes" was spoken as "true".
     with PHRASES_FILE.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    return {k: [str(p) for p in v] for k, v in data.items()}
+        data = yaml.load(f, Loader=yaml.BaseLoader)
+    return {k: list(v) for k, v in data.items()}
 
 
 # ---- audio files ---------------------------------------------------------------------

@@ -86,6 +86,12 @@ def test_held_out_split_is_stable_and_about_a_fifth() -> None:
     assert any(v.held_out for v in VOICES) and any(not v.held_out for v in VOICES)
 
 
+def test_phrases_are_read_as_written() -> None:
+    phrases = load_phrases()
+    assert "yes" in phrases["backchannel"] and "false" in phrases["takeover"]
+    assert not {"True", "False"} & {p for v in phrases.values() for p in v}
+
+
 def test_write_labelled_dir(tmp_path: Path) -> None:
     n = write_labelled_dir(tmp_path, [LabelledAudio("a", burst(100), "hold", "so, um")])
     assert n == 1
