@@ -100,6 +100,10 @@ class TurnsConfig(_Section):
     that punctuates heard the question whole. Below it the classifier is sure the user
     holds the turn (a recogniser punctuates a halting "Can you tell me" as a question
     too). None: no such rule."""
+    overlap_final_wait_ms: int = Field(300, ge=0)
+    """When speech over the agent stops undecided, the agent stays ducked this long for
+    the recogniser's final words: a short "stop" or "wait" ends before its words were
+    scored, and stops the agent then; anything else resumes it. 0: resume at once."""
     duck_while_undecided: bool = True
     """Lower the agent's voice while overlapping speech is undecided."""
     duck_db: float = Field(-12.0, le=0.0)

@@ -295,6 +295,10 @@ class Session:
                 self._emit(EventType.TURN_STATE, state=action.state.value)
             case te.UserPaused():
                 self._feed_back(self.speech.paused(), te.PauseTranscript, action.generation)
+            case te.OverlapPaused():
+                self._feed_back(
+                    self.speech.overlap_words(), te.OverlapTranscript, action.generation
+                )
             case te.QueryClassifier():
                 if self._queries is not None:
                     self._queries.submit(action, self.turn_audio.recent(CLASSIFIER_AUDIO_MS))

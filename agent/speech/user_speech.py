@@ -111,6 +111,15 @@ class UserSpeech:
         self.speculative = self._asr.request_final()
         return self.speculative
 
+    def overlap_words(self) -> asyncio.Future[str]:
+        """Speech over the agent stopped undecided: its words so far, from the final
+        recognizer where its finals are cheap mid-turn, else the streaming partial."""
+        if self.interim_finals:
+            return self._asr.request_final()
+        words: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        words.set_result(self.partial)
+        return words
+
     def take_final(self) -> asyncio.Future[str]:
         """The turn ends: its transcript (the speculative final, when there is one)."""
         final, self.speculative = self.speculative or self._asr.request_final(), None

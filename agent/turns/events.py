@@ -164,6 +164,15 @@ class UserPaused:
 
 
 @dataclass(frozen=True, slots=True)
+class OverlapPaused:
+    """Speech over the agent stopped undecided; ask the recognizer for its final words
+    now and feed them back as `OverlapTranscript` with this generation."""
+
+    t_ms: float
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class QueryClassifier:
     """Score the user's recent audio and this text; answer with `OverlapScore` or
     `PauseScore` carrying `generation` (or `ClassifierFailed`)."""
@@ -232,5 +241,12 @@ class Duck:
 
 
 TurnAction = (
-    UserPaused | QueryClassifier | StartReply | CancelReply | StateChanged | TurnDecision | Duck
+    UserPaused
+    | OverlapPaused
+    | QueryClassifier
+    | StartReply
+    | CancelReply
+    | StateChanged
+    | TurnDecision
+    | Duck
 )

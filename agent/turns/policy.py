@@ -27,9 +27,12 @@ transcript it was computed from, and refine them:
   its training data. Words the agent was saying around then (`AgentWords`) are not
   counted as the user's anywhere: an echo no canceller took out reaches the
   recogniser, which transcribes our own reply under a user's "mm okay". While
-  undecided the agent may be ducked, and if the user stops undecided the agent resumes
-  (a false interruption). Speech that starts again within `OVERLAP_JOIN_MS` continues
-  the same overlap ("Wait, ... stop"): a pause inside a phrase is not a new one.
+  undecided the agent may be ducked. If the user stops undecided, the recogniser's final
+  words of the overlap decide within `overlap_final_wait_ms`: a request to wait ("stop",
+  "hold on"), often over before any score could rule, stops the agent; anything else,
+  or no words in time, resumes it (a false interruption). Speech that starts again
+  within `OVERLAP_JOIN_MS` continues the same overlap ("Wait, ... stop"): a pause inside
+  a phrase is not a new one.
   Undecided speech that lasts `max_overlap_ms` takes over.
 - pause: "finished" takes the turn as soon as it is scored; "holding", or a transcript
   that stops on "the", "and", "to", "um", waits up to `max_end_of_turn_silence_ms`; in
@@ -51,6 +54,7 @@ from omnivox.agent.turns.events import (
     CancelReply,
     ClassifierFailed,
     Duck,
+    OverlapPaused,
     OverlapScore,
     OverlapTranscript,
     PartialTranscript,
@@ -158,6 +162,9 @@ class TurnPolicy:
         `OVERLAP_JOIN_MS` continues it."""
         self._agent_words: deque[tuple[float, frozenset[str]]] = deque()
         """What the agent said lately, by when each piece began playing."""
+        self._overlap_closing: tuple[float, float] | None = None
+        """(when, end of speech) of undecided speech over the agent that stopped: its
+        final words decide between stopping the agent and resuming it."""
         self._overlap_verdict_kind: str | None = None
         """"backchannel" once decided; None while undecided."""
         self._pause: _PauseReading | None = None
@@ -235,7 +242,10 @@ class TurnPolicy:
             case OverlapTranscript():
                 if event.generation == self.generation and self.state is TurnState.OVERLAP:
                     self._overlap_text = event.text
-                    self._maybe_query(event.t_ms, actions, now=True)
+                    if self._overlap_closing is not None:
+                        self._close_overlap(event.t_ms, actions)
+                    else:
+                        self._maybe_query(event.t_ms, actions, now=True)
             case OverlapScore():
                 if self._answered(event.generation):
                     self._on_overlap_score(event, actions)
@@ -304,8 +314,10 @@ class TurnPolicy:
         self.generation += 1
         self._pause = None
         self._pause_text = None
-        if rejoin is None:
+        if rejoin is None and self._overlap_closing is None:
             self._overlap_text = ""
+        if self._overlap_closing is not None:
+            self._overlap_closing = None  # speech again: the same overlap goes on
         if self.state is TurnState.LISTENING:
             self._partial = ""
             self._go(TurnState.USER_SPEAKING, ev.t_ms, actions)
@@ -335,19 +347,45 @@ class TurnPolicy:
             actions.append(UserPaused(ev.t_ms, ev.speech_end_ms, self.generation))
             self._maybe_end_turn(ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
-            # Not a take-over (a backchannel, a cough): the agent keeps the floor.
-            onset = self._overlap_onset_ms
-            if self.use_classifier and self._overlap_verdict_kind is None and onset is not None:
-                actions.append(TurnDecision(ev.t_ms, "false_interruption_resumed", onset))
-            if onset is not None:
-                self._overlap_rejoin = (ev.speech_end_ms, onset)
-            self._overlap_onset_ms = None
-            self._unduck(ev.t_ms, actions)
-            self._go(TurnState.AGENT_SPEAKING, ev.t_ms, actions)
+            undecided = self._overlap_verdict_kind is None and self._overlap_onset_ms is not None
+            if self.use_classifier and undecided and self.config.overlap_final_wait_ms > 0:
+                # A short "stop" can end before its words were scored: they decide.
+                self._overlap_closing = (ev.t_ms, ev.speech_end_ms)
+                actions.append(OverlapPaused(ev.t_ms, self.generation))
+            else:
+                self._resume(ev.t_ms, ev.speech_end_ms, actions)
+
+    def _resume(self, t_ms: float, speech_end_ms: float, actions: list[TurnAction]) -> None:
+        """Speech over the agent ended without taking the floor (a backchannel, a
+        cough): the agent keeps it."""
+        onset = self._overlap_onset_ms
+        if self.use_classifier and self._overlap_verdict_kind is None and onset is not None:
+            actions.append(TurnDecision(t_ms, "false_interruption_resumed", onset))
+        if onset is not None:
+            self._overlap_rejoin = (speech_end_ms, onset)
+        self._overlap_closing = None
+        self._overlap_onset_ms = None
+        self._unduck(t_ms, actions)
+        self._go(TurnState.AGENT_SPEAKING, t_ms, actions)
+
+    def _close_overlap(self, t_ms: float, actions: list[TurnAction]) -> None:
+        """The final words of undecided speech over the agent that stopped (or none in
+        time): a request to wait stops the agent, anything else lets it go on."""
+        closing, onset = self._overlap_closing, self._overlap_onset_ms
+        if closing is None or onset is None:
+            return
+        if asks_to_wait(self._overlap_text, self._echoed(onset)):
+            self._overlap_closing = None
+            self._take_over(t_ms, onset, None, actions)
+        else:
+            self._resume(t_ms, closing[1], actions)
 
     def _on_tick(self, ev: Tick, actions: list[TurnAction]) -> None:
         if self.state is TurnState.USER_SPEAKING:
             self._maybe_end_turn(ev.t_ms, actions)
+        elif self._overlap_closing is not None:
+            if ev.t_ms - self._overlap_closing[0] >= self.config.overlap_final_wait_ms:
+                self._close_overlap(ev.t_ms, actions)  # no words in time
         elif self.state is TurnState.OVERLAP:
             self._maybe_barge_in(ev.t_ms, actions)
         self._maybe_query(ev.t_ms, actions)
@@ -357,6 +395,9 @@ class TurnPolicy:
         self._overlap_rejoin = None
         self._agent_asked = ev.heard_text.rstrip().endswith("?")
         if self.state in (TurnState.THINKING, TurnState.AGENT_SPEAKING):
+            self._go(TurnState.LISTENING, ev.t_ms, actions)
+        elif self._overlap_closing is not None:
+            self._resume(ev.t_ms, self._overlap_closing[1], actions)  # and it is over
             self._go(TurnState.LISTENING, ev.t_ms, actions)
         elif self.state is TurnState.OVERLAP:
             # The agent finished while the user was already talking: it is their turn.
@@ -370,8 +411,7 @@ class TurnPolicy:
         if self.state is not TurnState.OVERLAP or onset is None or not self.use_classifier:
             return
         cfg = self.config
-        since = onset - AGENT_ECHO_LEAD_MS
-        echoed = frozenset().union(*(said for t, said in self._agent_words if t >= since))
+        echoed = self._echoed(onset)
         p, words = ev.p_takeover, content_words(ev.text, echoed)
         threshold = self.thresholds.takeover
         support = min(cfg.takeover_support, threshold)
@@ -453,6 +493,11 @@ class TurnPolicy:
         if self.ducked:
             self.ducked = False
             actions.append(Duck(t_ms, False))
+
+    def _echoed(self, onset: float) -> frozenset[str]:
+        """The agent's words from around an overlap's onset on: not the user's."""
+        since = onset - AGENT_ECHO_LEAD_MS
+        return frozenset().union(*(said for t, said in self._agent_words if t >= since))
 
     def _forget_agent_words(self, t_ms: float) -> None:
         """Keep only what an overlap's words may be compared with: the current one's (or

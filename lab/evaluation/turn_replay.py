@@ -132,7 +132,10 @@ class PartialSource:
             if name == "pocketsphinx":
                 return _streamed(stream, audio, times, final_every=None)
             if overlap:
-                return _streamed(stream, audio, times, final_every=INTERIM_FINAL_MS * _MS)
+                # Interim finals, and one at the VAD's stop (the session asks for the
+                # words of speech over the agent that stops undecided).
+                stop = speech[1] + DEFAULT_STOP_MS * _MS
+                return _streamed(stream, audio, times, INTERIM_FINAL_MS * _MS, final_at=stop)
             stop = min(len(audio), speech[1] + DEFAULT_STOP_MS * _MS)
             _streamed(stream, audio, [stop], final_every=None)
             return [(stream.final(), True)] * len(times)
@@ -141,11 +144,15 @@ class PartialSource:
 
 
 def _streamed(
-    stream: RecognizerStream, audio: np.ndarray, times: list[int], final_every: int | None
+    stream: RecognizerStream,
+    audio: np.ndarray,
+    times: list[int],
+    final_every: int | None,
+    final_at: int | None = None,
 ) -> list[tuple[str, bool]]:
     """Feed ``audio`` in frames; at each time the newest text: the latest final that is
-    ready (asked every ``final_every`` samples, ready ``FINAL_LAG_MS`` later), else
-    the streaming partial; with whether it is a final."""
+    ready (asked every ``final_every`` samples and once at ``final_at``, ready
+    ``FINAL_LAG_MS`` later), else the streaming partial; with whether it is a final."""
     out: list[tuple[str, bool]] = []
     partial, fed = "", 0
     finals: list[tuple[int, str]] = []  # (ready at, text)
@@ -154,7 +161,8 @@ def _streamed(
             text = stream.accept(audio[fed : fed + FRAME_SAMPLES])
             fed += FRAME_SAMPLES
             partial = text or partial
-            if final_every is not None and fed % final_every == 0:
+            due = final_every is not None and fed % final_every == 0
+            if due or (final_at is not None and fed - FRAME_SAMPLES < final_at <= fed):
                 finals.append((fed + FINAL_LAG_MS * _MS, stream.final()))
         ready = [text for at, text in finals if at <= t and text]
         out.append((ready[-1], True) if ready else (partial, False))

@@ -118,7 +118,13 @@ def test_state_changes_are_reported_once() -> None:
 
 # ---- with the learned classifier -------------------------------------------------------
 
-from omnivox.agent.turns.events import Duck, OverlapScore, PauseScore, TurnDecision  # noqa: E402
+from omnivox.agent.turns.events import (  # noqa: E402
+    Duck,
+    OverlapPaused,
+    OverlapScore,
+    PauseScore,
+    TurnDecision,
+)
 
 
 def learned(**kw: float) -> TurnPolicy:
@@ -255,7 +261,7 @@ def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> N
 
 
 def test_undecided_then_silence_resumes_and_unducks() -> None:
-    p = overlapping(learned())
+    p = overlapping(learned(overlap_final_wait_ms=0))
     acts = p.handle(OverlapScore(1100, 0.4))
     assert of(acts, Duck) == [Duck(1100, True)]
     acts = p.handle(SpeechStopped(1300, 1140))
@@ -263,6 +269,42 @@ def test_undecided_then_silence_resumes_and_unducks() -> None:
     assert of(acts, Duck) == [Duck(1300, False)]
     assert not of(acts, CancelReply)
     assert p.state is TurnState.AGENT_SPEAKING
+
+
+def test_undecided_speech_that_stopped_resumes_unless_its_final_words_ask_to_wait() -> None:
+    murmur, stop, silent = (overlapping(learned(overlap_final_wait_ms=300)) for _ in range(3))
+    for p in (murmur, stop, silent):
+        p.handle(OverlapScore(1100, 0.4))
+        acts = p.handle(SpeechStopped(1300, 1140))
+        assert of(acts, OverlapPaused) == [OverlapPaused(1300, p.generation)]
+        assert p.ducked and p.state is TurnState.OVERLAP and not of(acts, TurnDecision)
+        assert not of(ticks(p, 1320, 1580), CancelReply)  # waiting for the words
+    acts = murmur.handle(OverlapTranscript(1400, murmur.generation, "Mm-hmm."))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
+    assert murmur.state is TurnState.AGENT_SPEAKING and not murmur.ducked
+    acts = stop.handle(OverlapTranscript(1400, stop.generation, "Stop."))
+    assert of(acts, CancelReply) == [CancelReply(1400, "barge_in", 1000)]
+    acts = silent.handle(Tick(1600))  # no words in time: the agent goes on
+    assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
+    assert silent.state is TurnState.AGENT_SPEAKING
+
+
+def test_speech_again_while_the_words_are_awaited_is_the_same_overlap() -> None:
+    p = overlapping(learned(overlap_final_wait_ms=300))
+    p.handle(OverlapTranscript(1200, p.generation, "Wait,"))
+    p.handle(SpeechStopped(1300, 1140))
+    p.handle(SpeechStarted(1400, 1350))
+    assert p.state is TurnState.OVERLAP and not of(ticks(p, 1420, 1700), TurnDecision)
+    acts = p.handle(OverlapScore(1720, 0.2, "Wait, stop."))
+    assert of(acts, CancelReply) == [CancelReply(1720, "barge_in", 1000)]  # from its onset
+
+
+def test_the_reply_ending_while_the_words_are_awaited_ends_the_overlap() -> None:
+    p = overlapping(learned(overlap_final_wait_ms=300))
+    p.handle(SpeechStopped(1300, 1140))
+    acts = p.handle(AgentReplyFinished(1350))
+    assert p.state is TurnState.LISTENING and not p.ducked and not of(acts, CancelReply)
+    assert not p.handle(OverlapTranscript(1400, p.generation, "Stop."))
 
 
 def test_undecided_speech_that_goes_on_takes_over() -> None:
@@ -466,7 +508,7 @@ def test_a_failed_classifier_leaves_the_floor_to_the_timing_rules() -> None:
 
 
 def test_ducking_is_the_policy_s_own_state() -> None:
-    p = overlapping(learned())
+    p = overlapping(learned(overlap_final_wait_ms=0))
     p.handle(OverlapScore(1100, 0.5))
     assert p.ducked
     p.handle(SpeechStopped(1300, 1240))
@@ -526,7 +568,7 @@ def test_words_the_agent_is_not_saying_still_take_over() -> None:
 
 
 def test_speech_that_resumes_after_a_short_pause_is_the_same_overlap() -> None:
-    p = overlapping(learned())
+    p = overlapping(learned(overlap_final_wait_ms=0))
     p.handle(OverlapScore(1100, 0.4))
     acts = p.handle(SpeechStopped(1400, 1240))  # "Wait," ... the VAD ends it
     assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
@@ -540,7 +582,7 @@ def test_speech_that_resumes_after_a_short_pause_is_the_same_overlap() -> None:
 
 
 def test_speech_after_a_longer_pause_is_a_new_overlap() -> None:
-    p = overlapping(learned())
+    p = overlapping(learned(overlap_final_wait_ms=0))
     p.handle(SpeechStopped(1400, 1240))
     onset = 1240 + OVERLAP_JOIN_MS + 100
     assert not p.continues_overlap(onset)

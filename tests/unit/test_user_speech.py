@@ -147,6 +147,20 @@ async def test_interim_finals_are_spaced_and_never_overlap(
     assert speech.interim_final(1000.0 + 9 * INTERIM_FINAL_MS) is None  # not speaking
 
 
+async def test_speech_over_the_agent_that_stops_gets_its_words_from_a_final(
+    spied: tuple[UserSpeech, SpiedRecognizer],
+) -> None:
+    speech, recognizer = spied
+    pcm = EspeakTalker(voice="en-us", rate_wpm=170).synthesize_pcm("Wait, stop.")
+    speech.push(split_frames(pcm)[0])
+    speech.speech_started(0.0, 20.0, new_turn=True)
+    for frame in split_frames(pcm)[1:]:
+        speech.push(frame)
+    speech.speech_stopped()
+    assert "stop" in (await speech.overlap_words()).lower()
+    assert len(recognizer.calls.finals) == 1
+
+
 async def test_a_recognizer_without_cheap_finals_gets_no_early_or_interim_ones() -> None:
     recognizer = SpiedRecognizer(create_recognizer("pocketsphinx", final_pass=True))
     speech = UserSpeech(recognizer, early_final_ms=64, on_partial=lambda _: None, on_error=print)
@@ -154,6 +168,8 @@ async def test_a_recognizer_without_cheap_finals_gets_no_early_or_interim_ones()
     start_speaking(speech, 0.0)
     speech.maybe_early_final(100.0, user_speaking=True)
     assert speech.interim_final(10 * INTERIM_FINAL_MS) is None
+    speech.partial = "wait"
+    assert await speech.overlap_words() == "wait"  # the streaming partial instead
     await speech.take_final()
     await speech.close()
     assert len(recognizer.calls.finals) == 1  # the turn's own
