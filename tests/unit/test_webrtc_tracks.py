@@ -159,7 +159,7 @@ async def test_agent_track_sends_opus_packets_when_the_call_sends_opus() -> None
     # and a decaying tail.
     cancel = 10 * 960
     assert np.abs(heard[cancel - 960 : cancel]).max() > 2500
-    assert np.abs(heard[cancel + 10 * 48 :]).max() < 200
+    assert np.abs(heard[cancel + 10 * 48 :]).max() < 300  # a tenth of the tone
     assert not heard[cancel + 2 * 960 :].any()
 
 
