@@ -11,8 +11,8 @@ arrives in larger batches; the answers do not.
 Within a priority, jobs run earliest deadline first. A job is due when it is submitted,
 unless the code that submits it says how much of its output is already made and still
 unused (`SPEECH_AHEAD`: a reply's audio made but not yet played): then it is due that
-much later, less a guard. Eight replies synthesised at once, first come first served, made the last
-caller's first words wait for the other callers' third sentences.
+much later, less a guard. Eight replies synthesised at once, first come first served,
+made the last caller's first words wait for the other callers' third sentences.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ SPEECH_AHEAD: contextvars.ContextVar[Callable[[], float] | None] = contextvars.C
 when each job of it is submitted (a job is due that much later, less `SPEECH_GUARD_S`)."""
 SPEECH_GUARD_S = 1.0
 """A synthesis job is due this long before the audio ahead of it runs out: time for it,
-and for the jobs due before it, to run on a loaded machine. Those that close to running
-dry queue first come first served with the first words of other replies (measured at 8
+and for the jobs due before it, to run on a loaded machine. Jobs that near running dry
+queue first come first served with the first words of other replies (measured at 8
 callers on 2 cores: due only when the audio ran out, replies paused mid-sentence)."""
 
 
