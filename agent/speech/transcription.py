@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
+from omnivox.agent.speech.partial_budget import STREAMING_PARTIALS, PartialBudget
 from omnivox.models.blocking import Priority, run_blocking_at
 from omnivox.models.recognizer.base import Recognizer, RecognizerStream
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,12 @@ class TranscriptionWorker:
         recognizer: Recognizer,
         on_partial: Callable[[str], None],
         on_error: Callable[[str], None],
+        budget: PartialBudget = STREAMING_PARTIALS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._recognizer = recognizer
+        self._budget = budget
+        self._monotonic = monotonic
         self._on_partial = on_partial
         self._on_error = on_error
         self._items: deque[np.ndarray | asyncio.Future[str] | str] = deque()
@@ -158,12 +167,15 @@ class TranscriptionWorker:
             pcm = np.concatenate(parts) if len(parts) > 1 else item
             # A final waits behind this audio: it is as urgent as the final itself.
             priority = Priority.URGENT if self._final_waiting() else Priority.BACKGROUND
-            if self._queued_audio() >= MIN_CHUNK_SAMPLES:
-                # Behind real time (the machine is saturated): partials are the first
-                # thing to thin, so that the finals stay on time.
+            behind = self._queued_audio() >= MIN_CHUNK_SAMPLES
+            if behind or not self._budget.allows(self._monotonic()):
+                # Behind real time, or the sessions' partials have had their share of
+                # the process: partials are the first thing to thin, so that the
+                # finals (and the event loop) stay on time.
                 await run_blocking_at(priority, self._stream.catch_up, pcm)
                 return
-            partial = await run_blocking_at(priority, self._stream.accept, pcm)
+            partial, seconds = await run_blocking_at(priority, _timed, self._stream.accept, pcm)
+            self._budget.spend(self._monotonic(), seconds)
             if partial:
                 self._on_partial(partial)
         else:
@@ -171,3 +183,9 @@ class TranscriptionWorker:
             text = await run_blocking_at(Priority.URGENT, stream.final) if stream else ""
             if not item.done():
                 item.set_result(text)
+
+
+def _timed(accept: Callable[[np.ndarray], T], pcm: np.ndarray) -> tuple[T, float]:
+    """`accept(pcm)` and the seconds it took, measured in the thread that ran it."""
+    began = time.perf_counter()
+    return accept(pcm), time.perf_counter() - began

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
+from omnivox.agent.speech.partial_budget import PartialBudget
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.recognizer.factory import create_recognizer
@@ -72,3 +75,23 @@ async def test_a_started_worker_holds_a_decoder_before_the_user_speaks() -> None
     for worker in workers:
         await worker.close()
     assert len(real.pool) == 2
+
+
+async def test_with_the_partials_budget_spent_audio_goes_in_without_partials() -> None:
+    recognizer = SpiedRecognizer(create_recognizer("hybrid"))
+    spent = PartialBudget(share=0.001, burst_s=0.001)
+    spent.spend(0.0, 10.0)  # other sessions' partials took it all
+    partials: list[str] = []
+    worker = TranscriptionWorker(
+        recognizer, partials.append, lambda _e: None, budget=spent, monotonic=lambda: 0.0
+    )
+    pcm = EspeakTalker(voice="en-us+m3", rate_wpm=160).synthesize_pcm("go forward ten meters")
+    worker.start()
+    worker.open_stream()
+    for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        worker.feed(pcm[i : i + FRAME_SAMPLES])
+        await asyncio.sleep(0)
+    text = await worker.request_final()
+    await worker.close()
+    assert recognizer.calls.accept_sizes == [] and recognizer.calls.catch_up_sizes
+    assert partials == [] and "forward" in text.lower()
