@@ -182,6 +182,9 @@ class QueryClassifier:
     generation: int
     text: str
     context: TurnContext
+    settles: bool = False
+    """A pause scored on its final transcript: the answer decides the turn (a query on
+    the streaming partial only stands in until the final comes)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,7 +304,8 @@ class TurnPolicy:
         )
         self._query_in_flight = True
         self._last_query_ms = t_ms
-        actions.append(QueryClassifier(t_ms, kind, self.generation, text, context))
+        settles = kind == "pause" and self._pause_text is not None
+        actions.append(QueryClassifier(t_ms, kind, self.generation, text, context, settles))
 
     # ---- the floor ----------------------------------------------------------------------
 

@@ -51,11 +51,13 @@ class TurnQueries:
 
     async def _run(self, q: QueryClassifier, audio: np.ndarray) -> None:
         try:
-            # Over the agent a query decides whether to stop talking over someone. At a
-            # pause it mostly reads the final transcript, and the answer waits for that
-            # final anyway: it queues with the finals, not ahead of them (eight sessions
-            # scoring every 100 ms ahead of their finals kept every final waiting).
-            priority = Priority.DECISION if q.kind == "overlap" else Priority.URGENT
+            # Over the agent a query decides whether to stop talking over someone, and on
+            # a pause's final transcript whether the turn is over: both go ahead of
+            # other sessions' finals. One on a pause's streaming partial only stands in
+            # for the final: it queues with the finals (eight sessions scoring partials
+            # every 100 ms ahead of their finals kept every final waiting).
+            decides = q.kind == "overlap" or q.settles
+            priority = Priority.DECISION if decides else Priority.URGENT
             scores = await run_blocking_at(
                 priority, self._classifier.score, audio, q.text, q.context
             )

@@ -476,7 +476,7 @@ def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> 
     assert paused.generation == p.generation
     assert not queries(ticks(p, 1320, 1480))  # waiting for the final
     (q,) = queries(p.handle(PauseTranscript(1400, paused.generation, "What are your hours?")))
-    assert (q.kind, q.text) == ("pause", "What are your hours?")
+    assert (q.kind, q.text, q.settles) == ("pause", "What are your hours?", True)
     assert not q.context.agent_speaking
 
     p2 = learned(pause_final_wait_ms=200)
@@ -485,7 +485,7 @@ def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> 
     p2.handle(SpeechStopped(1300, 1140))
     assert not queries(ticks(p2, 1320, 1480))
     (q,) = queries(p2.handle(Tick(1500)))  # the final is late: score the partial
-    assert q.text == "what are your opening"
+    assert (q.text, q.settles) == ("what are your opening", False)
 
 
 def test_the_classifier_hears_whether_the_agent_just_asked_a_question() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,7 +75,7 @@ async def test_a_failing_model_is_reported_and_the_policy_told(
     assert len(failures) == 1 and "bad model" in failures[0]
 
 
-async def test_over_the_agent_a_query_goes_before_the_finals_at_a_pause_with_them(
+async def test_queries_that_decide_go_before_other_sessions_finals(
     classifier: TurnClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[Priority] = []
@@ -86,7 +87,8 @@ async def test_over_the_agent_a_query_goes_before_the_finals_at_a_pause_with_the
 
     monkeypatch.setattr(queries, "run_blocking_at", recording)
     q, got, _ = _queries(classifier)
-    for kind in ("overlap", "pause"):
-        q.submit(_query(kind, 1), np.zeros(8_000, np.int16))  # type: ignore[arg-type]
+    settling = replace(_query("pause", 1), settles=True)
+    for query in (_query("overlap", 1), _query("pause", 1), settling):
+        q.submit(query, np.zeros(8_000, np.int16))
         await _settle(q)
-    assert asked == [Priority.DECISION, Priority.URGENT] and len(got) == 2
+    assert asked == [Priority.DECISION, Priority.URGENT, Priority.DECISION] and len(got) == 3
