@@ -17,6 +17,7 @@ time again at the next start.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -154,7 +155,7 @@ def _quantize(ort_path: Path, out: Path) -> None:
     # Imported here: the quantisation tools pull in modules only this step needs.
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp, _quiet_quantizer():
         folded = Path(tmp) / "folded.onnx"
         _fold(foldable_onnx(ort_path), folded)
         quantize_dynamic(
@@ -164,6 +165,18 @@ def _quantize(ort_path: Path, out: Path) -> None:
             op_types_to_quantize=["MatMul", "Gather"],
             extra_options={"EnableSubgraph": True},  # the merged decoder's If branches
         )
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """onnxruntime's quantiser logs a line per tensor (and advice) on the root logger:
+    ~130 lines at a first start. It runs while the models load, before any session."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def int8_session(

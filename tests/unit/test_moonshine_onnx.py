@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import onnx
@@ -43,10 +44,16 @@ def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert cache_dir() == tmp_path / "own"
 
 
-def test_int8_encoder_is_made_once_then_read_from_the_cache(tmp_path: Path) -> None:
+def test_int8_encoder_is_made_once_then_read_from_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     source = moonshine_model_dir() / "encoder_model.ort"
     options = ort.SessionOptions()
-    session = int8_session(source, options, cache=tmp_path)
+    with caplog.at_level(logging.INFO):
+        session = int8_session(source, options, cache=tmp_path)
+    # Our one line, not the quantiser's line per tensor.
+    assert [r.name for r in caplog.records] == ["omnivox.models.recognizer.moonshine_onnx"]
+    assert logging.root.manager.disable == logging.NOTSET  # logging is back as it was
     made = list(tmp_path.iterdir())
     assert len(made) == 1 and made[0].suffix == ".onnx"  # no partial file left behind
     kinds = {node.op_type for node in onnx.load(str(made[0])).graph.node}
