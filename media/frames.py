@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import av
 import numpy as np
 
 from omnivox.kernels._pcm import require_pcm
@@ -82,3 +83,10 @@ def split_frames(pcm: np.ndarray, start: int = 0) -> list[AudioFrame]:
     return [
         AudioFrame(chunk, SAMPLE_RATE, start + i * FRAME_SAMPLES) for i, chunk in enumerate(chunks)
     ]
+
+
+def av_mono_frame(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> av.AudioFrame:
+    """Mono int16 samples as a PyAV frame (for its codecs and resamplers)."""
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    return frame

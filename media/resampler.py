@@ -9,6 +9,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
+from omnivox.media.frames import av_mono_frame
+
 
 class PcmResampler:
     """Streaming mono int16 resampling with a delay of about a millisecond."""
@@ -21,8 +23,7 @@ class PcmResampler:
     def process(self, pcm: np.ndarray) -> np.ndarray:
         if not len(pcm):  # libswresample fails on an empty frame (an empty media payload)
             return np.zeros(0, dtype=np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = self.src_rate
+        frame = av_mono_frame(pcm, self.src_rate)
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
 

@@ -66,7 +66,7 @@ from omnivox.kernels.level import rms_dbfs
 from omnivox.lab.bench.idle_cpu import ServerProcess, cpu_seconds, offer, serve
 from omnivox.lab.bench.latency import percentile_stats, trim_silence
 from omnivox.lab.training.turn_data import progress
-from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, av_mono_frame
 from omnivox.media.webrtc import receive_buffer
 from omnivox.media.webrtc.liveness import tolerate_late_consent_answers
 
@@ -314,8 +314,7 @@ class MicTrack(MediaStreamTrack):
         pcm = np.zeros(FRAME_SAMPLES, np.int16)
         chunk, self._queued = self._queued[:FRAME_SAMPLES], self._queued[FRAME_SAMPLES:]
         pcm[: len(chunk)] = chunk
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
+        frame = av_mono_frame(pcm)
         frame.pts = self.sent_samples
         frame.time_base = FRAME_TIME_BASE
         self.sent_samples += FRAME_SAMPLES

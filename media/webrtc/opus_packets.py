@@ -18,7 +18,7 @@ import fractions
 import av
 import numpy as np
 
-from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, av_mono_frame
 
 OPUS_MIME_TYPE = "audio/opus"
 OPUS_CLOCK_RATE = 48000
@@ -68,8 +68,6 @@ class OpusPackets:
         return packet
 
     def _encode(self, pcm: np.ndarray) -> bytes:
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        (packet,) = self._codec.encode(frame)  # libopus makes one packet of each 20 ms
+        (packet,) = self._codec.encode(av_mono_frame(pcm))  # libopus makes one packet of each 20 ms
         self.encoded += 1
         return bytes(packet)

@@ -17,7 +17,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer
+from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, Reframer, av_mono_frame
 from omnivox.media.pacing import FrameSchedule
 from omnivox.media.webrtc.opus_packets import OPUS_MIME_TYPE, OpusPackets
 
@@ -59,8 +59,7 @@ class AgentAudioTrack(MediaStreamTrack):
         self.frames_sent += 1
         if self.opus is not None:
             return self.opus.packet(pcm, index)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
+        frame = av_mono_frame(pcm)
         frame.pts = index * FRAME_SAMPLES
         frame.time_base = _TIME_BASE
         return frame
