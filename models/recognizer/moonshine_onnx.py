@@ -187,23 +187,28 @@ def int8_session(
     digest.update(f"{ort.__version__}/{RECIPE}".encode())
     folder = cache or cache_dir()
     target = folder / f"moonshine-{ort_path.stem}-{digest.hexdigest()[:16]}.onnx"
-    if not target.is_file():
-        log.info("preparing %s for onnxruntime (once; cached in %s)", ort_path.name, folder)
+    if target.is_file():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=folder, suffix=".partial")
-            os.close(fd)
-        except OSError as err:
-            log.warning("cannot cache the Moonshine model in %s (%s)", folder, err)
-            with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp:
-                _quantize(ort_path, Path(tmp) / target.name)
-                return _session(Path(tmp) / target.name, options)
-        partial = Path(name)
-        try:
-            _quantize(ort_path, partial)
-            os.replace(partial, target)  # atomic: a concurrent start sees all or nothing
-        finally:
-            partial.unlink(missing_ok=True)
+            return _session(target, options)
+        except Exception as err:  # onnxruntime's errors derive from Exception only
+            log.warning("the cached %s is unreadable (%s): making it again", target, err)
+            target.unlink(missing_ok=True)
+    log.info("preparing %s for onnxruntime (once; cached in %s)", ort_path.name, folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, suffix=".partial")
+        os.close(fd)
+    except OSError as err:
+        log.warning("cannot cache the Moonshine model in %s (%s)", folder, err)
+        with tempfile.TemporaryDirectory(prefix="omnivox-moonshine-") as tmp:
+            _quantize(ort_path, Path(tmp) / target.name)
+            return _session(Path(tmp) / target.name, options)
+    partial = Path(name)
+    try:
+        _quantize(ort_path, partial)
+        os.replace(partial, target)  # atomic: a concurrent start sees all or nothing
+    finally:
+        partial.unlink(missing_ok=True)
     return _session(target, options)
 
 

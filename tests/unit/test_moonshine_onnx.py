@@ -71,3 +71,13 @@ def test_an_unwritable_cache_still_gives_a_session(tmp_path: Path) -> None:
         moonshine_model_dir() / "encoder_model.ort", ort.SessionOptions(), blocked
     )
     assert session.get_inputs()[0].name == "input_values"
+
+
+def test_a_damaged_cache_file_is_made_again(tmp_path: Path) -> None:
+    source = moonshine_model_dir() / "encoder_model.ort"
+    int8_session(source, ort.SessionOptions(), cache=tmp_path)
+    (cached,) = tmp_path.iterdir()
+    cached.write_bytes(cached.read_bytes()[:1000])  # a disk that lost most of it
+    session = int8_session(source, ort.SessionOptions(), cache=tmp_path)
+    assert session.get_inputs()[0].name == "input_values"
+    assert cached.stat().st_size > 1000
