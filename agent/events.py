@@ -26,6 +26,7 @@ class EventType(StrEnum):
     VAD_START = "vad_start"
     VAD_STOP = "vad_stop"
     ECHO_GATE = "echo_gate"
+    ECHO_PATH = "echo_path"
     TRANSCRIPT_PARTIAL = "transcript_partial"
     TRANSCRIPT_FINAL = "transcript_final"
     # turn taking

@@ -22,7 +22,7 @@ from omnivox.agent.events import Emitter, EventSink, EventType
 from omnivox.agent.interventions.chain import Intervention, ToolsIntervention
 from omnivox.agent.reply.replies import Replies
 from omnivox.agent.reply.reply import Reply, ReplyTimings, gather_user_media
-from omnivox.agent.speech.echo_gate import EchoGate, EchoGateSettings
+from omnivox.agent.speech.echo_control import EchoControl
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.agent.speech.turn_audio import TurnAudio
 from omnivox.agent.speech.user_speech import UserSpeech
@@ -33,7 +33,7 @@ from omnivox.agent.turns.queries import TurnQueries
 from omnivox.agent.vision.visitors import Visitors
 from omnivox.media.call_control import CallControl
 from omnivox.media.clock import Clock
-from omnivox.media.echo_canceller import EchoCanceller
+from omnivox.media.echo_presence import EchoState
 from omnivox.media.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
 CLASSIFIER_AUDIO_MS = 3000
@@ -94,8 +94,7 @@ class Session:
             on_error=lambda msg: self._emit.error(msg, source="recognizer"),
         )
         self.turn_audio = TurnAudio()
-        self._echo: EchoCanceller | None = None
-        self._echo_gate: EchoGate | None = None
+        self._echo: EchoControl | None = None
         if config.echo.cancel:
             self.cancel_echo()
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
@@ -158,11 +157,14 @@ class Session:
         self.visitors.tick()
         raw = frame.pcm
         if self._echo is not None:
-            frame = dataclasses.replace(frame, pcm=self._echo.process(frame.pcm))
+            heard, change = self._echo.clean(raw)
+            frame = dataclasses.replace(frame, pcm=heard)
+            if change is not None:
+                self._echo_path_found(change)
         now = self.clock.now_ms()
         vad_events = self.vad.process(frame.pcm, frame.t_ms)
-        if self._echo_gate is not None:
-            vad_events, verdicts = self._echo_gate.process(frame.t_ms, raw, frame.pcm, vad_events)
+        if self._echo is not None:
+            vad_events, verdicts = self._echo.gate(frame.t_ms, raw, frame.pcm, vad_events)
             for verdict in verdicts:
                 self._emit(EventType.ECHO_GATE, **verdict.fields())
         self.speech.push(frame)
@@ -230,9 +232,7 @@ class Session:
         if reply is not None:
             self._tell_agent_words(reply)
         if self._echo is not None:
-            self._echo.reference(frame)
-        if self._echo_gate is not None:
-            self._echo_gate.reference(frame)
+            self._echo.sent(frame)
         return frame
 
     def _tell_agent_words(self, reply: Reply) -> None:
@@ -255,9 +255,8 @@ class Session:
         if self._echo is not None:
             return
         echo = self.config.echo
-        self._echo = EchoCanceller(noise_suppression=echo.noise_suppression)
-        if echo.gate:
-            self._echo_gate = EchoGate(EchoGateSettings(margin_db=echo.gate_margin_db))
+        margin = echo.gate_margin_db if echo.gate else None
+        self._echo = EchoControl(noise_suppression=echo.noise_suppression, gate_margin_db=margin)
 
     def report_mouth_to_ear(self, reply_id: str, ms: float) -> None:
         """The page's own figure for a reply, logged and sent back beside the server's."""
@@ -267,16 +266,21 @@ class Session:
         """The far end says agent audio takes `delay_ms` from being sent to being played."""
         self.replies.client_playout.report(delay_ms)
         if self._echo is not None:
-            self._echo.set_delay_ms(delay_ms)
+            self._echo.playout_delay(delay_ms)
 
     def report_echo_path(self, delay_ms: float, gain_db: float) -> None:
         """A local transport measured its echo path (speaker to microphone): the
         canceller's delay hint, and where the echo gate looks for our own voice."""
         if self._echo is not None:
-            self._echo.set_delay_ms(delay_ms)
-        if self._echo_gate is not None:
-            self._echo_gate.set_delay_ms(delay_ms)
-            self._echo_gate.set_path_gain_db(gain_db)
+            self._echo.path_measured(delay_ms, gain_db)
+
+    def _echo_path_found(self, state: EchoState) -> None:
+        """The echo watch concluded: an `echo_path` event (and a log line) says which."""
+        path = self._echo.path if self._echo is not None else None
+        fields: dict[str, object] = {"state": state.value}
+        if state is EchoState.PRESENT and path is not None:
+            fields.update(delay_ms=round(path.delay_ms, 1), gain_db=round(path.gain_db, 1))
+        self._emit(EventType.ECHO_PATH, **fields)
 
     # ---- decisions ---------------------------------------------------------------------
 

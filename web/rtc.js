@@ -3,12 +3,15 @@
 
 import { deleteSession, exchangeOffer, fetchIceConfiguration } from './signaling.js';
 
-// `?echo=server`: the browser's echo canceller off, the server's on for this call (it has
-// what a browser lacks, the exact reference of what it plays). For a browser whose own
-// canceller erases the user's speech said over the agent's voice (Firefox's has been seen
-// to). Not the default: with no echo to learn from (headphones), the server's canceller
-// damps the user's voice while the agent talks, and interruptions are missed.
-const SERVER_CANCELS_ECHO = new URLSearchParams(window.location.search).get('echo') === 'server';
+// Whose echo canceller runs: the browser's, or the server's (the browser's off), which has
+// what a browser lacks, the exact reference of what it plays, and watches whether any echo
+// comes back at all (with headphones it then passes the voice untouched). Firefox's own
+// canceller erases the user's speech said over the agent's voice, even with no echo path,
+// so Firefox uses the server's; Chromium's works, and keeps it. `?echo=server` or
+// `?echo=browser` chooses for any browser.
+const ECHO_PARAM = new URLSearchParams(window.location.search).get('echo');
+const IS_FIREFOX = /\bFirefox\//.test(navigator.userAgent);
+const SERVER_CANCELS_ECHO = ECHO_PARAM === 'server' || (ECHO_PARAM !== 'browser' && IS_FIREFOX);
 const MIC_CONSTRAINTS = { echoCancellation: !SERVER_CANCELS_ECHO, noiseSuppression: true, autoGainControl: true };
 const CAMERA_CONSTRAINTS = { width: { ideal: 640, max: 640 }, height: { ideal: 480, max: 480 } };
 const PLAYOUT_REPORT_MS = 200;

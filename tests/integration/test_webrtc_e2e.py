@@ -222,7 +222,7 @@ async def test_firefox_with_a_room_echo_never_interrupts_itself(
     rules_server: RunningServer, tmp_path: Path
 ) -> None:
     """The page's speaker looped into its microphone, 60 ms late at full level; the page
-    (`?echo=server`) turns Firefox's canceller off and the server cancels the echo with
+    turns Firefox's canceller off (its default there) and the server cancels the echo with
     what it plays, so over a whole answer the agent never takes its own voice for the
     user's (the rules server stops a reply after 200 ms of anything it calls speech)."""
     if missing := missing_prerequisites("firefox"):
@@ -233,7 +233,7 @@ async def test_firefox_with_a_room_echo_never_interrupts_itself(
         tmp_path / "q.wav", silence(2.0), speech("How do I get there by bus?"), silence(20.0)
     )
     async with launch_firefox(wav, echo_delay_ms=60) as page:
-        await open_page(page, rules_server, "?echo=server")
+        await open_page(page, rules_server)
         done = await wait_for_event(page, "reply_done", 60)
         events = await page.evaluate("() => window.omnivox.events")
     assert [e for e in events if e["type"] == "reply_cancelled"] == []
@@ -242,3 +242,35 @@ async def test_firefox_with_a_room_echo_never_interrupts_itself(
     started = spoken[0]["t_ms"]
     heard = [e for e in events if e["type"] == "transcript_final" and e["t_ms"] > started]
     assert heard == [], f"the agent heard its own voice: {heard}"
+
+
+async def test_firefox_with_no_echo_path_hears_the_user_over_the_agent_intact(
+    rules_server: RunningServer, tmp_path: Path
+) -> None:
+    """Firefox's own canceller erases speech said over the agent; the server's, with no
+    echo to learn from, damps it. The server finds there is no echo path while the agent
+    talks and passes the microphone untouched: a sentence said over the answer is heard."""
+    if missing := missing_prerequisites("firefox"):
+        pytest.skip(f"needs {', '.join(missing)} (./dev test installs them)")
+    from omnivox.lab.firefox import launch_firefox
+
+    over = "please tell me where I can park my car and how much it costs for a day"
+    wav = write_user_wav(
+        tmp_path / "over.wav",
+        silence(2.0),
+        speech("How do I get there by bus?"),
+        silence(3.5),
+        speech(over, voice="en-gb+f2"),
+        silence(6.0),
+    )
+    async with launch_firefox(wav) as page:
+        await open_page(page, rules_server)
+        cancel = await wait_for_event(
+            page, "reply_cancelled", 60, lambda e: e["reason"] == "barge_in"
+        )
+        absent = await wait_for_event(page, "echo_path", 1)
+        final = await wait_for_event(
+            page, "transcript_final", 30, lambda e: e["t_ms"] > cancel["t_ms"]
+        )
+    assert absent["state"] == "absent" and absent["t_ms"] < cancel["t_ms"]
+    assert word_error_rate(over, final["text"]) <= 0.3, final["text"]

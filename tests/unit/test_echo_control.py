@@ -1,0 +1,64 @@
+"""Canceller, gate and echo watch together, as a session drives them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omnivox.agent.speech.echo_control import EchoControl
+from omnivox.lab.simulate import EchoPath
+from omnivox.media.echo_presence import EchoState
+from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES
+from omnivox.models.talker.espeak import EspeakTalker
+from omnivox.models.vad import VadEvent
+
+AGENT = "Our opening hours are nine to five on weekdays, and ten to four on Saturdays."
+
+
+def _agent() -> np.ndarray:
+    pcm = EspeakTalker(voice="en-us", rate_wpm=170).synthesize_pcm(AGENT)
+    return np.concatenate([pcm, np.zeros(-len(pcm) % FRAME_SAMPLES, np.int16)])
+
+
+def _run(control: EchoControl, sent: np.ndarray, heard: np.ndarray) -> list[EchoState]:
+    changes = []
+    for i in range(0, len(sent), FRAME_SAMPLES):
+        control.sent(sent[i : i + FRAME_SAMPLES])
+        _, change = control.clean(heard[i : i + FRAME_SAMPLES])
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def test_with_no_echo_the_microphone_passes_untouched_and_the_gate_stands_aside() -> None:
+    agent = _agent()
+    control = EchoControl(noise_suppression=False, gate_margin_db=10.0)
+    assert _run(control, agent, np.zeros_like(agent)) == [EchoState.ABSENT]
+    user = np.full(FRAME_SAMPLES, 300, np.int16)
+    control.sent(agent[:FRAME_SAMPLES])
+    heard, _ = control.clean(user)
+    assert np.array_equal(heard, user)
+    onset = [VadEvent("start", 0.0, 0.0)]
+    assert control.gate(FRAME_MS, user, heard, onset) == (onset, [])
+
+
+def test_an_echo_found_tunes_the_canceller_and_its_output_is_used() -> None:
+    agent = _agent()
+    path = EchoPath(gain_db=-10.0, delay_ms=120.0)
+    echo = np.convolve(agent.astype(np.float64), path.impulse_response())[: len(agent)]
+    heard = np.rint(echo).astype(np.int16)
+    control = EchoControl(noise_suppression=False, gate_margin_db=None)
+    assert _run(control, agent, heard) == [EchoState.PRESENT]
+    assert control.path is not None and abs(control.path.delay_ms - 120.0) < 30
+    control.sent(agent[:FRAME_SAMPLES])
+    cleaned, _ = control.clean(heard[:FRAME_SAMPLES])
+    assert not np.array_equal(cleaned, heard[:FRAME_SAMPLES])
+
+
+def test_a_measured_path_is_trusted_over_the_watch() -> None:
+    control = EchoControl(noise_suppression=False, gate_margin_db=10.0)
+    control.path_measured(80.0, -12.0)
+    assert control.state is EchoState.PRESENT
+    assert control.path is not None and control.path.delay_ms == 80.0
+    agent = _agent()
+    assert _run(control, agent, np.zeros_like(agent)) == []  # the watch no longer runs
+    assert control.state is EchoState.PRESENT
