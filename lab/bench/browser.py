@@ -11,9 +11,11 @@ source). Per reply it reports, on the page's own audio clock:
 - the server's share, its `voice_to_voice_ms` (media clock), and the rest, the page's and
   the network's share: capture, Opus, both jitter buffers, pacing, decoding;
 and per connection (greeting on) how long after Connect the first agent audio plays; and,
-in a call of its own, whether speech said over the agent's answer reaches the recognizer
-intact (each question is followed, while its answer plays, by another prompt: the share
-of those prompts whose words the server's final transcripts hold, at least 80 % of them).
+in a call of its own that starts as a person's does, with the shipped greeting (meanwhile
+the server learns whether the far end plays the agent back), whether speech said over
+the agent's answer reaches the recognizer intact (each question is followed, while its
+answer plays, by another prompt: the share of those prompts whose words the server's
+final transcripts hold, at least 80 % of them).
 Also the page's receive delay (network + jitter buffer, from WebRTC stats) and the
 server's event-loop lag. p50 / p95 over all replies; a progress bar on stderr.
 """
@@ -53,6 +55,8 @@ from omnivox.lab.speech_corpus import load_corpus
 from omnivox.lab.training.turn_data import progress
 from omnivox.lab.user_track import silence, write_user_wav
 
+GREETING_S = 6.0
+"""Silence before the first question of the over-agent call: the greeting plays."""
 GAP_S = 9.0
 """Silence after each question: room for the answer before the next one."""
 OVER_AFTER_S = 1.6
@@ -125,10 +129,9 @@ async def conversation(
 
 
 async def first_audio(
-    stack: ModelStack, browser: Browser, wav: Path, out: dict[str, list[float]]
+    config: AgentConfig, stack: ModelStack, browser: Browser, wav: Path, out: dict[str, list[float]]
 ) -> None:
     """Connect with the greeting on: how soon after Connect the agent is heard."""
-    config = parse_config({})
     async with connected(config, stack, browser, wav) as (_, page):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FIRST_AUDIO_TIMEOUT_S
@@ -209,6 +212,7 @@ async def run(
 ) -> dict[str, dict[str, dict[str, float | int | None]]]:
     logging.disable(logging.INFO)  # the sessions' and aiohttp's logs would bury the bar
     config = parse_config({"greeting": ""})
+    greeted = parse_config({})
     stack = build_stack(config)
     clips = load_corpus("asterisk", limit=questions)
     # Prompts of three words or more, said over the answers (not the questions asked).
@@ -222,7 +226,7 @@ async def run(
         for clip in clips:
             parts += [clip.pcm, silence(GAP_S)]
         talk = write_user_wav(Path(tmp) / "talk.wav", *parts)
-        parts = [silence(1.5)]
+        parts = [silence(GREETING_S)]
         for clip, prompt in zip(clips, prompts, strict=False):
             parts += [clip.pcm, silence(OVER_AFTER_S), prompt.pcm, silence(GAP_S)]
         over = write_user_wav(Path(tmp) / "over.wav", *parts)
@@ -237,9 +241,9 @@ async def run(
                 await conversation(config, stack, browser, talk, len(clips), figures[browser])
             elif step == "over":
                 said = [p.text for p in prompts[: len(clips)]]
-                await over_agent(config, stack, browser, over, said, figures[browser])
+                await over_agent(greeted, stack, browser, over, said, figures[browser])
             else:
-                await first_audio(stack, browser, quiet, figures[browser])
+                await first_audio(greeted, stack, browser, quiet, figures[browser])
     for browser in browsers:
         results[browser] = {
             key: summary(figures[browser][key], share=key in SHARES) for key, _ in METRICS
