@@ -51,6 +51,8 @@ class TranscriptionWorker:
         self._on_partial = on_partial
         self._on_error = on_error
         self._items: deque[np.ndarray | asyncio.Future[str] | str] = deque()
+        self._decisive: set[asyncio.Future[str]] = set()
+        """Final requests that decide a turn (see `request_final`)."""
         self._wake = asyncio.Event()
         self._stream: RecognizerStream | None = None
         self._in_flight = False
@@ -82,8 +84,12 @@ class TranscriptionWorker:
     def _queued_audio(self) -> int:
         return sum(len(item) for item in self._items if isinstance(item, np.ndarray))
 
-    def _final_waiting(self) -> bool:
-        return any(isinstance(item, asyncio.Future) for item in self._items)
+    def _final_waiting(self) -> Priority | None:
+        """The priority of the most urgent final request queued, if any."""
+        finals = [item for item in self._items if isinstance(item, asyncio.Future)]
+        if not finals:
+            return None
+        return Priority.DECISION if self._decisive.intersection(finals) else Priority.URGENT
 
     def _put(self, item: np.ndarray | asyncio.Future[str] | str) -> None:
         self._items.append(item)
@@ -96,8 +102,14 @@ class TranscriptionWorker:
     def feed(self, pcm: np.ndarray) -> None:
         self._put(pcm)
 
-    def request_final(self) -> asyncio.Future[str]:
+    def request_final(self, decides: bool = False) -> asyncio.Future[str]:
+        """The text of everything fed so far. `decides`: the turn's end waits on it (a
+        pause's final, most often the early final's answer again, at no cost): it goes
+        ahead of other sessions' finals on the executor, as the query reading it does."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if decides:
+            self._decisive.add(fut)
+            fut.add_done_callback(self._decisive.discard)
         self._put(fut)
         return fut
 
@@ -165,10 +177,12 @@ class TranscriptionWorker:
             if self._stream is None:
                 self._stream = self._recognizer.new_stream()
             pcm = np.concatenate(parts) if len(parts) > 1 else item
-            # A final waits behind this audio: it is as urgent as the final itself.
-            priority = Priority.URGENT if self._final_waiting() else Priority.BACKGROUND
+            # A final waits behind this audio: it is as urgent as the final itself, and
+            # a partial now would come after the final's words anyway.
+            final = self._final_waiting()
+            priority = Priority.BACKGROUND if final is None else final
             behind = self._queued_audio() >= MIN_CHUNK_SAMPLES
-            if behind or not self._budget.allows(self._monotonic()):
+            if behind or final is not None or not self._budget.allows(self._monotonic()):
                 # Behind real time, or the sessions' partials have had their share of
                 # the process: partials are the first thing to thin, so that the
                 # finals (and the event loop) stay on time.
@@ -180,7 +194,8 @@ class TranscriptionWorker:
                 self._on_partial(partial)
         else:
             stream = self._stream
-            text = await run_blocking_at(Priority.URGENT, stream.final) if stream else ""
+            priority = Priority.DECISION if item in self._decisive else Priority.URGENT
+            text = await run_blocking_at(priority, stream.final) if stream else ""
             if not item.done():
                 item.set_result(text)
 

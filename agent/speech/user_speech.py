@@ -108,7 +108,7 @@ class UserSpeech:
 
     def paused(self) -> asyncio.Future[str]:
         """The policy sees a pause: ask for the final the turn ends with if it ends here."""
-        self.speculative = self._asr.request_final()
+        self.speculative = self._asr.request_final(decides=True)
         return self.speculative
 
     def overlap_words(self) -> asyncio.Future[str]:
@@ -122,7 +122,7 @@ class UserSpeech:
 
     def take_final(self) -> asyncio.Future[str]:
         """The turn ends: its transcript (the speculative final, when there is one)."""
-        final, self.speculative = self.speculative or self._asr.request_final(), None
+        final, self.speculative = self.speculative or self._asr.request_final(decides=True), None
         return final
 
     def maybe_early_final(self, silence_ms: float, *, user_speaking: bool) -> None:

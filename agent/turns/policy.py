@@ -178,6 +178,8 @@ class TurnPolicy:
         self._overlap_text = ""
         """The latest interim final's words while the user talks over the agent."""
         self._query_in_flight = False
+        self._standing_in = False
+        """The query in flight scores a pause's streaming partial: its final supersedes it."""
         self._last_query_ms = -1e9
         # What the classifier is told about the agent.
         self._agent_audio_since_ms = 0.0
@@ -238,6 +240,11 @@ class TurnPolicy:
             case PauseTranscript():
                 if event.generation == self.generation and self.awaiting_end_of_turn:
                     self._pause_text = event.text
+                    if self._standing_in:
+                        # The query on the partial may still be queued behind other
+                        # sessions' finals (a loaded server): the one on the final
+                        # replaces it (the shell cancels it) rather than wait for it.
+                        self._query_in_flight = self._standing_in = False
                     self._maybe_query(event.t_ms, actions, now=True)
             case OverlapTranscript():
                 if event.generation == self.generation and self.state is TurnState.OVERLAP:
@@ -253,7 +260,7 @@ class TurnPolicy:
                 if self._answered(event.generation):
                     self._on_pause_score(event, actions)
             case ClassifierFailed():
-                self._query_in_flight = False
+                self._query_in_flight = self._standing_in = False
                 self.use_classifier = False
         return actions
 
@@ -268,7 +275,7 @@ class TurnPolicy:
         """A score came back: the next query may go; is it about the current moment?"""
         if generation is None:
             return True
-        self._query_in_flight = False
+        self._query_in_flight = self._standing_in = False
         return generation == self.generation
 
     def _maybe_query(self, t_ms: float, actions: list[TurnAction], *, now: bool = False) -> None:
@@ -305,6 +312,7 @@ class TurnPolicy:
         self._query_in_flight = True
         self._last_query_ms = t_ms
         settles = kind == "pause" and self._pause_text is not None
+        self._standing_in = kind == "pause" and not settles
         actions.append(QueryClassifier(t_ms, kind, self.generation, text, context, settles))
 
     # ---- the floor ----------------------------------------------------------------------

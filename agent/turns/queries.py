@@ -47,6 +47,11 @@ class TurnQueries:
         return self._task is not None and not self._task.done()
 
     def submit(self, query: QueryClassifier, audio: np.ndarray) -> None:
+        """Run `query`. The policy sends one while another is in flight only to replace
+        it (a pause's final supersedes its partial): the older one is dropped, and never
+        runs if no thread took it yet."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
         self._task = asyncio.create_task(self._run(query, audio), name="turn-query")
 
     async def _run(self, q: QueryClassifier, audio: np.ndarray) -> None:

@@ -20,6 +20,11 @@ class RecognizerCalls:
     prepared: int = 0
     """`prepare` calls, all streams together."""
 
+    @property
+    def fed(self) -> int:
+        """Samples fed, with or without partials."""
+        return sum(self.accept_sizes) + sum(self.catch_up_sizes)
+
 
 class SpiedStream:
     def __init__(self, inner: RecognizerStream, calls: RecognizerCalls) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
+import pytest
 
+from omnivox.agent.speech import transcription
 from omnivox.agent.speech.partial_budget import PartialBudget
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.models.blocking import Priority
 from omnivox.models.recognizer.factory import create_recognizer
 from omnivox.models.recognizer.pocketsphinx import PocketsphinxRecognizer
 from omnivox.models.talker.espeak import EspeakTalker
@@ -37,11 +41,10 @@ async def test_a_backlog_is_fed_in_bounded_chunks_and_the_final_covers_it() -> N
     assert errors == []
     calls = recognizer.calls
     assert max(calls.accept_sizes + calls.catch_up_sizes) <= MAX_CHUNK_SAMPLES
-    fed = sum(calls.accept_sizes) + sum(calls.catch_up_sizes)
-    assert fed == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
-    # Behind: all but the tail went without partials; the last batch caught up.
-    assert calls.catch_up_sizes and len(calls.accept_sizes) == 1
-    assert partials == []  # the last batch's partial, if any, is unchanged news
+    assert calls.fed == len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+    # A final waits behind it all: fed without partials (they would come after it).
+    assert calls.catch_up_sizes and calls.accept_sizes == []
+    assert partials == []
     assert text  # pocketsphinx on an eSpeak voice: words, if not these
 
 
@@ -95,3 +98,26 @@ async def test_with_the_partials_budget_spent_audio_goes_in_without_partials() -
     await worker.close()
     assert recognizer.calls.accept_sizes == [] and recognizer.calls.catch_up_sizes
     assert partials == [] and "forward" in text.lower()
+
+
+async def test_a_final_that_decides_a_turn_goes_ahead_of_other_finals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pause's final (the turn's end waits on it) runs at the executor's DECISION
+    priority, other finals at URGENT."""
+    seen: list[Priority] = []
+    real = transcription.run_blocking_at
+
+    async def spy(priority: Priority, fn: Any, *args: Any) -> Any:
+        if getattr(fn, "__name__", "") == "final":
+            seen.append(priority)
+        return await real(priority, fn, *args)
+
+    monkeypatch.setattr(transcription, "run_blocking_at", spy)
+    worker = TranscriptionWorker(PocketsphinxRecognizer(), lambda _: None, lambda _: None)
+    worker.start()
+    worker.open_stream()
+    await worker.request_final()
+    await worker.request_final(decides=True)
+    await worker.close()
+    assert seen == [Priority.URGENT, Priority.DECISION]

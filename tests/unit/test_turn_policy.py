@@ -488,6 +488,28 @@ def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> 
     assert (q.text, q.settles) == ("what are your opening", False)
 
 
+def test_a_pause_s_final_replaces_the_query_on_its_partial_still_in_flight() -> None:
+    """On a loaded server the query on the partial waits behind other sessions' finals;
+    the final's arrival sends its own query at once, and the turn is decided by it."""
+    p = learned(pause_final_wait_ms=200)
+    p.handle(SpeechStarted(100, 40))
+    p.handle(PartialTranscript(900, "what are your opening"))
+    (paused,) = of(p.handle(SpeechStopped(1300, 1140)), UserPaused)
+    (standin,) = queries(ticks(p, 1320, 1500))
+    assert not standin.settles
+    (q,) = queries(p.handle(PauseTranscript(1600, paused.generation, "What are your hours?")))
+    assert (q.text, q.settles) == ("What are your hours?", True)
+    assert not queries(ticks(p, 1620, 1700))  # one query in flight again
+    acts = p.handle(PauseScore(1710, 0.99, q.text, q.generation))
+    assert of(acts, StartReply)
+    # Once the final's query is out, a late final of the same pause adds none.
+    p2 = learned(pause_final_wait_ms=0)
+    p2.handle(SpeechStarted(100, 40))
+    (paused,) = of(p2.handle(SpeechStopped(1300, 1140)), UserPaused)
+    (q,) = queries(p2.handle(PauseTranscript(1320, paused.generation, "Hours?")))
+    assert not queries(p2.handle(PauseTranscript(1340, paused.generation, "Hours?")))
+
+
 def test_the_classifier_hears_whether_the_agent_just_asked_a_question() -> None:
     p = learned(pause_final_wait_ms=0)
     p.handle(AgentAudioStarted(0))

@@ -92,3 +92,17 @@ async def test_queries_that_decide_go_before_other_sessions_finals(
         q.submit(query, np.zeros(8_000, np.int16))
         await _settle(q)
     assert asked == [Priority.DECISION, Priority.URGENT, Priority.DECISION] and len(got) == 3
+
+
+async def test_a_query_sent_while_one_is_in_flight_replaces_it(
+    classifier: TurnClassifier,
+) -> None:
+    """The policy does this only when a pause's final supersedes the query on its
+    partial: the older answer never reaches it."""
+    q, got, _ = _queries(classifier)
+    audio = np.zeros(16_000, np.int16)
+    q.submit(_query("pause", 5), audio)
+    q.submit(replace(_query("pause", 5), text="wait for me", settles=True), audio)
+    await asyncio.sleep(0)  # the older task sees its cancellation
+    await _settle(q)
+    assert [(type(e), e.text) for e in got] == [(PauseScore, "wait for me")]  # type: ignore[union-attr]

@@ -65,7 +65,7 @@ async def test_a_new_turn_primes_its_stream_with_half_the_preroll(
     # Frames that end after onset - PREROLL_MS / 2 = 400 ms: 400-420 ... 580-600.
     assert len(primed) == (600 - (550 - PREROLL_MS // 2)) // FRAME_MS
     await speech.paused()
-    assert sum(recognizer.calls.accept_sizes) == len(primed) * FRAME_SAMPLES
+    assert recognizer.calls.fed == len(primed) * FRAME_SAMPLES
 
 
 async def test_a_pause_is_held_and_fed_only_if_the_user_goes_on(
@@ -82,17 +82,17 @@ async def test_a_pause_is_held_and_fed_only_if_the_user_goes_on(
     for frame in frames[10:20]:  # the pause: held back
         speech.push(frame)
     await speech.paused()
-    assert sum(recognizer.calls.accept_sizes) == 10 * FRAME_SAMPLES
+    assert recognizer.calls.fed == 10 * FRAME_SAMPLES
     assert speech.speech_started(400.0, 400.0, new_turn=False) is None  # they went on
     await speech.take_final()
-    assert sum(recognizer.calls.accept_sizes) == 20 * FRAME_SAMPLES
+    assert recognizer.calls.fed == 20 * FRAME_SAMPLES
     speech.speech_stopped()
     for frame in frames[20:30]:
         speech.push(frame)
     primed = speech.speech_started(600.0, 600.0, new_turn=True)  # a new turn: pause dropped
     assert primed is not None
     await speech.take_final()
-    assert sum(recognizer.calls.accept_sizes) == (20 + len(primed)) * FRAME_SAMPLES
+    assert recognizer.calls.fed == (20 + len(primed)) * FRAME_SAMPLES
 
 
 async def test_the_turn_ends_with_its_speculative_final(
