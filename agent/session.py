@@ -275,7 +275,7 @@ class Session:
             self._echo.path_measured(delay_ms, gain_db)
 
     def _echo_path_found(self, state: EchoState) -> None:
-        """The echo watch concluded: an `echo_path` event (and a log line) says which."""
+        """The echo watch concluded: an `echo_path` event says which."""
         path = self._echo.path if self._echo is not None else None
         fields: dict[str, object] = {"state": state.value}
         if state is EchoState.PRESENT and path is not None:

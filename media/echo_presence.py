@@ -7,9 +7,10 @@ then later, and a user's "wait" said over the agent is lost. So a call whose can
 runs only for safety (a browser whose own canceller does harm) watches for the echo: while
 the agent talks, the last two seconds of what the microphone heard are cross-correlated
 with what was sent (GCC-PHAT: whitened, so the peak stands out of speech's pitch and the
-room's colouring), up to a second of delay. A clear peak is an echo path, with its delay
-and gain; windows with no peak and a quiet microphone while the agent spoke are none (with the user
-talking over the agent a window says nothing: their voice can hide a weak echo's peak).
+room's colouring), up to a second of delay. A clear peak at the same delay in two windows
+in a row is an echo path, with its delay and gain; windows with no peak and a quiet
+microphone while the agent spoke are none (with the user talking over the agent a window
+says nothing: their voice can hide a weak echo's peak).
 
 Pure: fed the frames sent and received (16 kHz int16, one each per 20 ms on the session's
 media clock); `state` changes as windows are judged.
