@@ -177,12 +177,15 @@ class TranscriptionWorker:
             if self._stream is None:
                 self._stream = self._recognizer.new_stream()
             pcm = np.concatenate(parts) if len(parts) > 1 else item
-            # A final waits behind this audio: it is as urgent as the final itself, and
-            # a partial now would come after the final's words anyway.
+            # A final waits behind this audio: it is as urgent as the final itself. One
+            # that ends a turn makes a partial now pointless (it would come after the
+            # final's words); an interim final's keeps them (the hybrid's catch_up
+            # restarts its partials, which the words over the agent are read from).
             final = self._final_waiting()
             priority = Priority.BACKGROUND if final is None else final
             behind = self._queued_audio() >= MIN_CHUNK_SAMPLES
-            if behind or final is not None or not self._budget.allows(self._monotonic()):
+            ends_turn = final is Priority.DECISION
+            if behind or ends_turn or not self._budget.allows(self._monotonic()):
                 # Behind real time, or the sessions' partials have had their share of
                 # the process: partials are the first thing to thin, so that the
                 # finals (and the event loop) stay on time.
