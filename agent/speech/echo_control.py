@@ -25,6 +25,9 @@ from omnivox.media.echo_presence import EchoPresence, EchoState
 from omnivox.media.local_audio.echo_path import EchoPathEstimate
 from omnivox.models.vad import VadEvent
 
+RETUNE_MS = 40.0
+"""The echo's delay must move this far before the canceller and the gate are retuned."""
+
 
 class EchoControl:
     def __init__(self, noise_suppression: bool, gate_margin_db: float | None) -> None:
@@ -59,8 +62,7 @@ class EchoControl:
         if self._watch is not None:
             change = self._watch.heard(raw)
             path = self._watch.estimate
-            if self._watch.state is EchoState.PRESENT and path is not self._tuned_to:
-                assert path is not None
+            if self._watch.state is EchoState.PRESENT and path is not None and self._moved(path):
                 self._tune(path)
         return (raw if self.state is EchoState.ABSENT else cleaned), change
 
@@ -87,6 +89,12 @@ class EchoControl:
         """The transport measured the echo path: trusted over the watch's."""
         self._watch = None
         self._tune(EchoPathEstimate(delay_ms, gain_db, clarity=float("inf")))
+
+    def _moved(self, path: EchoPathEstimate) -> bool:
+        """Whether `path` is news: the canceller's hint is not moved by the watch's
+        window-to-window jitter (each move makes AEC3 look for the delay again)."""
+        tuned = self._tuned_to
+        return tuned is None or abs(path.delay_ms - tuned.delay_ms) > RETUNE_MS
 
     def _tune(self, path: EchoPathEstimate) -> None:
         self._tuned_to = path
