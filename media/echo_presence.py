@@ -23,6 +23,7 @@ from enum import Enum
 
 import numpy as np
 
+from omnivox.kernels.level import rms_dbfs
 from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.media.frames import SAMPLE_RATE as INPUT_RATE
 from omnivox.media.local_audio.echo_path import EchoPathEstimate
@@ -96,14 +97,13 @@ class EchoPresence:
 
     def sent(self, pcm: np.ndarray) -> None:
         """The frame the agent just sent."""
-        frame = _frame(pcm)
-        self._sent.append(frame)
-        level = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
-        self._active.append(level > 32768.0 * 10 ** (ACTIVE_DBFS / 20))
+        whole = _whole(pcm)
+        self._sent.append(_decimated(whole))
+        self._active.append(rms_dbfs(whole) > ACTIVE_DBFS)
 
     def heard(self, pcm: np.ndarray) -> EchoState | None:
         """The frame the microphone just delivered: the new state, if it changed."""
-        self._heard.append(_frame(pcm))
+        self._heard.append(_decimated(_whole(pcm)))
         self._since_judged += 1
         if self._since_judged < HOP_FRAMES:
             return None
@@ -159,11 +159,15 @@ def _padded(frames: deque[np.ndarray], length: int) -> np.ndarray:
     return np.concatenate([pad, *frames])
 
 
-def _frame(pcm: np.ndarray) -> np.ndarray:
-    """One frame at 8 kHz (float), padded or cut to the frame's length: buffers stay
-    aligned."""
-    if len(pcm) != FRAME_SAMPLES:
-        whole = np.zeros(FRAME_SAMPLES, np.int16)
-        whole[: min(len(pcm), FRAME_SAMPLES)] = pcm[:FRAME_SAMPLES]
-        pcm = whole
-    return pcm.astype(np.float64).reshape(STEP, 2).mean(axis=1)
+def _whole(pcm: np.ndarray) -> np.ndarray:
+    """One frame, padded or cut to the frame's length: the buffers stay aligned."""
+    if len(pcm) == FRAME_SAMPLES:
+        return pcm
+    whole = np.zeros(FRAME_SAMPLES, np.int16)
+    whole[: min(len(pcm), FRAME_SAMPLES)] = pcm[:FRAME_SAMPLES]
+    return whole
+
+
+def _decimated(frame: np.ndarray) -> np.ndarray:
+    """A whole frame at 8 kHz (float)."""
+    return frame.astype(np.float64).reshape(STEP, 2).mean(axis=1)
