@@ -24,14 +24,14 @@ from enum import Enum
 import numpy as np
 
 from omnivox.kernels.level import rms_dbfs
-from omnivox.media.frames import FRAME_SAMPLES
+from omnivox.media.echo_likeness import HALF_FRAME, half_rate_frame
 from omnivox.media.frames import SAMPLE_RATE as INPUT_RATE
 from omnivox.media.local_audio.echo_path import EchoPathEstimate
 
 RATE = INPUT_RATE // 2
 """Judged at 8 kHz (pairs of samples averaged): the band fits, and the correlation costs
 a quarter (~4 ms a window, on the event loop)."""
-STEP = FRAME_SAMPLES // 2
+STEP = HALF_FRAME
 """Samples a frame keeps."""
 
 WINDOW_FRAMES = 100
@@ -97,13 +97,12 @@ class EchoPresence:
 
     def sent(self, pcm: np.ndarray) -> None:
         """The frame the agent just sent."""
-        whole = _whole(pcm)
-        self._sent.append(_decimated(whole))
-        self._active.append(rms_dbfs(whole) > ACTIVE_DBFS)
+        self._sent.append(half_rate_frame(pcm))
+        self._active.append(len(pcm) > 0 and rms_dbfs(pcm) > ACTIVE_DBFS)
 
     def heard(self, pcm: np.ndarray) -> EchoState | None:
         """The frame the microphone just delivered: the new state, if it changed."""
-        self._heard.append(_decimated(_whole(pcm)))
+        self._heard.append(half_rate_frame(pcm))
         self._since_judged += 1
         if self._since_judged < HOP_FRAMES:
             return None
@@ -157,17 +156,3 @@ def _padded(frames: deque[np.ndarray], length: int) -> np.ndarray:
     """`frames` as float samples, `length` frames long, silence in front."""
     pad = np.zeros((length - len(frames)) * STEP)
     return np.concatenate([pad, *frames])
-
-
-def _whole(pcm: np.ndarray) -> np.ndarray:
-    """One frame, padded or cut to the frame's length: the buffers stay aligned."""
-    if len(pcm) == FRAME_SAMPLES:
-        return pcm
-    whole = np.zeros(FRAME_SAMPLES, np.int16)
-    whole[: min(len(pcm), FRAME_SAMPLES)] = pcm[:FRAME_SAMPLES]
-    return whole
-
-
-def _decimated(frame: np.ndarray) -> np.ndarray:
-    """A whole frame at 8 kHz (float)."""
-    return frame.astype(np.float64).reshape(STEP, 2).mean(axis=1)

@@ -25,18 +25,27 @@ speech holds `min_user_frames` such frames; an onset without them is held, and
 dropped with its stop if they never come. Nothing is muted by time: with the
 reference quiet, every frame of speech is evidence.
 
+Level is not enough when the echo path moves (a sound server re-buffers): the canceller
+loses the echo for a few hundred milliseconds, the residual jumps far above what it
+learned, and the leak reads as a person. So an onset with the agent talking passes only
+if its speech is not a copy of the reference (media/echo_likeness): while its share of a
+delayed reference stays at `leak_share` or more it is held (and its speech, growing,
+is judged again frame by frame: a person talking through the leak lowers the share).
+
 Pure: fed frames and VAD events with their media times; returns the events to act on
 and the verdicts (for the `echo_gate` event), so it is tested in virtual time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from omnivox.kernels.level import SILENCE_DBFS, rms_dbfs
+from omnivox.media.echo_likeness import echo_share, half_rate_frame
 from omnivox.media.frames import FRAME_MS
 from omnivox.models.vad import VadEvent
 
@@ -57,6 +66,15 @@ VAD_HINDSIGHT_MS = 200.0
 """A frame is learned from as echo alone only once the VAD could have placed an onset
 before it: it decides 64-100 ms after speech begins, and back-dates the onset."""
 
+LEAK_REACH_FRAMES = 50
+"""A leak is looked for up to 1 s behind the reference, wherever the echo moved."""
+
+LEAK_SHARE_MS = 200.0
+"""The length of speech `leak_share` is set for."""
+
+LEAK_SEGMENT_FRAMES = 50
+"""At most the last second of an onset's speech is compared with the reference."""
+
 EARLY_SLACK_FRAMES = 5
 """The echo may come this much (100 ms) sooner than measured: sound servers and
 adaptive loopbacks move their buffering while they run."""
@@ -75,6 +93,11 @@ class EchoGateSettings:
     loudspeaker kiosk measures its room with a chirp)."""
     residual_window_ms: float = 1000.0
     """The residual coupling is the loudest seen over this long (frames of echo alone)."""
+    leak_share: float = 0.08
+    """Speech this much explained by a delayed copy of the reference, over 200 ms of it,
+    is the agent's; over a stretch of another length the bar is scaled by 200 ms over
+    that length, as chance correlation is (real voices over an agent's scored at most
+    0.21 over 100 ms, 0.074 over 200 ms; leaks after the echo's delay moved, 0.07-0.85)."""
     convergence_db_per_s: float = 10.0
     """The residual is not trusted to sit further under the path's gain than this much per
     second of echo the canceller has heard: AEC3's first seconds are uneven, and a
@@ -97,6 +120,8 @@ class GateVerdict:
     """The echo the reference explained for that frame, dBFS."""
     contested: bool = True
     """Some of the speech came while the agent's echo could be there."""
+    echo_share: float | None = None
+    """How much of the speech a delayed copy of the reference explains (contested only)."""
 
     def fields(self) -> dict[str, object]:
         return {
@@ -106,6 +131,7 @@ class GateVerdict:
             "user_frames": self.user_frames,
             "mic_db": round(self.mic_db, 1),
             "echo_db": round(self.echo_db, 1),
+            **({} if self.echo_share is None else {"echo_share": round(self.echo_share, 3)}),
         }
 
 
@@ -135,6 +161,11 @@ class EchoGate:
         self._recent: deque[_FrameReading] = deque(maxlen=1000 // FRAME_MS)
         self._held: VadEvent | None = None
         """A VAD onset not yet shown to be the user's."""
+        self._held_share: float | None = None
+        """The held onset's echo share, when judged."""
+        self._sent_pcm: deque[np.ndarray] = deque(maxlen=LEAK_REACH_FRAMES + LEAK_SEGMENT_FRAMES)
+        self._heard_pcm: deque[tuple[float, np.ndarray]] = deque(maxlen=LEAK_SEGMENT_FRAMES)
+        """(time, cleaned frame at 8 kHz): what a held onset's speech is judged on."""
         self._in_speech = False
         """The VAD hears speech (ours or theirs): the residual is not learned meanwhile,
         or a person's quieter syllables would raise the bar against the rest."""
@@ -166,6 +197,7 @@ class EchoGate:
     def reference(self, pcm: np.ndarray) -> None:
         """The frame the agent just sent (one per input frame, as the transport pulls)."""
         self._reference_db.append(rms_dbfs(pcm) if len(pcm) else SILENCE_DBFS)
+        self._sent_pcm.append(half_rate_frame(pcm))
 
     def _echo_reference_db(self) -> float:
         """The loudest reference frame whose echo may be in the current input frame."""
@@ -200,7 +232,7 @@ class EchoGate:
         verdicts: list[GateVerdict] = []
         for event in vad_events:
             if event.kind == "start":
-                self._held = event
+                self._held, self._held_share = event, None
             elif self._held is not None:
                 # The speech ended without evidence of a person: it was our own voice.
                 verdicts.append(self._verdict(event.t_ms, self._held, "echo"))
@@ -211,12 +243,27 @@ class EchoGate:
             verdict = self._verdict(t_ms, self._held, "user")
             if verdict.user_frames >= self.settings.min_user_frames:
                 if verdict.contested:  # with the agent quiet there was nothing to decide
-                    verdicts.append(verdict)
+                    self._held_share, bar = self._echo_share(self._held)
+                    if self._held_share >= bar:
+                        return passed, verdicts  # loud, but the agent's own voice
+                    verdicts.append(dataclasses.replace(verdict, echo_share=self._held_share))
                 passed.append(self._held)
                 self._held = None
         return passed, verdicts
 
+    def _echo_share(self, onset: VadEvent) -> tuple[float, float]:
+        """How much of the onset's speech so far a delayed copy of the reference explains,
+        and the share that makes it a leak over that much speech."""
+        heard = [pcm for t, pcm in self._heard_pcm if t >= onset.speech_t_ms - FRAME_MS]
+        scale = max(1.0, LEAK_SHARE_MS / (max(1, len(heard)) * FRAME_MS))
+        bar = self.settings.leak_share * scale
+        if not heard:
+            return 0.0, bar
+        sent = list(self._sent_pcm)[-(len(heard) + LEAK_REACH_FRAMES) :]
+        return echo_share(np.concatenate(heard), np.concatenate(sent)), bar
+
     def _observe(self, t_ms: float, raw: np.ndarray, cleaned: np.ndarray) -> None:
+        self._heard_pcm.append((t_ms, half_rate_frame(cleaned)))
         mic_db = rms_dbfs(cleaned) if len(cleaned) else SILENCE_DBFS
         ref_db = self._echo_reference_db()
         if ref_db <= REFERENCE_FLOOR_DBFS:
@@ -257,4 +304,5 @@ class EchoGate:
             loudest.mic_db if loudest else SILENCE_DBFS,
             loudest.echo_db if loudest else SILENCE_DBFS,
             contested=bool(contested),
+            echo_share=self._held_share,
         )

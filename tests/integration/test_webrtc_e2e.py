@@ -236,7 +236,8 @@ async def test_firefox_with_a_room_echo_never_interrupts_itself(
         await open_page(page, rules_server)
         done = await wait_for_event(page, "reply_done", 60)
         events = await page.evaluate("() => window.omnivox.events")
-    assert [e for e in events if e["type"] == "reply_cancelled"] == []
+    echo = [e for e in events if e["type"] in ("echo_path", "echo_gate", "vad_start")]
+    assert [e for e in events if e["type"] == "reply_cancelled"] == [], echo
     spoken = [e for e in events if e["type"] == "reply_audio_start"]
     assert spoken and spoken[0]["reply_id"] == done["reply_id"]
     started = spoken[0]["t_ms"]

@@ -12,11 +12,11 @@ from omnivox.models.vad import VadEvent
 SILENT = -100.0
 
 
-def tone(dbfs: float) -> np.ndarray:
+def tone(dbfs: float, seed: int = 0) -> np.ndarray:
     """A 20 ms frame of noise at `dbfs` RMS (silence for SILENT)."""
     if dbfs <= SILENT:
         return np.zeros(FRAME_SAMPLES, np.int16)
-    rng = np.random.default_rng(int(-dbfs * 10))
+    rng = np.random.default_rng([seed, int(-dbfs * 10)])
     x = rng.standard_normal(FRAME_SAMPLES)
     x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
     return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
@@ -46,18 +46,23 @@ class Run:
     ) -> None:
         """`mic_db` cleaned; `raw_db` before the canceller (default: the same)."""
         for i in range(n):
-            events = []
-            if vad and i in vad:
-                kind = vad[i]
-                # The VAD decides ~64 ms after the onset it reports.
-                onset = self.t - 60.0 if kind == "start" else self.t
-                events.append(VadEvent(kind, self.t, onset))  # type: ignore[arg-type]
-            raw = tone(mic_db if raw_db is None else raw_db)
-            passed, verdicts = self.gate.process(self.t, raw, tone(mic_db), events)
-            self.passed += passed
-            self.verdicts += [v.fields() for v in verdicts]
-            self.gate.reference(tone(ref_db))
-            self.t += FRAME_MS
+            # Fresh noise every frame, the microphone's unrelated to the reference's.
+            k = round(self.t / FRAME_MS)
+            raw = tone(mic_db if raw_db is None else raw_db, 2 * k)
+            cleaned, ref = tone(mic_db, 2 * k), tone(ref_db, 2 * k + 1)
+            self.frame(raw, cleaned, ref, vad.get(i) if vad else None)
+
+    def frame(self, raw: np.ndarray, cleaned: np.ndarray, ref: np.ndarray, vad: str | None) -> None:
+        events = []
+        if vad is not None:
+            # The VAD decides ~64 ms after the onset it reports.
+            onset = self.t - 60.0 if vad == "start" else self.t
+            events.append(VadEvent(vad, self.t, onset))  # type: ignore[arg-type]
+        passed, verdicts = self.gate.process(self.t, raw, cleaned, events)
+        self.passed += passed
+        self.verdicts += [v.fields() for v in verdicts]
+        self.gate.reference(ref)
+        self.t += FRAME_MS
 
 
 def test_speech_with_the_agent_silent_passes_at_once() -> None:
@@ -192,3 +197,37 @@ def test_a_person_s_first_syllable_before_the_vad_decides_is_not_learned() -> No
     run.frames(20, -47.0, -20.0, vad={19: "stop"}, raw_db=-30.0)
     run.frames(10, SILENT, -20.0, raw_db=SILENT)
     assert gate.coupling_db == pytest.approx(-35.0, abs=0.5)
+
+
+def _noise(frames: int, dbfs: float, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal(frames * FRAME_SAMPLES)
+    return (x * 32768 * 10 ** (dbfs / 20)).astype(np.int16)
+
+
+@pytest.mark.parametrize("leak", [True, False])
+def test_a_leak_of_the_echo_is_told_from_a_person_as_loud(leak: bool) -> None:
+    """The echo's delay jumps from 100 to 200 ms and the converged canceller lets it
+    through whole: as loud as a person talking over the agent, but a copy of what was
+    played."""
+    run = Run(EchoGate())
+    reference = _noise(260, -20.0, seed=1)
+
+    def echo(delay_frames: int, i: int) -> np.ndarray:
+        start = (i - delay_frames) * FRAME_SAMPLES
+        return reference[start : start + FRAME_SAMPLES] if start >= 0 else tone(SILENT)
+
+    for i in range(200):  # converged: the residual 30 dB under the reference
+        run.frame(echo(5, i), tone(-50.0), reference[i * FRAME_SAMPLES :][:FRAME_SAMPLES], None)
+    assert run.gate.coupling_db == pytest.approx(-30.0, abs=1.0)
+    person = _noise(60, -22.0, seed=2)
+    for i in range(200, 260):
+        heard = echo(10, i) if leak else person[(i - 200) * FRAME_SAMPLES :][:FRAME_SAMPLES]
+        vad = {204: "start", 240: "stop"}.get(i)
+        run.frame(heard, heard, reference[i * FRAME_SAMPLES :][:FRAME_SAMPLES], vad)
+    if leak:
+        assert run.passed == []
+        (verdict,) = run.verdicts
+        assert verdict["verdict"] == "echo" and verdict["echo_share"] > 0.5
+    else:
+        assert [e.kind for e in run.passed] == ["start", "stop"]
+        assert run.verdicts[0]["verdict"] == "user" and run.verdicts[0]["echo_share"] < 0.08
