@@ -128,6 +128,7 @@ BENCHMARKS = {
     "browser": "mouth-to-ear in Chromium and Firefox: the server's share and the page's",
     "camera": "face detection, frame decoding and snapshot encoding, per camera frame",
     "echo_canceller": "the echo canceller's time per 20 ms frame",
+    "echo_leak": "the echo gate when the echo's delay jumps, and with people over the agent",
     "idle_cpu": "CPU per idle connected WebRTC session (a real server process)",
     "interventions": "the time each built-in intervention adds to a turn",
     "kernels": "each kernel's fast path against its numpy reference, per 20 ms frame",

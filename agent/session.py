@@ -23,6 +23,7 @@ from omnivox.agent.interventions.chain import Intervention, ToolsIntervention
 from omnivox.agent.reply.replies import Replies
 from omnivox.agent.reply.reply import Reply, ReplyTimings, gather_user_media
 from omnivox.agent.speech.echo_control import EchoControl
+from omnivox.agent.speech.echo_gate import EchoGateSettings
 from omnivox.agent.speech.transcription import MAX_CHUNK_SAMPLES, TranscriptionWorker
 from omnivox.agent.speech.turn_audio import TurnAudio
 from omnivox.agent.speech.user_speech import UserSpeech
@@ -255,8 +256,8 @@ class Session:
         if self._echo is not None:
             return
         echo = self.config.echo
-        margin = echo.gate_margin_db if echo.gate else None
-        self._echo = EchoControl(noise_suppression=echo.noise_suppression, gate_margin_db=margin)
+        gate = EchoGateSettings(margin_db=echo.gate_margin_db) if echo.gate else None
+        self._echo = EchoControl(noise_suppression=echo.noise_suppression, gate=gate)
 
     def report_mouth_to_ear(self, reply_id: str, ms: float) -> None:
         """The page's own figure for a reply, logged and sent back beside the server's."""

@@ -30,14 +30,10 @@ RETUNE_MS = 40.0
 
 
 class EchoControl:
-    def __init__(self, noise_suppression: bool, gate_margin_db: float | None) -> None:
-        """`gate_margin_db` None: no gate."""
+    def __init__(self, noise_suppression: bool, gate: EchoGateSettings | None) -> None:
+        """`gate` None: no gate."""
         self._canceller = EchoCanceller(noise_suppression=noise_suppression)
-        self._gate = (
-            EchoGate(EchoGateSettings(margin_db=gate_margin_db))
-            if gate_margin_db is not None
-            else None
-        )
+        self._gate = EchoGate(gate) if gate is not None else None
         self._watch: EchoPresence | None = EchoPresence()
         self._tuned_to: EchoPathEstimate | None = None
 

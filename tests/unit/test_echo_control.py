@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from omnivox.agent.speech.echo_control import EchoControl
+from omnivox.agent.speech.echo_gate import EchoGateSettings
 from omnivox.lab.simulate import EchoPath
 from omnivox.lab.speech_corpus import load_corpus
 from omnivox.media.echo_presence import EchoState
@@ -33,7 +34,7 @@ def _run(control: EchoControl, sent: np.ndarray, heard: np.ndarray) -> list[Echo
 
 def test_with_no_echo_the_microphone_passes_untouched_and_the_gate_stands_aside() -> None:
     agent = _agent()
-    control = EchoControl(noise_suppression=False, gate_margin_db=10.0)
+    control = EchoControl(noise_suppression=False, gate=EchoGateSettings(margin_db=10.0))
     assert _run(control, agent, np.zeros_like(agent)) == [EchoState.ABSENT]
     user = np.full(FRAME_SAMPLES, 300, np.int16)
     control.sent(agent[:FRAME_SAMPLES])
@@ -48,7 +49,7 @@ def test_an_echo_found_tunes_the_canceller_and_its_output_is_used() -> None:
     path = EchoPath(gain_db=-10.0, delay_ms=120.0)
     echo = np.convolve(agent.astype(np.float64), path.impulse_response())[: len(agent)]
     heard = np.rint(echo).astype(np.int16)
-    control = EchoControl(noise_suppression=False, gate_margin_db=None)
+    control = EchoControl(noise_suppression=False, gate=None)
     assert _run(control, agent, heard) == [EchoState.PRESENT]
     assert control.path is not None and abs(control.path.delay_ms - 120.0) < 30
     control.sent(agent[:FRAME_SAMPLES])
@@ -57,7 +58,7 @@ def test_an_echo_found_tunes_the_canceller_and_its_output_is_used() -> None:
 
 
 def test_a_measured_path_is_trusted_over_the_watch() -> None:
-    control = EchoControl(noise_suppression=False, gate_margin_db=10.0)
+    control = EchoControl(noise_suppression=False, gate=EchoGateSettings(margin_db=10.0))
     control.path_measured(80.0, -12.0)
     assert control.state is EchoState.PRESENT
     assert control.path is not None and control.path.delay_ms == 80.0
@@ -96,7 +97,7 @@ def test_an_echo_whose_delay_jumps_is_not_taken_for_a_person(jumps: bool) -> Non
         voice = clips[1].pcm[: len(heard) - at]
         mixed = heard[at : at + len(voice)].astype(np.int32) + voice
         heard[at : at + len(voice)] = np.clip(mixed, -32768, 32767)
-    control = EchoControl(noise_suppression=False, gate_margin_db=10.0)
+    control = EchoControl(noise_suppression=False, gate=EchoGateSettings(margin_db=10.0))
     passed = _onsets_passed(control, agent, heard)
     assert control.state is EchoState.PRESENT
     if jumps:
