@@ -72,8 +72,13 @@ LEAK_REACH_FRAMES = 50
 LEAK_SHARE_MS = 200.0
 """The length of speech `leak_share` is set for."""
 
-LEAK_SEGMENT_FRAMES = 50
-"""At most the last second of an onset's speech is compared with the reference."""
+LEAK_SEGMENT_FRAMES = 25
+"""At most the last half second of an onset's speech is compared with the reference
+(~2 ms a judgement on the event loop; a second would take 3)."""
+
+LEAK_REJUDGE_MS = 40.0
+"""A held onset judged a leak is judged again once its speech is this much longer: a
+leak can last a second, and judging each frame would cost a tenth of a core meanwhile."""
 
 EARLY_SLACK_FRAMES = 5
 """The echo may come this much (100 ms) sooner than measured: sound servers and
@@ -163,6 +168,8 @@ class EchoGate:
         """A VAD onset not yet shown to be the user's."""
         self._held_share: float | None = None
         """The held onset's echo share, when judged."""
+        self._judged_ms = 0.0
+        """When the held onset's echo share was last judged."""
         self._sent_pcm: deque[np.ndarray] = deque(maxlen=LEAK_REACH_FRAMES + LEAK_SEGMENT_FRAMES)
         self._heard_pcm: deque[tuple[float, np.ndarray]] = deque(maxlen=LEAK_SEGMENT_FRAMES)
         """(time, cleaned frame at 8 kHz): what a held onset's speech is judged on."""
@@ -243,7 +250,10 @@ class EchoGate:
             verdict = self._verdict(t_ms, self._held, "user")
             if verdict.user_frames >= self.settings.min_user_frames:
                 if verdict.contested:  # with the agent quiet there was nothing to decide
+                    if self._held_share is not None and t_ms - self._judged_ms < LEAK_REJUDGE_MS:
+                        return passed, verdicts  # a leak a moment ago
                     self._held_share, bar = self._echo_share(self._held)
+                    self._judged_ms = t_ms
                     if self._held_share >= bar:
                         return passed, verdicts  # loud, but the agent's own voice
                     verdicts.append(dataclasses.replace(verdict, echo_share=self._held_share))
