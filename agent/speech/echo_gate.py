@@ -30,7 +30,8 @@ loses the echo for a few hundred milliseconds, the residual jumps far above what
 learned, and the leak reads as a person. So an onset with the agent talking passes only
 if its speech is not a copy of the reference (media/echo_likeness): while its share of a
 delayed reference stays at `leak_share` or more it is held (and its speech, growing,
-is judged again frame by frame: a person talking through the leak lowers the share).
+is judged again every `LEAK_REJUDGE_MS`: a person talking through the leak lowers the
+share).
 
 Pure: fed frames and VAD events with their media times; returns the events to act on
 and the verdicts (for the `echo_gate` event), so it is tested in virtual time.
