@@ -121,15 +121,24 @@ async def launch_chromium(
 
 @asynccontextmanager
 async def launch_browser(
-    browser: Browser, fake_audio_wav: Path | None = None, loop_audio: bool = False
+    browser: Browser,
+    fake_audio_wav: Path | None = None,
+    loop_audio: bool = False,
+    echo_delay_ms: int | None = None,
 ) -> AsyncIterator[ScriptedPage]:
     """A fresh headless page in `browser` whose microphone plays `fake_audio_wav` (from
-    the moment the page opens the mic; again and again if `loop_audio`)."""
+    the moment the page opens the mic; again and again if `loop_audio`), and with
+    `echo_delay_ms` also what the page plays, that late (Firefox only: headless Chromium
+    plays nothing into a sound server)."""
     if browser == "firefox":
         from omnivox.lab.firefox import launch_firefox
 
-        async with launch_firefox(fake_audio_wav, loop_audio) as ff_page:
+        async with launch_firefox(
+            fake_audio_wav, loop_audio, echo_delay_ms=echo_delay_ms
+        ) as ff_page:
             yield ff_page
+    elif echo_delay_ms is not None:
+        raise ValueError("a room echo needs Firefox: headless Chromium plays no audio")
     else:
         async with launch_chromium(fake_audio_wav, loop_audio=loop_audio) as page:
             yield page

@@ -15,7 +15,9 @@ in a call of its own that starts as a person's does, with the shipped greeting (
 the server learns whether the far end plays the agent back), whether speech said over
 the agent's answer reaches the recognizer intact (each question is followed, while its
 answer plays, by another prompt: the share of those prompts whose words the server's
-final transcripts hold, at least 80 % of them).
+final transcripts hold, at least 80 % of them); and, in Firefox (headless Chromium plays
+nothing into a sound server), a call whose speaker is looped into its microphone 60 ms
+late at full level: the share of replies the agent's own voice cut.
 Also the page's receive delay (network + jitter buffer, from WebRTC stats) and the
 server's event-loop lag. p50 / p95 over all replies; a progress bar on stderr.
 """
@@ -65,6 +67,8 @@ server answers in ~0.3-0.6 s; the answers last seconds)."""
 HEARD_SHARE = 0.8
 """An over-agent prompt counts as recognized when a final holds this share of its words."""
 FIRST_AUDIO_TIMEOUT_S = 20.0
+ROOM_ECHO_MS = 60
+"""The room call's speaker-to-microphone delay (full level; PulseAudio adds its own)."""
 
 
 async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
@@ -76,9 +80,16 @@ async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
 
 @contextlib.asynccontextmanager
 async def connected(
-    config: AgentConfig, stack: ModelStack, browser: Browser, wav: Path
+    config: AgentConfig,
+    stack: ModelStack,
+    browser: Browser,
+    wav: Path,
+    echo_delay_ms: int | None = None,
 ) -> AsyncIterator[tuple[RunningServer, ScriptedPage]]:
-    async with serving(config, stack) as server, launch_browser(browser, wav) as page:
+    async with (
+        serving(config, stack) as server,
+        launch_browser(browser, wav, echo_delay_ms=echo_delay_ms) as page,
+    ):
         await page.goto(server.url + "/")
         await page.evaluate("() => window.omnivox.connect()")
         await wait_for_event(page, "session_started", 20)
@@ -170,6 +181,31 @@ async def over_agent(
         out["over_agent_recognised"].append(1.0 if heard >= HEARD_SHARE else 0.0)
 
 
+async def room_echo(
+    config: AgentConfig,
+    stack: ModelStack,
+    wav: Path,
+    questions: int,
+    out: dict[str, list[float]],
+) -> None:
+    """Firefox's speaker looped into its microphone (the default page: the server cancels
+    the echo): per reply, 1 if the agent's own voice cut it, else 0."""
+    async with connected(config, stack, "firefox", wav, echo_delay_ms=ROOM_ECHO_MS) as (_, page):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + questions * (GAP_S + 6) + 15
+        ended: list[dict[str, Any]] = []
+        while loop.time() < deadline and len(ended) < questions:
+            events: list[dict[str, Any]] = await page.evaluate("() => window.omnivox.events")
+            ended = [e for e in events if e["type"] in ("reply_done", "reply_cancelled")]
+            await asyncio.sleep(0.5)
+    # Nobody speaks while an answer plays (each question waits out the last answer), so
+    # every barge-in is the agent hearing itself.
+    for e in ended:
+        out["room_self_interrupted"].append(
+            1.0 if e["type"] == "reply_cancelled" and e["reason"] == "barge_in" else 0.0
+        )
+
+
 def words_held(reference: str, transcript: str) -> float:
     """The share of `reference`'s words that `transcript` holds (counted with repeats; a
     final may hold more, when the recognizer joined the prompt to the question)."""
@@ -200,10 +236,11 @@ METRICS = (
     ("first_audio_after_connect_ms", "first agent audio after Connect"),
     ("over_agent_recognised", "said over the agent: recognized"),
     ("over_agent_overlaps", "  overlaps the server saw per call"),
+    ("room_self_interrupted", "room echo: replies cut by own voice"),
     ("receive_delay_ms", "page receive delay (net + jitter)"),
     ("loop_lag_ms", "server event-loop lag"),
 )
-SHARES = frozenset({"over_agent_recognised"})
+SHARES = frozenset({"over_agent_recognised", "room_self_interrupted"})
 """Metrics that are a share of tries (1: it worked), reported as a percentage."""
 
 
@@ -232,6 +269,7 @@ async def run(
         over = write_user_wav(Path(tmp) / "over.wav", *parts)
         quiet = write_user_wav(Path(tmp) / "quiet.wav", silence(30.0))
         steps = [(b, "talk") for b in browsers] + [(b, "over") for b in browsers]
+        steps += [("firefox", "room")] if "firefox" in browsers else []
         steps += [(b, "start") for b in browsers] * starts
         figures: dict[str, dict[str, list[float]]] = {
             b: {key: [] for key, _ in METRICS} for b in browsers
@@ -239,6 +277,8 @@ async def run(
         for browser, step in progress(steps, len(steps), "bench browser"):
             if step == "talk":
                 await conversation(config, stack, browser, talk, len(clips), figures[browser])
+            elif step == "room":
+                await room_echo(config, stack, talk, len(clips), figures[browser])
             elif step == "over":
                 said = [p.text for p in prompts[: len(clips)]]
                 await over_agent(greeted, stack, browser, over, said, figures[browser])

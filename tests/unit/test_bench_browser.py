@@ -1,8 +1,12 @@
-"""`bench browser`'s pure parts: how much of a prompt said over the agent a final holds."""
+"""`bench browser`'s pure parts: how much of a prompt said over the agent a final holds,
+and the rooms it can make."""
 
 from __future__ import annotations
 
+import pytest
+
 from omnivox.lab.bench.browser import summary, words_held
+from omnivox.lab.browser import launch_browser
 
 
 def test_words_held_counts_the_prompts_words_in_a_final() -> None:
@@ -19,3 +23,9 @@ def test_summary_of_nothing_and_of_values() -> None:
     assert summary([300.0, 100.0, 200.0]) == {"p50": 200.0, "p95": 290.0, "n": 3}
     assert summary([1.0, 0.0, 1.0, 1.0], share=True) == {"pct": 75.0, "n": 4}
     assert summary([], share=True) == {"pct": None, "n": 0}
+
+
+async def test_a_room_echo_is_refused_in_chromium_which_plays_nothing_headless() -> None:
+    with pytest.raises(ValueError, match="needs Firefox"):
+        async with launch_browser("chromium", echo_delay_ms=60):
+            pass
