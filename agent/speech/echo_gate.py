@@ -31,7 +31,10 @@ learned, and the leak reads as a person. So an onset with the agent talking pass
 if its speech is not a copy of the reference (media/echo_likeness): while its share of a
 delayed reference stays at `leak_share` or more it is held (and its speech, growing,
 is judged again every `LEAK_REJUDGE_MS`: a person talking through the leak lowers the
-share).
+share). Once a leak is caught, the next `LEAK_MEMORY_MS` judge short stretches by the
+plain bar, not the higher one chance correlation over them would need: in Firefox with a
+room echo, a reply's start leaked for a second, its first syllable caught (share 0.3)
+and its next, 100 ms long, passing at 0.1.
 
 Pure: fed frames and VAD events with their media times; returns the events to act on
 and the verdicts (for the `echo_gate` event), so it is tested in virtual time.
@@ -76,6 +79,10 @@ LEAK_SHARE_MS = 200.0
 LEAK_SEGMENT_FRAMES = 25
 """At most the last half second of an onset's speech is compared with the reference
 (~2 ms a judgement on the event loop; a second would take 3)."""
+
+LEAK_MEMORY_MS = 1500.0
+"""A canceller caught leaking is expected to go on for this long: AEC3 takes ~1-2 s to find
+the echo again, and the leak's next syllable, over a short stretch, can look like chance."""
 
 LEAK_REJUDGE_MS = 40.0
 """A held onset judged a leak is judged again once its speech is this much longer: a
@@ -171,6 +178,8 @@ class EchoGate:
         """The held onset's echo share, when judged."""
         self._judged_ms = 0.0
         """When the held onset's echo share was last judged."""
+        self._leaked_ms: float | None = None
+        """When speech was last judged a leak of the echo."""
         self._sent_pcm: deque[np.ndarray] = deque(maxlen=LEAK_REACH_FRAMES + LEAK_SEGMENT_FRAMES)
         self._heard_pcm: deque[tuple[float, np.ndarray]] = deque(maxlen=LEAK_SEGMENT_FRAMES)
         """(time, cleaned frame at 8 kHz): what a held onset's speech is judged on."""
@@ -253,20 +262,24 @@ class EchoGate:
                 if verdict.contested:  # with the agent quiet there was nothing to decide
                     if self._held_share is not None and t_ms - self._judged_ms < LEAK_REJUDGE_MS:
                         return passed, verdicts  # a leak a moment ago
-                    self._held_share, bar = self._echo_share(self._held)
+                    self._held_share, bar = self._echo_share(self._held, t_ms)
                     self._judged_ms = t_ms
                     if self._held_share >= bar:
+                        self._leaked_ms = t_ms
                         return passed, verdicts  # loud, but the agent's own voice
                     verdicts.append(dataclasses.replace(verdict, echo_share=self._held_share))
                 passed.append(self._held)
                 self._held = None
         return passed, verdicts
 
-    def _echo_share(self, onset: VadEvent) -> tuple[float, float]:
+    def _echo_share(self, onset: VadEvent, t_ms: float) -> tuple[float, float]:
         """How much of the onset's speech so far a delayed copy of the reference explains,
         and the share that makes it a leak over that much speech."""
         heard = [pcm for t, pcm in self._heard_pcm if t >= onset.speech_t_ms - FRAME_MS]
-        scale = max(1.0, LEAK_SHARE_MS / (max(1, len(heard)) * FRAME_MS))
+        leaking = self._leaked_ms is not None and t_ms - self._leaked_ms <= LEAK_MEMORY_MS
+        # Chance correlation over a short stretch needs a higher bar, unless the canceller
+        # was just caught leaking: then the leak, not chance, is the likelier explanation.
+        scale = 1.0 if leaking else max(1.0, LEAK_SHARE_MS / (max(1, len(heard)) * FRAME_MS))
         bar = self.settings.leak_share * scale
         if not heard:
             return 0.0, bar
