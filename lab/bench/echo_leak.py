@@ -47,14 +47,17 @@ ROOMS = {
 PERSON_AT_S = 5.0
 PERSON_DB = -6.0
 """The person's level against the agent's (RMS over speech)."""
-NO_CHECK = 1e9
+NO_CHECK = EchoGateSettings(leak_share=1e9)
 """A leak share no speech reaches: the gate as it was before the likeness check."""
 
 
-def _onsets(agent: np.ndarray, heard: np.ndarray, leak_share: float) -> list[tuple[float, float]]:
-    """(onset, when let through) of every onset the gate passes, frame by frame in the
-    session's order."""
-    control = EchoControl(False, EchoGateSettings(leak_share=leak_share))
+def passed_onsets(
+    agent: np.ndarray, heard: np.ndarray, gate: EchoGateSettings
+) -> list[tuple[float, float]]:
+    """(onset, when let through) of every onset the echo gate passes, the agent saying
+    `agent` and the microphone hearing `heard`: frame by frame in the session's order
+    (clean, VAD on the cleaned audio, gate)."""
+    control = EchoControl(False, gate)
     vad = StreamingVad()
     passed = []
     for i in range(0, len(agent), FRAME_SAMPLES):
@@ -100,8 +103,8 @@ def run_bench(people: int) -> dict[str, Any]:
     leaks = {"with_check": 0, "without": 0}
     for jump_ms, at_s in progress(cases, len(cases), "bench echo_leak: jumps"):
         heard = _jumped(agent, jump_ms, at_s)
-        leaks["with_check"] += len(_onsets(agent, heard, EchoGateSettings().leak_share))
-        leaks["without"] += len(_onsets(agent, heard, NO_CHECK))
+        leaks["with_check"] += len(passed_onsets(agent, heard, EchoGateSettings()))
+        leaks["without"] += len(passed_onsets(agent, heard, NO_CHECK))
     voices = load_corpus("asterisk", limit=people)
     trials = [(name, room, v.pcm) for name, room in ROOMS.items() for v in voices]
     heard_people = {"with_check": 0, "without": 0}
@@ -110,8 +113,8 @@ def run_bench(people: int) -> dict[str, Any]:
     for _name, room, voice in progress(trials, len(trials), "bench echo_leak: people"):
         heard = _with_person(agent, room, voice)
         firsts = []
-        for key, share in (("with_check", EchoGateSettings().leak_share), ("without", NO_CHECK)):
-            passed = [t for onset, t in _onsets(agent, heard, share) if onset >= start_ms]
+        for key, gate in (("with_check", EchoGateSettings()), ("without", NO_CHECK)):
+            passed = [t for onset, t in passed_onsets(agent, heard, gate) if onset >= start_ms]
             heard_people[key] += bool(passed)
             firsts.append(passed[0] if passed else None)
         if firsts[0] is not None and firsts[1] is not None:

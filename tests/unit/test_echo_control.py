@@ -7,12 +7,13 @@ import pytest
 
 from omnivox.agent.speech.echo_control import EchoControl
 from omnivox.agent.speech.echo_gate import EchoGateSettings
+from omnivox.lab.bench.echo_leak import passed_onsets
 from omnivox.lab.simulate import EchoPath
 from omnivox.lab.speech_corpus import load_corpus
 from omnivox.media.echo_presence import EchoState
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE
 from omnivox.models.talker.espeak import EspeakTalker
-from omnivox.models.vad import StreamingVad, VadEvent
+from omnivox.models.vad import VadEvent
 
 AGENT = "Our opening hours are nine to five on weekdays, and ten to four on Saturdays."
 
@@ -67,20 +68,6 @@ def test_a_measured_path_is_trusted_over_the_watch() -> None:
     assert control.state is EchoState.PRESENT
 
 
-def _onsets_passed(control: EchoControl, sent: np.ndarray, heard: np.ndarray) -> list[float]:
-    """The session's order: clean, VAD on the cleaned audio, gate; the onsets let through."""
-    vad = StreamingVad()
-    passed = []
-    for i in range(0, len(sent), FRAME_SAMPLES):
-        t_ms = i * FRAME_MS / FRAME_SAMPLES
-        control.sent(sent[i : i + FRAME_SAMPLES])
-        raw = heard[i : i + FRAME_SAMPLES]
-        cleaned, _ = control.clean(raw)
-        events, _ = control.gate(t_ms, raw, cleaned, vad.process(cleaned, t_ms))
-        passed += [e.speech_t_ms for e in events if e.kind == "start"]
-    return passed
-
-
 @pytest.mark.parametrize("jumps", [False, True])
 def test_an_echo_whose_delay_jumps_is_not_taken_for_a_person(jumps: bool) -> None:
     """A full-level echo, 260 ms late. If it comes 100 ms sooner after 4 s (a sound server
@@ -97,9 +84,7 @@ def test_an_echo_whose_delay_jumps_is_not_taken_for_a_person(jumps: bool) -> Non
         voice = clips[1].pcm[: len(heard) - at]
         mixed = heard[at : at + len(voice)].astype(np.int32) + voice
         heard[at : at + len(voice)] = np.clip(mixed, -32768, 32767)
-    control = EchoControl(noise_suppression=False, gate=EchoGateSettings(margin_db=10.0))
-    passed = _onsets_passed(control, agent, heard)
-    assert control.state is EchoState.PRESENT
+    passed = [onset for onset, _ in passed_onsets(agent, heard, EchoGateSettings())]
     if jumps:
         assert passed == []
     else:
