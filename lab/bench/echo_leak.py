@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=24, help="Asterisk prompts over the agent")
     parser.add_argument("--json", action="store_true", help="the figures as JSON")
     args = parser.parse_args(argv)
+    if args.people < 0:
+        parser.error(f"--people must be 0 or more (got {args.people})")
     result = run_bench(args.people)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0

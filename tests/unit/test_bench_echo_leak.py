@@ -12,6 +12,7 @@ from omnivox.lab.bench.echo_leak import (
     _jumped,
     _with_person,
     format_table,
+    main,
 )
 from omnivox.media.frames import SAMPLE_RATE
 
@@ -52,3 +53,12 @@ def test_the_table() -> None:
     assert "onsets let through 2 with the likeness check, 18 without" in text
     assert "heard 48 with the check, 48 without" in text
     assert "max 200.0 ms" in text
+
+
+def test_a_negative_number_of_people_is_refused_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--people", "-1"])
+    assert exit_info.value.code == 2
+    assert "--people must be 0 or more (got -1)" in capsys.readouterr().err
