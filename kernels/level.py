@@ -45,6 +45,12 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     return _power_db(float(np.dot(x, x)) / len(x))
 
 
+def frame_dbfs(pcm: np.ndarray) -> float:
+    """RMS level of one media frame, which may be empty (nothing to send or heard that
+    tick): that reads as silence rather than an error."""
+    return rms_dbfs(pcm) if len(pcm) else SILENCE_DBFS
+
+
 def peak_dbfs(pcm: np.ndarray) -> float:
     """Peak level of int16 PCM in dBFS (-32768 reads 0 dBFS), floored at ``SILENCE_DBFS``."""
     x = _nonempty_pcm(pcm)

@@ -23,7 +23,7 @@ from enum import Enum
 
 import numpy as np
 
-from omnivox.kernels.level import rms_dbfs
+from omnivox.kernels.level import frame_dbfs
 from omnivox.media.echo_likeness import HALF_FRAME, half_rate_frame
 from omnivox.media.frames import SAMPLE_RATE as INPUT_RATE
 from omnivox.media.local_audio.echo_path import EchoPathEstimate
@@ -98,7 +98,7 @@ class EchoPresence:
     def sent(self, pcm: np.ndarray) -> None:
         """The frame the agent just sent."""
         self._sent.append(half_rate_frame(pcm))
-        self._active.append(len(pcm) > 0 and rms_dbfs(pcm) > ACTIVE_DBFS)
+        self._active.append(frame_dbfs(pcm) > ACTIVE_DBFS)
 
     def heard(self, pcm: np.ndarray) -> EchoState | None:
         """The frame the microphone just delivered: the new state, if it changed."""

@@ -87,8 +87,8 @@ class EchoControl:
         self._tune(EchoPathEstimate(delay_ms, gain_db, clarity=float("inf")))
 
     def _moved(self, path: EchoPathEstimate) -> bool:
-        """Whether `path` is news: the canceller's hint is not moved by the watch's
-        window-to-window jitter (each move makes AEC3 look for the delay again)."""
+        """Whether `path` is news: the gate's arrival window (and the canceller's hint,
+        which AEC3 itself ignores) does not follow the watch's window-to-window jitter."""
         tuned = self._tuned_to
         return tuned is None or abs(path.delay_ms - tuned.delay_ms) > RETUNE_MS
 

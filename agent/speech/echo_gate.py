@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnivox.kernels.level import SILENCE_DBFS, rms_dbfs
+from omnivox.kernels.level import SILENCE_DBFS, frame_dbfs
 from omnivox.media.echo_likeness import echo_share, half_rate_frame
 from omnivox.media.frames import FRAME_MS
 from omnivox.models.vad import VadEvent
@@ -213,7 +213,7 @@ class EchoGate:
 
     def reference(self, pcm: np.ndarray) -> None:
         """The frame the agent just sent (one per input frame, as the transport pulls)."""
-        self._reference_db.append(rms_dbfs(pcm) if len(pcm) else SILENCE_DBFS)
+        self._reference_db.append(frame_dbfs(pcm))
         self._sent_pcm.append(half_rate_frame(pcm))
 
     def _echo_reference_db(self) -> float:
@@ -288,12 +288,12 @@ class EchoGate:
 
     def _observe(self, t_ms: float, raw: np.ndarray, cleaned: np.ndarray) -> None:
         self._heard_pcm.append((t_ms, half_rate_frame(cleaned)))
-        mic_db = rms_dbfs(cleaned) if len(cleaned) else SILENCE_DBFS
+        mic_db = frame_dbfs(cleaned)
         ref_db = self._echo_reference_db()
         if ref_db <= REFERENCE_FLOOR_DBFS:
             reading = _FrameReading(t_ms, mic_db, SILENCE_DBFS, mic_db > SILENCE_DBFS)
         else:
-            raw_db = rms_dbfs(raw) if len(raw) else SILENCE_DBFS
+            raw_db = frame_dbfs(raw)
             cfg = self.settings
             echo_db = ref_db + self.coupling_db
             user = (

@@ -84,14 +84,17 @@ def _jumped(agent: np.ndarray, jump_ms: int, at_s: float) -> np.ndarray:
     return np.clip(np.rint(heard), -32768, 32767).astype(np.int16)
 
 
+def _speech_rms(pcm: np.ndarray) -> float:
+    """RMS over the samples that are speech (above a low floor), not the pauses."""
+    loud = pcm[np.abs(pcm) > 300].astype(np.float64)
+    return float(np.sqrt(np.mean(loud**2)))
+
+
 def _with_person(agent: np.ndarray, room: EchoPath, voice: np.ndarray) -> np.ndarray:
     echo = np.convolve(agent.astype(np.float64), room.impulse_response())[: len(agent)]
-    loud = agent[np.abs(agent) > 300].astype(np.float64)
-    agent_rms = float(np.sqrt(np.mean(loud**2)))
-    person = voice.astype(np.float64)
-    person_rms = float(np.sqrt(np.mean(person[np.abs(person) > 300] ** 2)))
     at = int(PERSON_AT_S * SAMPLE_RATE)
-    part = person[: len(agent) - at] * agent_rms / person_rms * 10 ** (PERSON_DB / 20)
+    scale = _speech_rms(agent) / _speech_rms(voice) * 10 ** (PERSON_DB / 20)
+    part = voice[: len(agent) - at].astype(np.float64) * scale
     echo[at : at + len(part)] += part
     return np.clip(np.rint(echo), -32768, 32767).astype(np.int16)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from omnivox.kernels.level import SILENCE_DBFS, rms_dbfs
+from omnivox.kernels.level import SILENCE_DBFS, frame_dbfs, rms_dbfs
 from omnivox.media.clock import MediaClock
 from omnivox.media.frames import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from omnivox.media.local_audio.devices import (
@@ -265,7 +265,7 @@ class SoundCard:
         levels = self.levels
         levels.frames += 1
         levels.mic_dbfs = rms_dbfs(mic)
-        levels.speaker_dbfs = rms_dbfs(agent) if len(agent) else SILENCE_DBFS
+        levels.speaker_dbfs = frame_dbfs(agent)
         levels.underruns = self._fifo.underruns
         # Queued chunks wait their turn before PortAudio's own output latency.
         delay_ms = 1000.0 * delay_s + FRAME_MS * self._fifo.queued_chunks

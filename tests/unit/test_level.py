@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from omnivox.kernels.level import (
     SILENCE_DBFS,
+    frame_dbfs,
     frame_levels,
     frame_levels_reference,
     peak_dbfs,
@@ -94,3 +95,8 @@ def test_bad_input_is_rejected_with_a_message() -> None:
     for frame in (0, -320, 2.5, True):
         with pytest.raises(ValueError, match="frame"):
             frame_levels(np.zeros(640, dtype=np.int16), frame)
+
+
+def test_an_empty_frame_reads_as_silence_and_a_full_one_as_its_rms() -> None:
+    assert frame_dbfs(np.zeros(0, np.int16)) == SILENCE_DBFS
+    assert frame_dbfs(_sine(32767)) == rms_dbfs(_sine(32767))
