@@ -31,10 +31,13 @@ learned, and the leak reads as a person. So an onset with the agent talking pass
 if its speech is not a copy of the reference (media/echo_likeness): while its share of a
 delayed reference stays at `leak_share` or more it is held (and its speech, growing,
 is judged again every `LEAK_REJUDGE_MS`: a person talking through the leak lowers the
-share). Once a leak is caught, the next `LEAK_MEMORY_MS` judge short stretches by the
-plain bar, not the higher one chance correlation over them would need: in Firefox with a
-room echo, a reply's start leaked for a second, its first syllable caught (share 0.3)
-and its next, 100 ms long, passing at 0.1.
+share). A stretch shorter than `LEAK_SHARE_MS` needs a higher share to be called a leak,
+as chance correlation over it is higher; one between that and the plain bar is neither:
+it is held until its speech is long enough to tell (a leak in a CI kiosk passed after
+80 ms of speech, under the bar for that length). Once a leak is caught, the next
+`LEAK_MEMORY_MS` judge short stretches by the plain bar: in Firefox with a room echo, a
+reply's start leaked for a second, its first syllable caught (share 0.3) and its next,
+100 ms long, passing at 0.1.
 
 Pure: fed frames and VAD events with their media times; returns the events to act on
 and the verdicts (for the `echo_gate` event), so it is tested in virtual time.
@@ -267,6 +270,8 @@ class EchoGate:
                     if self._held_share >= bar:
                         self._leaked_ms = t_ms
                         return passed, verdicts  # loud, but the agent's own voice
+                    if self._held_share >= self.settings.leak_share:
+                        return passed, verdicts  # too short to tell: wait for more speech
                     verdicts.append(dataclasses.replace(verdict, echo_share=self._held_share))
                 passed.append(self._held)
                 self._held = None
