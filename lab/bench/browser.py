@@ -56,6 +56,7 @@ from omnivox.lab.local_server import RunningServer, serving
 from omnivox.lab.speech_corpus import load_corpus
 from omnivox.lab.training.turn_data import progress
 from omnivox.lab.user_track import silence, write_user_wav
+from omnivox.media.frames import SAMPLE_RATE
 
 GREETING_S = 6.0
 """Silence before the first question of the over-agent call: the greeting plays."""
@@ -69,6 +70,9 @@ HEARD_SHARE = 0.8
 FIRST_AUDIO_TIMEOUT_S = 20.0
 ROOM_ECHO_MS = 60
 """The room call's speaker-to-microphone delay (full level; PulseAudio adds its own)."""
+USER_SLACK_S = 0.3
+"""A barge-in this close to the user's speech in the track is theirs: where the track
+sits on the session's clock is known to the first onset's accuracy."""
 
 
 async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
@@ -181,10 +185,47 @@ async def over_agent(
         out["over_agent_recognised"].append(1.0 if heard >= HEARD_SHARE else 0.0)
 
 
+def speech_spans(parts: list[np.ndarray]) -> list[tuple[float, float]]:
+    """Where the user speaks in a track built of `parts` (silences are all zeros): (start,
+    end) in seconds from the track's start."""
+    spans, t = [], 0.0
+    for part in parts:
+        length = len(part) / SAMPLE_RATE
+        if np.any(part):
+            spans.append((t, t + length))
+        t += length
+    return spans
+
+
+def own_voice_cuts(events: list[dict[str, Any]], spans: list[tuple[float, float]]) -> list[float]:
+    """Per ended reply, 1 if a barge-in cut it while the user was silent (the agent's own
+    voice), else 0; replies the user cut are left out (a question of two sentences can be
+    answered in its pause and cut by its second). The track is placed on the session's
+    clock by the first onset heard, the first question's."""
+    onsets = [e["onset_ms"] for e in events if e["type"] == "vad_start"]
+    if not onsets or not spans:
+        return []
+    shift_ms = onsets[0] - spans[0][0] * 1000.0
+
+    def users(onset_ms: float) -> bool:
+        t_s = (onset_ms - shift_ms) / 1000.0
+        return any(a - USER_SLACK_S <= t_s <= b + USER_SLACK_S for a, b in spans)
+
+    cuts = []
+    for e in events:
+        if e["type"] == "reply_done":
+            cuts.append(0.0)
+        elif e["type"] == "reply_cancelled" and e["reason"] == "barge_in":
+            if not users(e["onset_ms"]):
+                cuts.append(1.0)
+    return cuts
+
+
 async def room_echo(
     config: AgentConfig,
     stack: ModelStack,
     wav: Path,
+    spans: list[tuple[float, float]],
     questions: int,
     out: dict[str, list[float]],
 ) -> None:
@@ -193,17 +234,13 @@ async def room_echo(
     async with connected(config, stack, "firefox", wav, echo_delay_ms=ROOM_ECHO_MS) as (_, page):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + questions * (GAP_S + 6) + 15
+        events: list[dict[str, Any]] = []
         ended: list[dict[str, Any]] = []
         while loop.time() < deadline and len(ended) < questions:
-            events: list[dict[str, Any]] = await page.evaluate("() => window.omnivox.events")
+            events = await page.evaluate("() => window.omnivox.events")
             ended = [e for e in events if e["type"] in ("reply_done", "reply_cancelled")]
             await asyncio.sleep(0.5)
-    # Nobody speaks while an answer plays (each question waits out the last answer), so
-    # every barge-in is the agent hearing itself.
-    for e in ended:
-        out["room_self_interrupted"].append(
-            1.0 if e["type"] == "reply_cancelled" and e["reason"] == "barge_in" else 0.0
-        )
+    out["room_self_interrupted"] += own_voice_cuts(events, spans)
 
 
 def words_held(reference: str, transcript: str) -> float:
@@ -263,6 +300,7 @@ async def run(
         for clip in clips:
             parts += [clip.pcm, silence(GAP_S)]
         talk = write_user_wav(Path(tmp) / "talk.wav", *parts)
+        talk_spans = speech_spans(parts)
         parts = [silence(GREETING_S)]
         for clip, prompt in zip(clips, prompts, strict=False):
             parts += [clip.pcm, silence(OVER_AFTER_S), prompt.pcm, silence(GAP_S)]
@@ -278,7 +316,7 @@ async def run(
             if step == "talk":
                 await conversation(config, stack, browser, talk, len(clips), figures[browser])
             elif step == "room":
-                await room_echo(config, stack, talk, len(clips), figures[browser])
+                await room_echo(config, stack, talk, talk_spans, len(clips), figures[browser])
             elif step == "over":
                 said = [p.text for p in prompts[: len(clips)]]
                 await over_agent(greeted, stack, browser, over, said, figures[browser])
