@@ -165,10 +165,13 @@ async def over_agent(
     wav: Path,
     prompts: list[str],
     out: dict[str, list[float]],
+    room: bool = False,
 ) -> None:
     """One call whose every question is talked over by a prompt while its answer plays:
-    per prompt, 100 if the server's final transcripts hold its words, else 0."""
-    async with connected(config, stack, browser, wav) as (_, page):
+    per prompt, 100 if the server's final transcripts hold its words, else 0. In a `room`
+    the page's speaker is looped into its microphone too (Firefox only)."""
+    echo_delay_ms = ROOM_ECHO_MS if room else None
+    async with connected(config, stack, browser, wav, echo_delay_ms) as (_, page):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + len(prompts) * (GAP_S + 10) + 15
         while loop.time() < deadline:
@@ -179,10 +182,12 @@ async def over_agent(
         await asyncio.sleep(2.0)  # a last final still on its way
         events = await page.evaluate("() => window.omnivox.events")
     finals = [e["text"] for e in events if e["type"] == "transcript_final"]
-    out["over_agent_overlaps"].append(sum(1 for e in events if e.get("state") == "overlap"))
+    if not room:
+        out["over_agent_overlaps"].append(sum(1 for e in events if e.get("state") == "overlap"))
     for prompt in prompts:
         heard = max((words_held(prompt, final) for final in finals), default=0.0)
-        out["over_agent_recognised"].append(1.0 if heard >= HEARD_SHARE else 0.0)
+        key = "room_over_agent_recognised" if room else "over_agent_recognised"
+        out[key].append(1.0 if heard >= HEARD_SHARE else 0.0)
 
 
 def speech_spans(parts: list[np.ndarray]) -> list[tuple[float, float]]:
@@ -274,10 +279,11 @@ METRICS = (
     ("over_agent_recognised", "said over the agent: recognized"),
     ("over_agent_overlaps", "  overlaps the server saw per call"),
     ("room_self_interrupted", "room echo: replies cut by own voice"),
+    ("room_over_agent_recognised", "room echo: said over the agent, recognized"),
     ("receive_delay_ms", "page receive delay (net + jitter)"),
     ("loop_lag_ms", "server event-loop lag"),
 )
-SHARES = frozenset({"over_agent_recognised", "room_self_interrupted"})
+SHARES = frozenset({"over_agent_recognised", "room_self_interrupted", "room_over_agent_recognised"})
 """Metrics that are a share of tries (1: it worked), reported as a percentage."""
 
 
@@ -306,8 +312,9 @@ async def run(
             parts += [clip.pcm, silence(OVER_AFTER_S), prompt.pcm, silence(GAP_S)]
         over = write_user_wav(Path(tmp) / "over.wav", *parts)
         quiet = write_user_wav(Path(tmp) / "quiet.wav", silence(30.0))
+        said = [p.text for p in prompts[: len(clips)]]
         steps = [(b, "talk") for b in browsers] + [(b, "over") for b in browsers]
-        steps += [("firefox", "room")] if "firefox" in browsers else []
+        steps += [("firefox", "room"), ("firefox", "room_over")] if "firefox" in browsers else []
         steps += [(b, "start") for b in browsers] * starts
         figures: dict[str, dict[str, list[float]]] = {
             b: {key: [] for key, _ in METRICS} for b in browsers
@@ -317,9 +324,9 @@ async def run(
                 await conversation(config, stack, browser, talk, len(clips), figures[browser])
             elif step == "room":
                 await room_echo(config, stack, talk, talk_spans, len(clips), figures[browser])
-            elif step == "over":
-                said = [p.text for p in prompts[: len(clips)]]
-                await over_agent(greeted, stack, browser, over, said, figures[browser])
+            elif step in ("over", "room_over"):
+                room = step == "room_over"
+                await over_agent(greeted, stack, browser, over, said, figures[browser], room)
             else:
                 await first_audio(greeted, stack, browser, quiet, figures[browser])
     for browser in browsers:
