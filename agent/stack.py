@@ -155,7 +155,11 @@ def build_talker(config: AgentConfig) -> Talker:
 def build_recognizer(config: AgentConfig) -> Recognizer:
     """The configured recognizer, shared by every stack of the process with its options."""
     r = config.recognizer
-    options = {"final_pass": True} if r.final_pass else {}
+    options: dict[str, object] = {}
+    if r.partial_interval_ms is not None:
+        options["partial_interval_ms"] = r.partial_interval_ms
+    if r.final_pass:
+        options["final_pass"] = True
     return create_recognizer(r.backend, **options)
 
 

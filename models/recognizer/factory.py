@@ -47,10 +47,11 @@ def create_recognizer(backend: Backend, **options: Any) -> Recognizer:
         raise ValueError(f"unknown recognizer backend {backend!r}; choose one of {choices}")
     cls = _backend_class(backend)
     try:
-        inspect.signature(cls).bind(**options)
+        bound = inspect.signature(cls).bind(**options)
     except TypeError as err:
         raise ValueError(f"recognizer backend {backend!r}: {err}") from None
-    key = (backend, tuple(sorted(options.items())))
+    bound.apply_defaults()  # a default spelled out is the same recognizer
+    key = (backend, tuple(sorted(bound.arguments.items())))
     with _lock:
         if key not in _cache:
             _cache[key] = cls(**options)

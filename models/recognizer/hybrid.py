@@ -25,7 +25,11 @@ from omnivox.models.recognizer.moonshine import (
     join_texts,
     load_moonshine,
 )
-from omnivox.models.recognizer.pocketsphinx import DecoderPool, PocketsphinxStream
+from omnivox.models.recognizer.pocketsphinx import (
+    SPHINX_PARTIAL_INTERVAL_MS,
+    DecoderPool,
+    PocketsphinxStream,
+)
 from omnivox.models.recognizer.segmenter import PartialFilter, SegmenterConfig, check_pcm
 
 
@@ -34,7 +38,7 @@ class HybridStream:
         self,
         model: MoonshineModel,
         pool: DecoderPool,
-        partial_interval_ms: int = 300,
+        partial_interval_ms: int = SPHINX_PARTIAL_INTERVAL_MS,
         segmenter: SegmenterConfig | None = None,
     ) -> None:
         self._moonshine = SegmentedTranscript(model, segmenter)
@@ -86,7 +90,7 @@ class HybridRecognizer:
     def __init__(
         self,
         threads: int = 1,
-        partial_interval_ms: int = 300,
+        partial_interval_ms: int = SPHINX_PARTIAL_INTERVAL_MS,
         pause_ms: int = SegmenterConfig.pause_ms,
     ) -> None:
         self.model = load_moonshine(threads)

@@ -97,6 +97,14 @@ def test_the_pocketsphinx_second_pass_is_a_recognizer_setting() -> None:
     assert (second.interim_finals, first.interim_finals) == (False, True)
 
 
+def test_the_partial_interval_reaches_the_recognizer() -> None:
+    from omnivox.agent.stack import build_recognizer
+
+    for backend in ("pocketsphinx", "hybrid"):
+        config = parse_config({"recognizer": {"backend": backend, "partial_interval_ms": 120}})
+        assert build_recognizer(config).partial_interval_ms == 120  # type: ignore[attr-defined]
+
+
 def test_talker_is_built_from_config() -> None:
     from omnivox.agent.stack import build_talker
 

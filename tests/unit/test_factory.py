@@ -16,8 +16,9 @@ def test_cached_per_backend_and_options() -> None:
     a = create_recognizer("pocketsphinx")
     assert isinstance(a, PocketsphinxRecognizer) and a.name == "pocketsphinx"
     assert create_recognizer("pocketsphinx") is a
-    b = create_recognizer("pocketsphinx", partial_interval_ms=100)
-    assert b is not a and b.partial_interval_ms == 100
+    assert create_recognizer("pocketsphinx", partial_interval_ms=100) is a  # the default
+    b = create_recognizer("pocketsphinx", partial_interval_ms=300)
+    assert b is not a and b.partial_interval_ms == 300
 
 
 def test_moonshine_based_backends_share_the_model() -> None:
