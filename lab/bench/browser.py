@@ -71,8 +71,9 @@ FIRST_AUDIO_TIMEOUT_S = 20.0
 ROOM_ECHO_MS = 60
 """The room call's speaker-to-microphone delay (full level; PulseAudio adds its own)."""
 USER_SLACK_S = 0.3
-"""A barge-in this close to the user's speech in the track is theirs: where the track
-sits on the session's clock is known to the first onset's accuracy."""
+"""A barge-in this soon before the user's speech in the track is theirs: where the track
+sits on the session's clock is known to the first onset's accuracy. None after it: the
+reply's own echo arrives there (~0.5 s after the question ends)."""
 
 
 async def loop_lag(stop: asyncio.Event, out: list[float]) -> None:
@@ -214,7 +215,7 @@ def own_voice_cuts(events: list[dict[str, Any]], spans: list[tuple[float, float]
 
     def users(onset_ms: float) -> bool:
         t_s = (onset_ms - shift_ms) / 1000.0
-        return any(a - USER_SLACK_S <= t_s <= b + USER_SLACK_S for a, b in spans)
+        return any(a - USER_SLACK_S <= t_s <= b for a, b in spans)
 
     cuts = []
     for e in events:

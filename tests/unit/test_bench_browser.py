@@ -40,9 +40,11 @@ def test_own_voice_cuts_leave_out_replies_the_user_cut() -> None:
         {"type": "reply_cancelled", "t_ms": 18500.0, "reason": "barge_in", "onset_ms": 18220.0},
         # Cut with the user silent (track 18.0 s): the agent's own voice.
         {"type": "reply_cancelled", "t_ms": 22300.0, "reason": "barge_in", "onset_ms": 22020.0},
+        # Cut 0.2 s after the question ended: the reply's own echo, not the user.
+        {"type": "reply_cancelled", "t_ms": 19500.0, "reason": "barge_in", "onset_ms": 19220.0},
         {"type": "reply_cancelled", "t_ms": 23000.0, "reason": "reconnect"},
     ]
-    assert own_voice_cuts(events, spans) == [0.0, 1.0]
+    assert own_voice_cuts(events, spans) == [0.0, 1.0, 1.0]
     assert own_voice_cuts(events[1:], spans) == []  # nothing heard: nothing to place
 
 
