@@ -35,6 +35,12 @@ often (where that is cheap): "uh-huh" or "wait" read right is half the decision.
 PREROLL_MS = 300
 """Audio kept from before the VAD fires, so the recognizer hears the first syllable."""
 
+ONSET_LATE_MS = 1500
+"""How late an onset may be reported: the VAD decides 64-100 ms after speech begins, and
+the echo gate holds an onset over the agent while its speech may be our own echo
+(usually under 200 ms, a second or more through a leak). The audio back to half the
+pre-roll before it is kept for that long."""
+
 
 class UserSpeech:
     def __init__(
@@ -49,7 +55,9 @@ class UserSpeech:
         self._asr = TranscriptionWorker(recognizer, self._partial_arrived, on_error)
         self.interim_finals = recognizer.interim_finals
         self._early_final_ms = early_final_ms if self.interim_finals else 0
-        self._preroll: deque[AudioFrame] = deque(maxlen=PREROLL_MS // FRAME_MS)
+        self._preroll: deque[AudioFrame] = deque(
+            maxlen=(PREROLL_MS // 2 + ONSET_LATE_MS) // FRAME_MS
+        )
         self._has_stream = False
         self.feeding = False
         """Between the VAD's start and stop: frames go to the recognizer as they come."""

@@ -68,6 +68,21 @@ async def test_a_new_turn_primes_its_stream_with_half_the_preroll(
     assert recognizer.calls.fed == len(primed) * FRAME_SAMPLES
 
 
+async def test_an_onset_the_echo_gate_held_still_gets_its_first_syllable(
+    spied: tuple[UserSpeech, SpiedRecognizer],
+) -> None:
+    """The gate passed the onset at 550 ms 600 ms late (held while it might be our own
+    echo): the stream still starts half the pre-roll before it."""
+    speech, recognizer = spied
+    for frame in silent_frames(0, 60):  # 1.2 s
+        speech.push(frame)
+    primed = speech.speech_started(550.0, 1200.0, new_turn=True)
+    assert primed is not None
+    assert len(primed) == (1200 - (550 - PREROLL_MS // 2)) // FRAME_MS
+    await speech.paused()
+    assert recognizer.calls.fed == len(primed) * FRAME_SAMPLES
+
+
 async def test_a_pause_is_held_and_fed_only_if_the_user_goes_on(
     spied: tuple[UserSpeech, SpiedRecognizer],
 ) -> None:
