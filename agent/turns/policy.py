@@ -43,7 +43,6 @@ transcript it was computed from, and refine them:
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from omnivox.agent.config import TurnsConfig
@@ -73,6 +72,7 @@ from omnivox.agent.turns.events import (
     TurnState,
     UserPaused,
 )
+from omnivox.agent.turns.spoken_words import SpokenWords
 from omnivox.models.turn.classifier import TurnThresholds
 from omnivox.models.turn.features import TurnContext
 from omnivox.models.turn.wording import (
@@ -80,17 +80,11 @@ from omnivox.models.turn.wording import (
     asks_to_wait,
     content_words,
     ends_unfinished,
-    said_words,
 )
 
 BACKCHANNEL_MAX_WORDS = 2
 """The most words other than backchannel tokens a backchannel has: "thank you", "oh my
 god", "that's interesting"."""
-
-AGENT_ECHO_LEAD_MS = 1500.0
-"""The agent's words that began playing this long before an overlap's onset may still be
-in its audio: the word under way at the onset, the far end's playout delay and the
-echo path (together up to about a second), and the recogniser's pre-roll."""
 
 OVERLAP_JOIN_MS = 500.0
 """Speech over the agent that starts again this soon after stopping goes on with the
@@ -160,8 +154,7 @@ class TurnPolicy:
         self._overlap_rejoin: tuple[float, float] | None = None
         """(end of speech, onset) of an overlap that stopped: speech again before
         `OVERLAP_JOIN_MS` continues it."""
-        self._agent_words: deque[tuple[float, frozenset[str]]] = deque()
-        """What the agent said lately, by when each piece began playing."""
+        self._agent_words = SpokenWords()
         self._overlap_closing: tuple[float, float] | None = None
         """(when, end of speech) of undecided speech over the agent that stopped: its
         final words decide between stopping the agent and resuming it."""
@@ -228,8 +221,9 @@ class TurnPolicy:
             case AgentReplyFinished():
                 self._on_reply_finished(event, actions)
             case AgentWords():
-                self._agent_words.append((event.t_ms, said_words(event.text)))
-                self._forget_agent_words(event.t_ms)
+                self._agent_words.played(event.t_ms, event.text)
+                rejoin = self._overlap_rejoin and self._overlap_rejoin[1]
+                self._agent_words.forget(event.t_ms, self._overlap_onset_ms, rejoin)
             case PartialTranscript():
                 fresh = event.text != self._partial
                 self._partial = event.text
@@ -383,7 +377,7 @@ class TurnPolicy:
         closing, onset = self._overlap_closing, self._overlap_onset_ms
         if closing is None or onset is None:
             return
-        if asks_to_wait(self._overlap_text, self._echoed(onset)):
+        if asks_to_wait(self._overlap_text, self._agent_words.around(onset)):
             self._overlap_closing = None
             self._take_over(t_ms, onset, None, actions)
         else:
@@ -420,7 +414,7 @@ class TurnPolicy:
         if self.state is not TurnState.OVERLAP or onset is None or not self.use_classifier:
             return
         cfg = self.config
-        echoed = self._echoed(onset)
+        echoed = self._agent_words.around(onset)
         p, words = ev.p_takeover, content_words(ev.text, echoed)
         threshold = self.thresholds.takeover
         support = min(cfg.takeover_support, threshold)
@@ -502,19 +496,6 @@ class TurnPolicy:
         if self.ducked:
             self.ducked = False
             actions.append(Duck(t_ms, False))
-
-    def _echoed(self, onset: float) -> frozenset[str]:
-        """The agent's words from around an overlap's onset on: not the user's."""
-        since = onset - AGENT_ECHO_LEAD_MS
-        return frozenset().union(*(said for t, said in self._agent_words if t >= since))
-
-    def _forget_agent_words(self, t_ms: float) -> None:
-        """Keep only what an overlap's words may be compared with: the current one's (or
-        one that begins now) since `AGENT_ECHO_LEAD_MS` before its onset."""
-        onsets = (self._overlap_onset_ms, self._overlap_rejoin and self._overlap_rejoin[1])
-        since = min([t_ms, *(o for o in onsets if o is not None)]) - AGENT_ECHO_LEAD_MS
-        while self._agent_words and self._agent_words[0][0] < since:
-            self._agent_words.popleft()
 
     def _pause_verdict(self, t_ms: float, speech_end_ms: float) -> bool:
         """Is the user finished? Long enough silence, refined by the classifier."""

@@ -32,7 +32,8 @@ from omnivox.agent.turns.events import (
     Tick,
     TurnEvent,
 )
-from omnivox.agent.turns.policy import AGENT_ECHO_LEAD_MS, TurnPolicy
+from omnivox.agent.turns.policy import TurnPolicy
+from omnivox.agent.turns.spoken_words import AGENT_ECHO_LEAD_MS
 from omnivox.lab.training.speech_channel import extend_floor, overlay_agent
 from omnivox.lab.training.turn_data import (
     AGENT_VOICE,

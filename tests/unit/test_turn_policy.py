@@ -545,7 +545,8 @@ def test_ducking_is_the_policy_s_own_state() -> None:
 # ---- the agent's own words in the overlap, and pauses inside it ------------------------
 
 from omnivox.agent.turns.events import AgentWords  # noqa: E402
-from omnivox.agent.turns.policy import AGENT_ECHO_LEAD_MS, OVERLAP_JOIN_MS  # noqa: E402
+from omnivox.agent.turns.policy import OVERLAP_JOIN_MS  # noqa: E402
+from omnivox.agent.turns.spoken_words import AGENT_ECHO_LEAD_MS  # noqa: E402
 
 
 def echo_heard(p: TurnPolicy, text: str) -> list[TurnAction]:
