@@ -17,7 +17,8 @@ the agent's answer reaches the recognizer intact (each question is followed, whi
 answer plays, by another prompt: the share of those prompts whose words the server's
 final transcripts hold, at least 80 % of them); and, in Firefox (headless Chromium plays
 nothing into a sound server), a call whose speaker is looped into its microphone 60 ms
-late at full level: the share of replies the agent's own voice cut.
+late at full level: the share of replies the agent's own voice cut (barge-ins where the
+user track is silent), and the over-agent call again in that room.
 Also the page's receive delay (network + jitter buffer, from WebRTC stats) and the
 server's event-loop lag. p50 / p95 over all replies; a progress bar on stderr.
 """
