@@ -24,6 +24,18 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(SAMPLE_RATE * seconds), dtype=np.int16)
 
 
+def speech_spans(parts: list[np.ndarray]) -> list[tuple[float, float]]:
+    """Where the user speaks in a track built of `parts` (silences are all zeros): (start,
+    end) in seconds from the track's start."""
+    spans, t = [], 0.0
+    for part in parts:
+        length = len(part) / SAMPLE_RATE
+        if np.any(part):
+            spans.append((t, t + length))
+        t += length
+    return spans
+
+
 def write_user_wav(path: Path, *parts: np.ndarray) -> Path:
     """`parts` one after the other, written to `path` (16 kHz mono WAV)."""
     write_wav(path, np.concatenate(parts))

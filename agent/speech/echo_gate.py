@@ -264,7 +264,7 @@ class EchoGate:
             if verdict.user_frames >= self.settings.min_user_frames:
                 if verdict.contested:  # with the agent quiet there was nothing to decide
                     if self._held_share is not None and t_ms - self._judged_ms < LEAK_REJUDGE_MS:
-                        return passed, verdicts  # a leak a moment ago
+                        return passed, verdicts  # judged a moment ago: a leak, or undecided
                     self._held_share, bar = self._echo_share(self._held, t_ms)
                     self._judged_ms = t_ms
                     if self._held_share >= bar:

@@ -56,8 +56,7 @@ from omnivox.lab.evaluation.wer import normalize
 from omnivox.lab.local_server import RunningServer, serving
 from omnivox.lab.speech_corpus import load_corpus
 from omnivox.lab.training.turn_data import progress
-from omnivox.lab.user_track import silence, write_user_wav
-from omnivox.media.frames import SAMPLE_RATE
+from omnivox.lab.user_track import silence, speech_spans, write_user_wav
 
 GREETING_S = 6.0
 """Silence before the first question of the over-agent call: the greeting plays."""
@@ -186,22 +185,10 @@ async def over_agent(
     finals = [e["text"] for e in events if e["type"] == "transcript_final"]
     if not room:
         out["over_agent_overlaps"].append(sum(1 for e in events if e.get("state") == "overlap"))
+    key = "room_over_agent_recognised" if room else "over_agent_recognised"
     for prompt in prompts:
         heard = max((words_held(prompt, final) for final in finals), default=0.0)
-        key = "room_over_agent_recognised" if room else "over_agent_recognised"
         out[key].append(1.0 if heard >= HEARD_SHARE else 0.0)
-
-
-def speech_spans(parts: list[np.ndarray]) -> list[tuple[float, float]]:
-    """Where the user speaks in a track built of `parts` (silences are all zeros): (start,
-    end) in seconds from the track's start."""
-    spans, t = [], 0.0
-    for part in parts:
-        length = len(part) / SAMPLE_RATE
-        if np.any(part):
-            spans.append((t, t + length))
-        t += length
-    return spans
 
 
 def own_voice_cuts(events: list[dict[str, Any]], spans: list[tuple[float, float]]) -> list[float]:

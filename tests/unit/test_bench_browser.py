@@ -3,10 +3,9 @@ and the rooms it can make."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from omnivox.lab.bench.browser import own_voice_cuts, speech_spans, summary, words_held
+from omnivox.lab.bench.browser import own_voice_cuts, summary, words_held
 from omnivox.lab.browser import launch_browser
 
 
@@ -24,11 +23,6 @@ def test_summary_of_nothing_and_of_values() -> None:
     assert summary([300.0, 100.0, 200.0]) == {"p50": 200.0, "p95": 290.0, "n": 3}
     assert summary([1.0, 0.0, 1.0, 1.0], share=True) == {"pct": 75.0, "n": 4}
     assert summary([], share=True) == {"pct": None, "n": 0}
-
-
-def test_speech_spans_are_the_parts_that_are_not_silence() -> None:
-    silence, said = np.zeros(16000, np.int16), np.ones(8000, np.int16)
-    assert speech_spans([silence, said, silence, said]) == [(1.0, 1.5), (2.5, 3.0)]
 
 
 def test_own_voice_cuts_leave_out_replies_the_user_cut() -> None:
