@@ -62,6 +62,7 @@ class SessionRegistry:
         self.draining = False
         """No new sessions: the server is shutting down (every transport sees it `full`)."""
         self._owners: dict[str, str] = {}
+        self._closing: dict[str, asyncio.Event] = {}
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -85,11 +86,21 @@ class SessionRegistry:
         return sum(s.running_tasks for s in self.sessions.values())
 
     async def close(self, session_id: str, reason: str) -> None:
-        session = self.sessions.pop(session_id, None)
-        self._owners.pop(session_id, None)
+        """Close it once; a second call waits for that close. It stays counted until it
+        has closed: until then it still holds its resources."""
+        session = self.sessions.get(session_id)
         if session is None:
             return
-        await session.close(reason)
+        if session_id in self._closing:
+            await self._closing[session_id].wait()
+            return
+        closed = self._closing[session_id] = asyncio.Event()
+        try:
+            await session.close(reason)
+        finally:
+            del self._closing[session_id], self.sessions[session_id]
+            self._owners.pop(session_id, None)
+            closed.set()
         log.info("session %s closed (%s)", session_id, reason)
 
     async def close_all(self) -> None:

@@ -36,7 +36,6 @@ async def test_a_question_gets_an_answer_with_every_event() -> None:
     for t in (
         "vad_start",
         "vad_stop",
-        "transcript_partial",
         "transcript_final",
         "user_turn_end",
         "reply_start",
@@ -46,6 +45,7 @@ async def test_a_question_gets_an_answer_with_every_event() -> None:
         "turn_metrics",
     ):
         assert t in types, (t, types)
+    # Partials are best effort (thinned when the machine falls behind): not required here.
     assert all("t_ms" in e and "type" in e for e in res.events)
     assert [e["t_ms"] for e in res.events] == sorted(e["t_ms"] for e in res.events)
     assert "wi" in res.of_type("transcript_final")[0]["text"].lower()
@@ -60,20 +60,14 @@ async def test_a_question_gets_an_answer_with_every_event() -> None:
 
 
 async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
-    pcm = np.concatenate(
-        [
-            silence(0.5),
-            speech("What are your opening hours?"),
-            silence(2.5),
-            speech("Wait, stop.", voice="en-gb+f2"),
-            silence(0.5),
-        ]
-    )
+    pcm = np.concatenate([silence(0.5), speech("What are your opening hours?"), silence(0.5)])
+    # Said 1.5 s into the answer however long the answer took to begin (a loaded machine).
+    stop = (1500.0, np.concatenate([speech("Wait, stop.", voice="en-gb+f2"), silence(0.5)]))
     # Timing-rule barge-in: this test is about the cancel path, not the classifier.
     rules = agent_config().model_copy(
         update={"turns": agent_config().turns.model_copy(update={"classifier": "none"})}
     )
-    res = await simulate(pcm, shared_stack(), rules)
+    res = await simulate(pcm, shared_stack(), rules, cut_in=stop)
     cancels = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
     assert len(cancels) == 1, [e["type"] for e in res.events]
     c = cancels[0]
@@ -101,19 +95,13 @@ async def test_barge_in_cancels_within_a_frame_and_truncates_history() -> None:
 
 
 async def test_audio_still_in_the_far_ends_buffer_at_a_cancel_was_not_heard() -> None:
-    pcm = np.concatenate(
-        [
-            silence(0.5),
-            speech("What are your opening hours?"),
-            silence(2.5),
-            speech("Wait, stop.", voice="en-gb+f2"),
-            silence(0.5),
-        ]
-    )
+    pcm = np.concatenate([silence(0.5), speech("What are your opening hours?"), silence(0.5)])
+    # Said 1.5 s into the answer however long the answer took to begin (a loaded machine).
+    stop = (1500.0, np.concatenate([speech("Wait, stop.", voice="en-gb+f2"), silence(0.5)]))
     rules = agent_config().model_copy(
         update={"turns": agent_config().turns.model_copy(update={"classifier": "none"})}
     )
-    res = await simulate(pcm, shared_stack(), rules, playout_delay_ms=300)
+    res = await simulate(pcm, shared_stack(), rules, playout_delay_ms=300, cut_in=stop)
     [c] = [e for e in res.of_type("reply_cancelled") if e["reason"] == "barge_in"]
     assert c["played_ms"] > 300 and c["heard_ms"] == pytest.approx(c["played_ms"] - 300)
     spoken = " ".join(
@@ -238,20 +226,13 @@ async def test_over_the_agent_the_classifier_reads_interim_finals() -> None:
 
     recognizer = SpiedRecognizer(real_recognizer)
     stack = dataclasses.replace(base, turn_classifier=SpyClassifier(), recognizer=recognizer)
-    pcm = np.concatenate(
-        [
-            silence(0.5),
-            speech("How much is a day pass?"),
-            silence(2.5),
-            speech("Wait, I meant the price for children.", voice="en-gb+f2"),
-            silence(2.0),
-        ]
-    )
+    pcm = np.concatenate([silence(0.5), speech("How much is a day pass?"), silence(0.5)])
+    meant = speech("Wait, I meant the price for children.", voice="en-gb+f2")
     # No score takes the floor here (only max_overlap_ms does), so the overlap lasts long
     # enough for interim finals to come back however slow the machine is: this is about
     # which words the classifier reads, not how fast it decides.
     config = parse_config({**TEST_CONFIG, "turns": {"takeover_threshold": 1.0}}, "test")
-    await simulate(pcm, stack, config)
+    await simulate(pcm, stack, config, cut_in=(1000.0, np.concatenate([meant, silence(2.0)])))
     assert overlap_texts
     finals = [text for _, text in recognizer.calls.finals]
     assert any(text and text in finals for text in overlap_texts)
