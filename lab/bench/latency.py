@@ -4,7 +4,8 @@ Every figure is measured on the media clock of a simulated session (model comput
 in real time there, see lab/simulate.py). Cases:
 - spoken questions for the shipped knowledge base, in eSpeak voices unlike the agent's;
 - real human speech (Asterisk prompts) as user turns, answered by the fallback line;
-- barge-in: a question, then "wait, stop" while the agent is answering.
+- barge-in: a question, then "wait, stop" (eSpeak) or a real Asterisk prompt while the
+  agent is answering.
 Barge-in stop latency is taken from the audio itself: the end of the last non-silent
 agent frame after the interruption's onset, minus that onset. For each answer, from its
 audio too: `longest_pause_ms`, the longest run of silent frames between its first and
@@ -46,8 +47,13 @@ INTERRUPTIONS = [
     "Hold on, that's not what I asked.",
     "Sorry, can I ask something else?",
 ]
+REAL_INTERRUPTIONS = 5
+"""Asterisk prompts of three words or more (real human speech, not among the questions)
+said over the answers as well: a handful of eSpeak phrases is too few for a median."""
 BARGE_IN_DELAY_MS = 2500
 """Interruption onset after the question ends: inside the answer for every KB entry."""
+REAL_QUESTIONS = 6
+"""Asterisk prompts asked as questions."""
 
 
 @dataclass
@@ -76,7 +82,8 @@ def build_cases(quick: bool) -> list[Case]:
         cases.append(
             Case(f"question:{q}", np.concatenate([silence_pcm(500), pcm, silence_pcm(500)]))
         )
-    for clip in load_corpus("asterisk", limit=2 if quick else 6):
+    asked = load_corpus("asterisk", limit=2 if quick else REAL_QUESTIONS)
+    for clip in asked:
         pcm = trim_silence(clip.pcm)
         cases.append(
             Case(
@@ -84,15 +91,26 @@ def build_cases(quick: bool) -> list[Case]:
             )
         )
     n_barge = 1 if quick else len(INTERRUPTIONS)
+    stops: list[tuple[str, np.ndarray]] = []
     for i in range(n_barge):
         voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
-        question = trim_silence(voice.synthesize_pcm(QUESTIONS[i]))
-        stop = trim_silence(voice.synthesize_pcm(INTERRUPTIONS[i]))
+        stops.append((INTERRUPTIONS[i], trim_silence(voice.synthesize_pcm(INTERRUPTIONS[i]))))
+    if not quick:
+        paths = {c.path for c in asked}
+        spoken = [
+            c
+            for c in load_corpus("asterisk", limit=4 * REAL_INTERRUPTIONS)
+            if c.path not in paths and len(c.text.split()) >= 3
+        ]
+        stops += [(f"real:{c.path.stem}", trim_silence(c.pcm)) for c in spoken[:REAL_INTERRUPTIONS]]
+    for i, (name, stop) in enumerate(stops):
+        voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
+        question = trim_silence(voice.synthesize_pcm(QUESTIONS[i % len(QUESTIONS)]))
         lead = silence_pcm(500)
         gap = silence_pcm(BARGE_IN_DELAY_MS)
         onset_ms = 1000.0 * (len(lead) + len(question) + len(gap)) / SAMPLE_RATE
         pcm = np.concatenate([lead, question, gap, stop, silence_pcm(500)])
-        cases.append(Case(f"barge_in:{INTERRUPTIONS[i]}", pcm, onset_ms))
+        cases.append(Case(f"barge_in:{name}", pcm, onset_ms))
     return cases
 
 
@@ -174,6 +192,7 @@ def run_latency_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any
         return [r[key] for r in rows if r.get(key) is not None]
 
     answered = [r for r in rows if not r["case"].startswith("barge_in:")]
+    real_stops = [r for r in rows if r["case"].startswith("barge_in:real:")]
     return {
         "voice_to_voice_ms": percentile_stats(col("voice_to_voice_ms", answered)),
         "endpoint_ms": percentile_stats(col("endpoint_ms", answered)),
@@ -183,6 +202,8 @@ def run_latency_bench(config: AgentConfig, quick: bool = False) -> dict[str, Any
         "longest_pause_ms": percentile_stats(col("longest_pause_ms", answered)),
         "underrun_frames": percentile_stats(col("underrun_frames", answered)),
         "barge_in_stop_ms": percentile_stats(col("barge_in_stop_ms")),
+        "barge_in_stop_real_ms": percentile_stats(col("barge_in_stop_ms", real_stops)),
+        "barge_ins_missed": sum(1 for r in rows if r.get("cancelled") is False),
         "audio_after_cancel_ms": percentile_stats(col("audio_after_cancel_ms")),
         "realtime_factor": percentile_stats(col("realtime_factor")),
         "config": {
@@ -205,11 +226,13 @@ def format_latency_table(result: dict[str, Any]) -> str:
         "longest_pause_ms",
         "underrun_frames",
         "barge_in_stop_ms",
+        "barge_in_stop_real_ms",
         "audio_after_cancel_ms",
         "realtime_factor",
     ):
         s = result[key]
         lines.append(f"{key:32} {s['n']:>3} {s['p50']!s:>8} {s['p95']!s:>8}")
+    lines.append(f"{'barge_ins_missed':32} {result['barge_ins_missed']:>3}")
     lines.append("")
     for r in result["cases"]:
         v2v = r.get("barge_in_stop_ms") if "cancelled" in r else r.get("voice_to_voice_ms")
