@@ -77,9 +77,9 @@ from omnivox.models.turn.classifier import TurnThresholds
 from omnivox.models.turn.features import TurnContext
 from omnivox.models.turn.wording import (
     asks_a_question,
-    asks_to_wait,
     content_words,
     ends_unfinished,
+    opens_asking_to_wait,
 )
 
 BACKCHANNEL_MAX_WORDS = 2
@@ -377,7 +377,7 @@ class TurnPolicy:
         closing, onset = self._overlap_closing, self._overlap_onset_ms
         if closing is None or onset is None:
             return
-        if asks_to_wait(self._overlap_text, self._agent_words.around(onset)):
+        if opens_asking_to_wait(self._overlap_text, self._agent_words.around(onset)):
             self._overlap_closing = None
             self._take_over(t_ms, onset, None, actions)
         else:
@@ -429,7 +429,7 @@ class TurnPolicy:
         # a backchannel ever has. Counted in the final recognizer's words: the streaming
         # one spells a long murmur as several words.
         heard = content_words(self._overlap_text, echoed)
-        said = asks_to_wait(ev.text, echoed) or (long and heard > BACKCHANNEL_MAX_WORDS)
+        said = opens_asking_to_wait(ev.text, echoed) or (long and heard > BACKCHANNEL_MAX_WORDS)
         if self._overlap_verdict_kind == "backchannel":
             # Retired only by agreeing scores on speech that outlasts a backchannel or
             # words that are not one (a recogniser may respell the same "yeah" as "yet").

@@ -8,7 +8,8 @@ and an error is cheap in one direction only:
   ("I'd like to book the", "so um"): at a pause after one the user is holding the floor,
   and waiting a little longer costs less than talking over them;
 - a turn that only asks the agent to wait ("wait, stop", "hold on", "one second") is
-  the user taking the floor to say something, not the whole of what they say;
+  the user taking the floor to say something, not the whole of what they say; said over
+  the agent, one that opens that way ("hold on, that's not...") is a take-over;
 - words that are not backchannel tokens ("no, the other one") are a take-over in the
   making: a backchannel is one or two "yeah"s, "uh-huh"s and "I see"s;
 - a transcript the recogniser closed with a question mark is a question asked: the
@@ -21,6 +22,7 @@ and one that does not punctuate simply never triggers the question rule.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
 from omnivox.models.turn.features import is_backchannel_word, tokens
@@ -49,6 +51,14 @@ def asks_to_wait(text: str, echoed: Collection[str] = ()) -> bool:
     Words among `echoed` (as in `content_words`) are the agent's own "one moment"."""
     words = {w for w in tokens(text) if _stem(w) not in echoed}
     return bool(words & _WAIT) and words <= _WAIT | _WAIT_FILLER
+
+
+def opens_asking_to_wait(text: str, echoed: Collection[str] = ()) -> bool:
+    """The transcript opens by asking the agent to stop or wait, whatever follows ("hold
+    on, that's not what I asked", "stop the booking"): said over the agent, the user is
+    taking the floor. A backchannel never opens that way."""
+    opening = itertools.takewhile(lambda w: w in _WAIT or w in _WAIT_FILLER, tokens(text))
+    return asks_to_wait(" ".join(opening), echoed)
 
 
 def after_asking_to_wait(text: str) -> str:

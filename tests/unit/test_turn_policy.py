@@ -203,6 +203,12 @@ def test_a_request_to_wait_takes_over_whatever_the_score() -> None:
     assert of(acts, CancelReply) == [CancelReply(1200, "barge_in", 1000)]
 
 
+def test_words_that_open_with_a_request_to_wait_take_over_whatever_the_score() -> None:
+    p = overlapping(learned())
+    acts = p.handle(OverlapScore(1300, 0.05, "Hold on, that's"))
+    assert of(acts, CancelReply) == [CancelReply(1300, "barge_in", 1000)]
+
+
 def test_more_words_than_a_backchannel_for_longer_than_one_take_over() -> None:
     p = overlapping(learned(backchannel_max_ms=700))
     p.handle(OverlapScore(1100, 0.05, "okay"))  # a backchannel verdict
@@ -253,7 +259,7 @@ def test_words_lower_the_take_over_threshold() -> None:
 
 def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> None:
     p = overlapping(learned())
-    acts = p.handle(OverlapScore(1100, 0.05, "wait the"))
+    acts = p.handle(OverlapScore(1100, 0.05, "the other"))
     assert not of(acts, TurnDecision)
     assert of(acts, Duck) == [Duck(1100, True)]
     acts = p.handle(OverlapScore(1200, 0.05, "yeah"))

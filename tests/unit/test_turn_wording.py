@@ -8,6 +8,7 @@ from omnivox.models.turn.wording import (
     asks_to_wait,
     content_words,
     ends_unfinished,
+    opens_asking_to_wait,
     said_words,
 )
 
@@ -95,3 +96,21 @@ def test_answers_and_requests_are_not_asking_to_wait(text: str) -> None:
 )
 def test_what_follows_a_request_to_wait(text: str, rest: str) -> None:
     assert after_asking_to_wait(text) == rest
+
+
+@pytest.mark.parametrize(
+    "text", ["Hold on, that's not what I asked.", "Stop the yoga booking.", "oh wait I meant"]
+)
+def test_a_transcript_that_opens_asking_to_wait_is_a_take_over(text: str) -> None:
+    assert opens_asking_to_wait(text) and not asks_to_wait(text)
+
+
+@pytest.mark.parametrize("text", ["I can't wait.", "Okay, one more thing.", "Yeah.", "No, stop."])
+def test_a_wait_word_later_or_no_request_is_not_an_opening_request(text: str) -> None:
+    assert not opens_asking_to_wait(text)
+
+
+def test_the_agent_s_own_wait_words_do_not_open_a_request() -> None:
+    agent = said_words("One moment, let me check.")
+    assert not opens_asking_to_wait("oh, one moment, let me", agent)
+    assert opens_asking_to_wait("wait, one moment, let me", agent)
