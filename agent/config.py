@@ -105,7 +105,9 @@ class TurnsConfig(_Section):
     the recogniser's final words: a short "stop" or "wait" ends before its words were
     scored, and stops the agent then; anything else resumes it. 0: resume at once."""
     duck_while_undecided: bool = True
-    """Lower the agent's voice while overlapping speech is undecided."""
+    """Lower the agent's voice while overlapping speech is undecided, from its onset (the
+    VAD's, once the echo gate passed it) until a verdict: the agent yields at once, and
+    a backchannel's verdict restores it."""
     duck_db: float = Field(-12.0, le=0.0)
 
 

@@ -26,8 +26,9 @@ transcript it was computed from, and refine them:
   short and has few words, and the score is least reliable on voices and rooms unlike
   its training data. Words the agent was saying around then (`AgentWords`) are not
   counted as the user's anywhere: an echo no canceller took out reaches the
-  recogniser, which transcribes our own reply under a user's "mm okay". While
-  undecided the agent may be ducked. If the user stops undecided, the recogniser's final
+  recogniser, which transcribes our own reply under a user's "mm okay". From the
+  onset, while undecided, the agent is ducked (`duck_while_undecided`). If the user
+  stops undecided, the recogniser's final
   words of the overlap decide within `overlap_final_wait_ms`: a request to wait ("stop",
   "hold on"), often over before any score could rule, stops the agent; anything else,
   or no words in time, resumes it (a false interruption). Speech that starts again
@@ -341,6 +342,8 @@ class TurnPolicy:
                 self._overlap_verdict_kind = None
                 self._previous_p = None
             self._go(TurnState.OVERLAP, ev.t_ms, actions)
+            if self._overlap_verdict_kind is None:
+                self._duck(ev.t_ms, actions)  # at onset: the agent yields before any score
 
     def _on_speech_stopped(self, ev: SpeechStopped, actions: list[TurnAction]) -> None:
         if self.state is TurnState.USER_SPEAKING:
@@ -444,9 +447,8 @@ class TurnPolicy:
             self._overlap_verdict_kind = "backchannel"
             actions.append(TurnDecision(ev.t_ms, "backchannel", onset, p))
             self._unduck(ev.t_ms, actions)
-        elif self._overlap_verdict_kind is None and cfg.duck_while_undecided and not self.ducked:
-            self.ducked = True
-            actions.append(Duck(ev.t_ms, True))
+        elif self._overlap_verdict_kind is None:
+            self._duck(ev.t_ms, actions)  # undecided (again, after a resume)
 
     def _on_pause_score(self, ev: PauseScore, actions: list[TurnAction]) -> None:
         if self.state is not TurnState.USER_SPEAKING or self._speech_end_ms is None:
@@ -491,6 +493,11 @@ class TurnPolicy:
         actions.append(CancelReply(t_ms, "barge_in", onset))
         self.ducked = False  # the reply is gone; nothing left to restore
         self._go(TurnState.USER_SPEAKING, t_ms, actions)
+
+    def _duck(self, t_ms: float, actions: list[TurnAction]) -> None:
+        if self.use_classifier and self.config.duck_while_undecided and not self.ducked:
+            self.ducked = True
+            actions.append(Duck(t_ms, True))
 
     def _unduck(self, t_ms: float, actions: list[TurnAction]) -> None:
         if self.ducked:

@@ -260,16 +260,29 @@ def test_words_lower_the_take_over_threshold() -> None:
 def test_words_that_are_not_backchannel_tokens_veto_a_backchannel_verdict() -> None:
     p = overlapping(learned())
     acts = p.handle(OverlapScore(1100, 0.05, "the other"))
-    assert not of(acts, TurnDecision)
-    assert of(acts, Duck) == [Duck(1100, True)]
+    assert not of(acts, TurnDecision) and p.ducked  # still undecided
     acts = p.handle(OverlapScore(1200, 0.05, "yeah"))
     assert [d.kind for d in of(acts, TurnDecision)] == ["backchannel"]
+    assert of(acts, Duck) == [Duck(1200, False)]
+
+
+def test_the_agent_ducks_at_the_onset_and_a_backchannel_restores_it() -> None:
+    p = learned()
+    p.handle(AgentAudioStarted(0))
+    acts = p.handle(SpeechStarted(1060, 1000))
+    assert of(acts, Duck) == [Duck(1060, True)] and p.ducked  # before any score
+    acts = p.handle(OverlapScore(1100, 0.05))
+    assert [d.kind for d in of(acts, TurnDecision)] == ["backchannel"]
+    assert of(acts, Duck) == [Duck(1100, False)] and not p.ducked
+    rules = learned(duck_while_undecided=False)
+    rules.handle(AgentAudioStarted(0))
+    assert not of(rules.handle(SpeechStarted(1060, 1000)), Duck)
 
 
 def test_undecided_then_silence_resumes_and_unducks() -> None:
     p = overlapping(learned(overlap_final_wait_ms=0))
     acts = p.handle(OverlapScore(1100, 0.4))
-    assert of(acts, Duck) == [Duck(1100, True)]
+    assert p.ducked and not of(acts, Duck)  # ducked since the onset
     acts = p.handle(SpeechStopped(1300, 1140))
     assert [d.kind for d in of(acts, TurnDecision)] == ["false_interruption_resumed"]
     assert of(acts, Duck) == [Duck(1300, False)]
