@@ -73,8 +73,10 @@ async def test_presence_follows_the_camera_and_a_visitor_is_greeted(tmp_path: Pa
 
 async def test_a_snapshot_reaches_a_vision_thinker(tmp_path: Path) -> None:
     y4m = write_y4m(tmp_path / "face.y4m", [FACE], 5)
+    # The fake microphone plays from the moment the page asks for it: the question comes
+    # late enough for the call and the camera to be up on a slow machine.
     wav = write_user_wav(
-        tmp_path / "q.wav", silence(4.0), speech("What are your opening hours?"), silence(8.0)
+        tmp_path / "q.wav", silence(8.0), speech("What are your opening hours?"), silence(8.0)
     )
     async with FakeOpenAIServer([text_stream(["We open at nine."])]) as llm:
         config = parse_config(
