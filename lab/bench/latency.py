@@ -90,11 +90,10 @@ def build_cases(quick: bool) -> list[Case]:
                 f"real:{clip.path.stem}", np.concatenate([silence_pcm(500), pcm, silence_pcm(500)])
             )
         )
-    n_barge = 1 if quick else len(INTERRUPTIONS)
-    stops: list[tuple[str, np.ndarray]] = []
-    for i in range(n_barge):
-        voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
-        stops.append((INTERRUPTIONS[i], trim_silence(voice.synthesize_pcm(INTERRUPTIONS[i]))))
+    # (name, recorded speech): None is an eSpeak interruption, said in the case's voice.
+    stops: list[tuple[str, np.ndarray | None]] = [
+        (text, None) for text in INTERRUPTIONS[: 1 if quick else len(INTERRUPTIONS)]
+    ]
     if not quick:
         paths = {c.path for c in asked}
         spoken = [
@@ -103,9 +102,10 @@ def build_cases(quick: bool) -> list[Case]:
             if c.path not in paths and len(c.text.split()) >= 3
         ]
         stops += [(f"real:{c.path.stem}", trim_silence(c.pcm)) for c in spoken[:REAL_INTERRUPTIONS]]
-    for i, (name, stop) in enumerate(stops):
+    for i, (name, recorded) in enumerate(stops):
         voice = EspeakTalker(voice=USER_VOICES[(i + 1) % len(USER_VOICES)], rate_wpm=170)
         question = trim_silence(voice.synthesize_pcm(QUESTIONS[i % len(QUESTIONS)]))
+        stop = trim_silence(voice.synthesize_pcm(name)) if recorded is None else recorded
         lead = silence_pcm(500)
         gap = silence_pcm(BARGE_IN_DELAY_MS)
         onset_ms = 1000.0 * (len(lead) + len(question) + len(gap)) / SAMPLE_RATE

@@ -22,7 +22,6 @@ and one that does not punctuate simply never triggers the question rule.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection
 
 from omnivox.models.turn.features import is_backchannel_word, tokens
@@ -53,21 +52,27 @@ def asks_to_wait(text: str, echoed: Collection[str] = ()) -> bool:
     return bool(words & _WAIT) and words <= _WAIT | _WAIT_FILLER
 
 
+def _wait_opening(spoken: list[str]) -> int:
+    """How many of the words `spoken` open with wait words and fillers only."""
+    opening = 0
+    while opening < len(spoken) and set(tokens(spoken[opening])) <= _WAIT | _WAIT_FILLER:
+        opening += 1
+    return opening
+
+
 def opens_asking_to_wait(text: str, echoed: Collection[str] = ()) -> bool:
     """The transcript opens by asking the agent to stop or wait, whatever follows ("hold
     on, that's not what I asked", "stop the booking"): said over the agent, the user is
     taking the floor. A backchannel never opens that way."""
-    opening = itertools.takewhile(lambda w: w in _WAIT or w in _WAIT_FILLER, tokens(text))
-    return asks_to_wait(" ".join(opening), echoed)
+    spoken = text.split()
+    return asks_to_wait(" ".join(spoken[: _wait_opening(spoken)]), echoed)
 
 
 def after_asking_to_wait(text: str) -> str:
     """What the user says after opening with a request to wait ("Wait, stop. How much
     is a day pass?" gives "How much is a day pass?"); the text itself otherwise."""
     spoken = text.split()
-    opening = 0
-    while opening < len(spoken) and set(tokens(spoken[opening])) <= _WAIT | _WAIT_FILLER:
-        opening += 1
+    opening = _wait_opening(spoken)
     if opening == len(spoken) or not asks_to_wait(" ".join(spoken[:opening])):
         return text
     return " ".join(spoken[opening:])
