@@ -80,6 +80,7 @@ from omnivox.models.turn.wording import (
     asks_a_question,
     content_words,
     ends_unfinished,
+    heard_words,
     opens_asking_to_wait,
 )
 
@@ -243,10 +244,16 @@ class TurnPolicy:
                     self._maybe_query(event.t_ms, actions, now=True)
             case OverlapTranscript():
                 if event.generation == self.generation and self.state is TurnState.OVERLAP:
-                    self._overlap_text = event.text
+                    # A later final that heard nothing does not unsay an earlier one's
+                    # words: the audio only grew, and Moonshine drops a murmur it had
+                    # transcribed ("A." then "" for "uh-huh"), which let the streaming
+                    # partial's "op" stand in and stop the agent.
+                    heard = bool(event.text.strip())
+                    if heard:
+                        self._overlap_text = event.text
                     if self._overlap_closing is not None:
                         self._close_overlap(event.t_ms, actions)
-                    else:
+                    elif heard:
                         self._maybe_query(event.t_ms, actions, now=True)
             case OverlapScore():
                 if self._answered(event.generation):
@@ -286,7 +293,7 @@ class TurnPolicy:
             return
         if self.state is TurnState.OVERLAP:
             kind: QueryKind = "overlap"
-            text = self._overlap_text or self._partial
+            text = heard_words(self._overlap_text or self._partial)
             since_agent_pause = t_ms - self._agent_audio_since_ms
         elif self.awaiting_end_of_turn:
             kind = "pause"

@@ -49,6 +49,7 @@ from omnivox.media.frames import FRAME_SAMPLES
 from omnivox.models.recognizer.base import Recognizer, RecognizerStream
 from omnivox.models.recognizer.factory import Backend, create_recognizer
 from omnivox.models.turn.classifier import TurnClassifier, TurnContext, TurnThresholds
+from omnivox.models.turn.wording import heard_words
 from omnivox.models.vad import DEFAULT_STOP_MS
 
 QUERY_MS = 100
@@ -239,7 +240,8 @@ def trace_clip(
     probs, words = [], []
     for t, text in zip(times, texts, strict=True):
         context = TurnContext(speaking, since_pause + t / _MS, agent_asked_question=False)
-        scores = classifier.score(audio[:t], text, context)
+        # Over the agent the policy scores no text where a murmur was spelled out.
+        scores = classifier.score(audio[:t], heard_words(text) if speaking else text, context)
         probs.append(scores.p_takeover if speaking else scores.p_finished)
         words.append(len(text.split()))
     return Trace(

@@ -98,6 +98,13 @@ def asks_a_question(text: str) -> bool:
     return text.rstrip().endswith("?") and not ends_unfinished(text)
 
 
+def heard_words(text: str) -> str:
+    """The transcript, or "" when it holds no word: a recogniser spells a murmur as
+    single letters ("A.", "M. M. M."), and the classifier read Moonshine's "A." for an
+    "uh-huh" over the agent as the article opening a sentence (0.81, a take-over)."""
+    return text if any(len(w) > 1 for w in tokens(text)) else ""
+
+
 def said_words(text: str) -> frozenset[str]:
     """The words of `text` as `content_words` compares them with a transcript's."""
     return frozenset(_stem(w) for w in tokens(text))

@@ -487,6 +487,24 @@ def test_new_streaming_words_over_the_agent_are_scored_at_once() -> None:
     assert not queries(p.handle(PartialTranscript(1170, "wait stop it")))  # the final reads
 
 
+def test_a_final_that_heard_nothing_keeps_the_words_of_the_one_before() -> None:
+    p = overlapping(learned())
+    (q,) = queries(p.handle(OverlapTranscript(1100, p.generation, "Sure.")))
+    p.handle(OverlapScore(1110, 0.3, "Sure.", q.generation))
+    p.handle(OverlapTranscript(1200, p.generation, ""))  # the murmur dropped
+    assert not queries(p.handle(PartialTranscript(1210, "op")))  # the final's words read
+    (q2,) = queries(p.handle(Tick(1220)))
+    assert q2.text == "Sure."
+    acts = p.handle(OverlapScore(1230, 0.95, "Sure.", q2.generation))
+    assert not of(acts, CancelReply) and p.state is TurnState.OVERLAP
+
+
+def test_a_murmur_spelled_in_letters_is_scored_without_words() -> None:
+    p = overlapping(learned())
+    (q,) = queries(p.handle(OverlapTranscript(1100, p.generation, "A.")))
+    assert q.text == ""
+
+
 def test_a_pause_is_scored_on_its_final_transcript_or_after_the_final_wait() -> None:
     p = learned(pause_final_wait_ms=200)
     p.handle(SpeechStarted(100, 40))

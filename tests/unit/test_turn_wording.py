@@ -7,6 +7,7 @@ from omnivox.models.turn.wording import (
     asks_a_question,
     asks_to_wait,
     content_words,
+    heard_words,
     ends_unfinished,
     opens_asking_to_wait,
     said_words,
@@ -53,6 +54,21 @@ def test_content_words_skip_backchannel_tokens_and_fillers() -> None:
     assert content_words("um okay") == 0
     assert content_words("no, wait") == 2
     assert content_words("A. m. m. m") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "heard"),
+    [
+        ("A.", ""),
+        ("M. M. M.", ""),
+        ("", ""),
+        ("I.", ""),
+        ("A day pass.", "A day pass."),
+        ("I see", "I see"),
+    ],
+)
+def test_a_murmur_spelled_in_letters_is_no_words(text: str, heard: str) -> None:
+    assert heard_words(text) == heard
 
 
 def test_content_words_count_a_looping_recognizer_once() -> None:
