@@ -85,8 +85,8 @@ from omnivox.models.turn.wording import (
 )
 
 BACKCHANNEL_MAX_WORDS = 2
-"""The most words other than backchannel tokens a backchannel has: "thank you", "oh my
-god", "that's interesting"."""
+"""The most words other than backchannel tokens a backchannel has: "oh my god", "that's
+interesting", "thank you so much"."""
 
 OVERLAP_JOIN_MS = 500.0
 """Speech over the agent that starts again this soon after stopping goes on with the

@@ -22,6 +22,7 @@ and one that does not punctuate simply never triggers the question rule.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from omnivox.models.turn.features import is_backchannel_word, tokens
@@ -33,6 +34,8 @@ _FILLER = frozenset("um uh er erm uhm".split())
 # A question may end on a preposition: "who is it for", "where are you from".
 _QUESTION_START = frozenset("what who whom where which when why how".split())
 
+
+_THANK_YOU = re.compile(r"\bthank\s+you\b", re.IGNORECASE)
 
 _WAIT = frozenset("wait stop hold hang sec second moment minute".split())
 _WAIT_FILLER = frozenset("on one a just please oh okay ok".split())
@@ -115,11 +118,12 @@ def content_words(text: str, echoed: Collection[str] = ()) -> int:
     fillers, nor among `echoed` (`said_words` of what the agent was saying: an echo the
     recogniser transcribed). Single letters do not count: a recogniser spells a murmur
     "m. m. m"; nor do repeats: one given a fraction of a word loops on it ("Thank.
-    Thank. Thank")."""
+    Thank. Thank"). "Thank you" is one backchannel token, as "thanks" is: counted as two
+    words, it lowered the bar for a take-over on a misheard "I see"."""
     return len(
         {
             w
-            for w in tokens(text)
+            for w in tokens(_THANK_YOU.sub("thanks", text))
             if len(w) > 1
             and not is_backchannel_word(w)
             and w not in _FILLER

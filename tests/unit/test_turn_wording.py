@@ -7,8 +7,8 @@ from omnivox.models.turn.wording import (
     asks_a_question,
     asks_to_wait,
     content_words,
-    heard_words,
     ends_unfinished,
+    heard_words,
     opens_asking_to_wait,
     said_words,
 )
@@ -54,6 +54,8 @@ def test_content_words_skip_backchannel_tokens_and_fillers() -> None:
     assert content_words("um okay") == 0
     assert content_words("no, wait") == 2
     assert content_words("A. m. m. m") == 0
+    assert content_words("Thank you.") == 0  # one token, as "thanks"
+    assert content_words("thank you, but no") == 2
 
 
 @pytest.mark.parametrize(
