@@ -27,6 +27,7 @@ over the agent ``yielded`` (cancelled its reply: right for an interruption) or
 ``kept_talking`` (right for a backchannel); at a pause ``replied`` (started a reply within
 the window: right for an end_of_turn) or ``waited`` (right for a hold).
 ``decision_ms`` is when it yielded or replied, as above; null when it did not.
+``--explain`` shows why, step by step (turn_explain.py).
 
 ``--make-human-set`` reads Debian's asterisk-core-sounds-en-wav, asterisk-core-sounds-en
 and pocketsphinx-testdata, ``--overlay-agent`` runs espeak-ng: without them it says what
@@ -43,10 +44,12 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from omnivox.agent.config import TurnsConfig
+from omnivox.lab.evaluation.turn_explain import explain, format_explained
 from omnivox.lab.evaluation.turn_replay import (
     PARTIAL_SOURCES,
     LabelledClip,
@@ -303,13 +306,22 @@ def run_eval(
     seed: int = 0,
     partials: str = "transcript",
     per_clip: bool = False,
+    explained: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """Evaluate the classifier on a labelled directory; see the module docstring.
-    ``per_clip`` adds ``clips``: every clip's policy decision."""
+    ``per_clip`` adds ``clips``: every clip's policy decision. ``explained`` adds
+    ``explained``: the policy's steps on those clips (turn_explain.py); empty: on the
+    clips it misjudged (the first ``MISJUDGED_SHOWN``)."""
     clips = read_labels(Path(data_dir))
     classifier = TurnClassifier.load(model)
     traces = trace_all(classifier, clips, overlay_agent, seed, partials)
-    report = summarize(traces, classifier, [c.name for c in clips] if per_clip else None)
+    names = [c.name for c in clips]
+    report = summarize(traces, classifier, names if per_clip or explained is not None else None)
+    if explained is not None:
+        results = report["clips"] if per_clip else report.pop("clips")
+        wrong = [str(c["path"]) for c in cast(list[dict[str, object]], results) if not c["correct"]]
+        asked = explained or wrong[:MISJUDGED_SHOWN]
+        report["explained"] = explain(names, traces, asked, classifier.thresholds)
     report["data"] = str(data_dir)
     report["overlay_agent"] = overlay_agent
     report["partials"] = {
@@ -420,6 +432,9 @@ def format_report(report: dict[str, object]) -> str:
     clips = report.get("clips")
     if isinstance(clips, list):
         lines += _misjudged(clips)
+    explained = report.get("explained")
+    if isinstance(explained, dict):
+        lines += format_explained(explained)
     return "\n".join(lines)
 
 
@@ -473,6 +488,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="ONNX model (default: the committed one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--explain",
+        nargs="*",
+        metavar="PATH",
+        help="show the policy's steps (scores, words, verdicts) on these clips "
+        "(labels.csv paths); none named: on the clips it misjudged",
+    )
     args = parser.parse_args(argv)
     try:
         require_packages(args.make_human_set is not None, args.overlay_agent)
@@ -481,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {sum(counts.values())} clips to {args.make_human_set}: {counts}")
             return 0
         report = run_eval(
-            args.data, args.overlay_agent, args.model, args.seed, args.asr, per_clip=True
+            args.data, args.overlay_agent, args.model, args.seed, args.asr, True, args.explain
         )
     except MissingPackageError as err:
         print(f"omnivox: {err}", file=sys.stderr)

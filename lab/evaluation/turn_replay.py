@@ -30,6 +30,7 @@ from omnivox.agent.turns.events import (
     SpeechStopped,
     StartReply,
     Tick,
+    TurnDecision,
     TurnEvent,
 )
 from omnivox.agent.turns.policy import TurnPolicy
@@ -256,21 +257,47 @@ def trace_clip(
     )
 
 
-def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> float | None:
-    """When the turn policy fed this trace takes the floor (overlap: cancels the reply;
-    pause: starts one), or None. Overlap: the agent is speaking and the VAD reports the
-    end of the speech its default ``stop_ms`` (``DEFAULT_STOP_MS``) after it."""
+@dataclass(frozen=True, slots=True)
+class PolicyStep:
+    """One moment of a trace fed to the turn policy, and what the policy did then."""
+
+    t_ms: float
+    p: float | None
+    """The classifier's score at this query; None at the VAD's stop."""
+    text: str
+    final: bool
+    decisions: tuple[str, ...]
+    """The policy's `TurnDecision` kinds at this moment ("backchannel", "hold", ...)."""
+    fired: bool
+    """It took the floor here: cancelled the reply (overlap) or started one (pause)."""
+
+
+def policy_steps(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> list[PolicyStep]:
+    """The turn policy fed this trace, step by step, up to the step where it takes the
+    floor (overlap: cancels the reply; pause: starts one), if it does. Overlap: the agent
+    is speaking and the VAD reports the end of the speech its default ``stop_ms``
+    (``DEFAULT_STOP_MS``) after it."""
     policy = TurnPolicy(config, tuned)
     texts = trace.texts or ("",) * len(trace.probs)
     finals = trace.finals or (False,) * len(trace.probs)
+    steps: list[PolicyStep] = []
 
-    def fires(event: TurnEvent) -> bool:
-        return any(
-            isinstance(a, StartReply) or (isinstance(a, CancelReply) and a.reason == "barge_in")
-            for a in policy.handle(event)
-        )
+    def step(t: float, p: float | None, text: str, final: bool, *events: TurnEvent) -> bool:
+        """Handle `events` (up to the first that fires) and record them as one step."""
+        decisions: list[str] = []
+        fired = False
+        for event in events:
+            actions = policy.handle(event)
+            decisions += [a.kind for a in actions if isinstance(a, TurnDecision)]
+            fired = any(
+                isinstance(a, StartReply) or (isinstance(a, CancelReply) and a.reason == "barge_in")
+                for a in actions
+            )
+            if fired:
+                break
+        steps.append(PolicyStep(t, p, text, final, tuple(decisions), fired))
+        return fired
 
-    steps = zip(trace.times_ms, trace.probs, texts, finals, strict=True)
     told = 0
 
     def tell_agent_words(until_ms: float) -> None:
@@ -279,30 +306,35 @@ def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> 
             policy.handle(AgentWords(*trace.agent_words[told]))
             told += 1
 
+    moments = zip(trace.times_ms, trace.probs, texts, finals, strict=True)
     if trace.label in OVERLAP_LABELS:
         policy.handle(AgentAudioStarted(-1000.0))
         tell_agent_words(0.0)
         policy.handle(SpeechStarted(0.0, 0.0))
         stop = trace.speech_ms + DEFAULT_STOP_MS
         stopped = False
-        for t, p, text, final in steps:
+        for t, p, text, final in moments:
             tell_agent_words(t)
             if t >= stop and not stopped:
                 stopped = True
-                if fires(SpeechStopped(stop, trace.speech_ms)):
-                    return stop
-            if final and fires(OverlapTranscript(t, policy.generation, text)):
-                return t
-            if fires(Tick(t)) or fires(OverlapScore(t, p, text)):
-                return t
+                if step(stop, None, "", False, SpeechStopped(stop, trace.speech_ms)):
+                    break
+            heard = [OverlapTranscript(t, policy.generation, text)] if final else []
+            if step(t, p, text, final, *heard, Tick(t), OverlapScore(t, p, text)):
+                break
     else:
         policy.handle(SpeechStarted(-1000.0, -1000.0))
-        if fires(SpeechStopped(0.0, 0.0)):
-            return 0.0
-        for t, p, text, _ in steps:
-            if fires(Tick(t)) or fires(PauseScore(t, p, text)):
-                return t
-    return None
+        if not step(0.0, None, "", False, SpeechStopped(0.0, 0.0)):
+            for t, p, text, final in moments:
+                if step(t, p, text, final, Tick(t), PauseScore(t, p, text)):
+                    break
+    return steps
+
+
+def policy_fire_ms(trace: Trace, config: TurnsConfig, tuned: TurnThresholds) -> float | None:
+    """When the turn policy fed this trace takes the floor (`policy_steps`), or None."""
+    steps = policy_steps(trace, config, tuned)
+    return steps[-1].t_ms if steps and steps[-1].fired else None
 
 
 def trace_all(

@@ -257,6 +257,23 @@ def test_cli_prints_json(tiny_set: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert [c["path"] for c in report["clips"]] == [name for name, _, _ in FIXTURE]
 
 
+@needs_espeak
+def test_cli_explains_the_clips_asked_about(
+    tiny_set: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--data", str(tiny_set), "--json", "--explain", "int.wav", "bc.wav"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["explained"]) == ["int.wav", "bc.wav"]
+    assert all(set(s) >= {"t_ms", "p", "text", "decisions"} for s in report["explained"]["bc.wav"])
+    assert main(["--data", str(tiny_set), "--explain", "int.wav"]) == 0
+    assert "int.wav (ms, p_takeover or p_finished" in capsys.readouterr().out
+    assert main(["--data", str(tiny_set), "--explain", "nope.wav"]) == 2
+    assert "no clip nope.wav" in capsys.readouterr().err
+    assert main(["--data", str(tiny_set), "--json", "--explain"]) == 0  # the misjudged ones
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["explained"]) == [c["path"] for c in report["clips"] if not c["correct"]]
+
+
 def _tones(folder: Path, *names: str) -> None:
     for name in names:
         write_wav(folder / name, (3000 * np.sin(np.arange(8000) / 5)).astype(np.int16))
