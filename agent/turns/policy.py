@@ -73,13 +73,12 @@ from omnivox.agent.turns.events import (
     TurnState,
     UserPaused,
 )
+from omnivox.agent.turns.pause_reading import PauseReading
 from omnivox.agent.turns.spoken_words import SpokenWords
 from omnivox.models.turn.classifier import TurnThresholds
 from omnivox.models.turn.features import TurnContext
 from omnivox.models.turn.wording import (
-    asks_a_question,
     content_words,
-    ends_unfinished,
     heard_words,
     opens_asking_to_wait,
 )
@@ -110,31 +109,6 @@ class _Thresholds:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _PauseReading:
-    """The classifier's latest score on the current pause, with the wording rules
-    applied to the transcript it was computed from."""
-
-    p_finished: float
-    unfinished: bool
-    """The transcript stops on a word a finished turn does not end on."""
-    asked: bool
-    """The transcript is a question (ends in "?"), scored at or above
-    `question_threshold`."""
-
-    @classmethod
-    def of(cls, score: PauseScore, config: TurnsConfig) -> _PauseReading:
-        q = config.question_threshold
-        asked = q is not None and score.p_finished >= q and asks_a_question(score.text)
-        return cls(score.p_finished, ends_unfinished(score.text), asked)
-
-    def finished(self, threshold: float) -> bool:
-        return self.asked or (self.p_finished >= threshold and not self.unfinished)
-
-    def holding(self, config: TurnsConfig) -> bool:
-        return self.unfinished or (self.p_finished <= config.hold_threshold and not self.asked)
-
-
 class TurnPolicy:
     def __init__(
         self, config: TurnsConfig | None = None, tuned: TurnThresholds | None = None
@@ -162,7 +136,7 @@ class TurnPolicy:
         final words decide between stopping the agent and resuming it."""
         self._overlap_verdict_kind: str | None = None
         """"backchannel" once decided; None while undecided."""
-        self._pause: _PauseReading | None = None
+        self._pause: PauseReading | None = None
         """The classifier's latest verdict on the current pause."""
         self._previous_p: float | None = None
         """The overlap's previous take-over score."""
@@ -462,7 +436,7 @@ class TurnPolicy:
             return
         if not self.use_classifier:
             return
-        self._pause = _PauseReading.of(ev, self.config)
+        self._pause = PauseReading.of(ev, self.config)
         if self._pause.holding(self.config):
             actions.append(TurnDecision(ev.t_ms, "hold", self._speech_end_ms, ev.p_finished))
         self._maybe_end_turn(ev.t_ms, actions)
@@ -515,17 +489,7 @@ class TurnPolicy:
         """Is the user finished? Long enough silence, refined by the classifier."""
         cfg = self.config
         silence = t_ms - speech_end_ms
-        reading = self._pause
-        if reading is None:
+        if self._pause is None:
             wait = cfg.pause_score_wait_ms if self.use_classifier else cfg.end_of_turn_silence_ms
             return silence >= max(wait, cfg.end_of_turn_silence_ms)
-        if reading.finished(self.thresholds.finished):
-            return True
-        if reading.holding(cfg):
-            return silence >= cfg.max_end_of_turn_silence_ms
-        if not cfg.graded_pause:
-            return silence >= cfg.end_of_turn_silence_ms
-        finished = self.thresholds.finished
-        doubt = (finished - reading.p_finished) / (finished - cfg.hold_threshold)
-        extra = max(0.0, cfg.max_end_of_turn_silence_ms - cfg.end_of_turn_silence_ms)
-        return silence >= cfg.end_of_turn_silence_ms + extra * doubt
+        return silence >= self._pause.silence_needed_ms(cfg, self.thresholds.finished)
