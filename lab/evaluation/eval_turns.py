@@ -316,10 +316,10 @@ def run_eval(
     classifier = TurnClassifier.load(model)
     traces = trace_all(classifier, clips, overlay_agent, seed, partials)
     names = [c.name for c in clips]
-    report = summarize(traces, classifier, names if per_clip or explained is not None else None)
+    report = summarize(traces, classifier, names)
+    results = cast(list[dict[str, object]], report["clips"] if per_clip else report.pop("clips"))
     if explained is not None:
-        results = report["clips"] if per_clip else report.pop("clips")
-        wrong = [str(c["path"]) for c in cast(list[dict[str, object]], results) if not c["correct"]]
+        wrong = [str(c["path"]) for c in results if not c["correct"]]
         asked = explained or wrong[:MISJUDGED_SHOWN]
         report["explained"] = explain(names, traces, asked, classifier.thresholds)
     report["data"] = str(data_dir)

@@ -33,9 +33,8 @@ _PREPOSITION = frozenset("to of with from into onto than for at by about".split(
 _FILLER = frozenset("um uh er erm uhm".split())
 # A question may end on a preposition: "who is it for", "where are you from".
 _QUESTION_START = frozenset("what who whom where which when why how".split())
-
-
 _THANK_YOU = re.compile(r"\bthank\s+you\b", re.IGNORECASE)
+
 
 _WAIT = frozenset("wait stop hold hang sec second moment minute".split())
 _WAIT_FILLER = frozenset("on one a just please oh okay ok".split())
